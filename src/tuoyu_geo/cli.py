@@ -1,0 +1,232 @@
+"""`tuoyu-geo` command line.
+
+Exit codes
+----------
+0  success
+2  bad input data (DataError: file, ids and fix are printed)
+3  infeasible plan (InfeasiblePlanError: 街道 and rule are printed)
+4  solver failure (SolverError)
+5  output cannot be written (OutputError)
+1  internal error (a bug: please report it with the log file)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ._errors import TuoyuError
+
+log = logging.getLogger("tuoyu_geo.cli")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_DATA, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+EPILOG = ("exit codes: 0 ok · 2 bad input data · 3 infeasible plan · 4 solver failure · "
+          "5 output not writable · 1 internal error")
+
+
+def _out(msg: str = "") -> None:
+    """Write a line of user-facing output (the CLI is the one place that prints)."""
+    sys.stdout.write(msg + "\n")
+    sys.stdout.flush()
+
+
+class Progress:
+    """Minimal step progress display for long CLI steps (stderr)."""
+
+    def __init__(self, total: int, *, enabled: bool = True):
+        self.total, self.i, self.enabled, self.t0 = total, 0, enabled, time.perf_counter()
+
+    def step(self, label: str) -> None:
+        self.i += 1
+        if self.enabled:
+            sys.stderr.write(f"[{self.i}/{self.total}] {label} … ({time.perf_counter() - self.t0:.1f} s)\n")
+            sys.stderr.flush()
+
+
+def _table(df: Any, cols: list[str] | None = None, *, floatfmt: str = "{:.2f}") -> str:
+    import pandas as pd
+
+    d = df if cols is None else df[cols]
+    d = d.copy()
+    for c in d.columns:
+        if pd.api.types.is_float_dtype(d[c]):
+            d[c] = d[c].map(lambda v: "" if pd.isna(v) else floatfmt.format(v))
+    return d.to_string(index=False)
+
+
+def _area(path: str | None, policy: str | None = None, *, load_graph: bool = True):
+    from . import datasets
+    from .io import load_area
+
+    if path is None:
+        return datasets.shanghai_xuhui(policy=policy, load_graph=load_graph)
+    return load_area(path, policy=policy, load_graph=load_graph)
+
+
+# ------------------------------------------------------------------------------------ commands
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    from .policy import available_policies, load_policy
+
+    for name in available_policies():
+        p = load_policy(name)
+        _out(f"{name}: {p.title}")
+        _out(f"  places_per_1000={p.places_per_1000}  puhui_share={p.puhui_share:.0%}  "
+             f"one_puhui_per_street={p.one_puhui_per_street}  new/existing residential="
+             f"{p.new_residential_per_1000}/{p.existing_residential_per_1000} per 1000  "
+             f"circle={dict(p.circle_m)} m  infant_share={p.infant_share}  target_year={p.target_year}")
+        if args.sources:
+            for k, v in p.sources.items():
+                _out(f"    {k}: {v}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    area = _area(args.dir, load_graph=True)
+    _out(f"OK: {area!r}")
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    area = _area(args.dir, args.policy)
+    s = area.summary()
+    _out(f"{area.name} — policy {area.policy.name}; metric CRS {area.metric_crs}")
+    _out(_table(s.rename(columns={"name": "街道"}), floatfmt="{:.0f}"))
+    _out(f"total: population {s['population'].sum():,.0f}, infants {s['infants'].sum():,.0f}, "
+         f"institutions {s['institutions'].sum()}, places {s['places'].sum()}, "
+         f"candidates {s['candidates'].sum()}")
+    return EXIT_OK
+
+
+def cmd_fetch_network(args: argparse.Namespace) -> int:  # filled by the network issue
+    raise NotImplementedError("fetch-network")
+
+
+def cmd_access(args: argparse.Namespace) -> int:  # filled by the access issue
+    raise NotImplementedError("access")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:  # filled by the scorecard issue
+    raise NotImplementedError("analyze")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:  # filled by the optimizer issue
+    raise NotImplementedError("plan")
+
+
+def cmd_map(args: argparse.Namespace) -> int:  # filled by the maps issue
+    raise NotImplementedError("map")
+
+
+def cmd_export(args: argparse.Namespace) -> int:  # filled by the maps issue
+    raise NotImplementedError("export")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    area = _area(None)
+    _out(f"bundled area: {area!r}")
+    return cmd_info(argparse.Namespace(dir=None, policy=None))
+
+
+# ------------------------------------------------------------------------------------ parser
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tuoyu-geo", description="0–3 托育 planning: coverage, scorecards, site plans",
+                                 epilog=EPILOG)
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details (INFO)")
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, epilog=EPILOG)
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
+    p.add_argument("--sources", action="store_true", help="also print the source of every number")
+    p = add("validate", cmd_validate, "load and validate a study-area folder")
+    p.add_argument("dir")
+    p = add("info", cmd_info, "per-街道 summary of a study area (default: bundled 徐汇区)")
+    p.add_argument("dir", nargs="?")
+    p.add_argument("--policy")
+    p = add("fetch-network", cmd_fetch_network, "download a walk network with osmnx (needs internet)")
+    p.add_argument("place")
+    p.add_argument("--out", required=True)
+    p = add("access", cmd_access, "walking coverage and access per community")
+    p.add_argument("dir")
+    p.add_argument("--minutes", type=float, default=15)
+    p.add_argument("--policy")
+    p.add_argument("--out", required=True)
+    p = add("analyze", cmd_analyze, "per-街道 and per-community scorecards against a policy")
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--out", required=True)
+    p = add("plan", cmd_plan, "optimal new sites (MILP)")
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--budget", type=float, help="budget in 万元")
+    p.add_argument("--max-sites", type=int)
+    p.add_argument("--minutes", type=float, default=15)
+    p.add_argument("--capacity-aware", action="store_true")
+    p.add_argument("--years", help="phasing years, e.g. 2026,2027")
+    p.add_argument("--solver", default="highs", choices=["highs", "cbc"])
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds")
+    p.add_argument("--out", required=True)
+    p = add("map", cmd_map, "HTML coverage map of a study area")
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--out", required=True, help="HTML file")
+    p.add_argument("--offline", action="store_true", help="self-contained HTML (no internet needed)")
+    p = add("export", cmd_export, "plan + GeoPackage/XLSX/CSV/GeoJSON exports for land-use review")
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--budget", type=float)
+    p.add_argument("--out", required=True)
+    p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area")
+    p.add_argument("--out", default="outputs", help="export folder (default ./outputs)")
+    p.add_argument("--map", default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
+    p.add_argument("--no-progress", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.version:
+        from . import __version__
+
+        _out(__version__)
+        return EXIT_OK
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return EXIT_OK
+    try:
+        return int(args.func(args) or 0)
+    except TuoyuError as exc:
+        sys.stderr.write(f"error ({type(exc).__name__}): {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: no traceback for users
+        import tempfile
+        import traceback
+
+        logf = Path(tempfile.gettempdir()) / "tuoyu-geo-error.log"
+        try:
+            logf.write_text(traceback.format_exc(), encoding="utf-8")
+        except OSError:
+            pass
+        sys.stderr.write(f"internal error ({type(exc).__name__}: {exc}). This is a bug in tuoyu-geo; "
+                         f"details were written to {logf}\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
