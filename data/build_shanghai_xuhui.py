@@ -92,15 +92,24 @@ def build(raw: Path, out: Path) -> dict:
     xy = np.column_stack([xqm.geometry.x, xqm.geometry.y])
 
     def allocate(cells: gpd.GeoDataFrame) -> np.ndarray:
-        """Each raster cell's people go to the nearest 小区 in the same 街道 (cell centre)."""
+        """Allocate raster people to 小区 inside the same 街道 (cell centres).
+
+        Every 小区 claims the cell nearest to it; a claimed cell's people are split equally among
+        the 小区 claiming it; an unclaimed cell's people go to the 小区 nearest to it.
+        """
         c = gpd.sjoin(cells, st[["street_id", "geometry"]], how="inner", predicate="within")
         cm = c.to_crs(UTM)
         res = np.zeros(len(xq))
         for sid, grp in cm.groupby("street_id"):
             idx = np.flatnonzero(xq["street_id"].values == sid)
-            tree = cKDTree(xy[idx])
-            _, nn = tree.query(np.column_stack([grp.geometry.x, grp.geometry.y]))
-            np.add.at(res, idx[nn], grp["value"].values)
+            cxy = np.column_stack([grp.geometry.x, grp.geometry.y])
+            val = grp["value"].values
+            _, claim = cKDTree(cxy).query(xy[idx])          # cell claimed by each 小区
+            n_claims = np.bincount(claim, minlength=len(cxy))
+            claimed = n_claims > 0
+            res[idx] += val[claim] / n_claims[claim]
+            _, nn = cKDTree(xy[idx]).query(cxy[~claimed])   # unclaimed cells → nearest 小区
+            np.add.at(res, idx[nn], val[~claimed])
         return res
 
     xq["pop_raster"] = allocate(tot)
@@ -211,6 +220,8 @@ def build(raw: Path, out: Path) -> dict:
                 del d[k]
             elif k == "geometry":
                 d[k] = d[k].simplify(0.00002)
+            elif isinstance(d[k], list):  # simplify_graph merges values via sets: make it reproducible
+                d[k] = sorted(set(d[k]), key=str)
     ox.save_graphml(G, out / "walk_network.graphml")
 
     # ------------------------------------------------------------------ write
