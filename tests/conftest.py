@@ -19,5 +19,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="needs internet; run with --run-network")
     for item in items:
-        if "network" in item.keywords:
+        if item.get_closest_marker("network") is not None:
             item.add_marker(skip)
