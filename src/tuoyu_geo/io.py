@@ -53,6 +53,7 @@ __all__ = [
     "LAYERS",
     "PUHUI_CATEGORIES",
     "StudyArea",
+    "datum_check",
     "load_area",
     "make_area",
     "read_layer",
@@ -625,11 +626,16 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
         files["network"] = str(npath)
         graph = _read_network(npath)
     fnames = {k: Path(v).name for k, v in files.items()}
-    return make_area(streets=frames["streets"], communities=frames["communities"],
+    area = make_area(streets=frames["streets"], communities=frames["communities"],
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
                      graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
                      input_crs=str(conf.get("crs")), folder=folder, files=files,
                      attribution=conf.get("attribution", ""), file_names=fnames)
+    if area.graph is not None:
+        if isinstance(input_crs, str):
+            _check_datum(area, input_crs, fnames)
+        _check_network_reach(area, fnames)
+    return area
 
 
 def _read_network(path: Path) -> Any:
@@ -654,3 +660,177 @@ def _read_network(path: Path) -> Any:
     if G.number_of_edges() == 0:
         raise NetworkError("the network has no edges", file=path.name, fix="give a walk network covering the area")
     return G
+
+
+# ------------------------------------------------------------------ checks against the walk network
+
+_DATUM_LABEL = {"wgs84": "WGS-84 (GPS/OpenStreetMap)", "gcj02": "GCJ-02 (AMap/Tencent)",
+                "bd09": "BD-09 (Baidu)"}
+#: a probe set "clearly prefers" datum A over the declared datum D when
+#: median_A <= DATUM_RATIO * median_D and median_D - median_A >= DATUM_MIN_GAIN_M
+DATUM_RATIO = 0.5
+DATUM_MIN_GAIN_M = 10.0
+#: ... and the other probe set does not contradict it: median_A <= 1.25 * median_D + 5 m
+DATUM_TOLERANCE = (1.25, 5.0)
+#: the check only runs where the network covers the area: >= 90 % of the probes within 300 m of an
+#: edge under the declared datum and under the alternative (else the reach check reports the gap)
+DATUM_COVER_M = 300.0
+DATUM_MIN_COVER = 0.9
+#: boundary sampling step (m) of the 街道 polygons used as probes
+DATUM_BOUNDARY_STEP_M = 50.0
+
+
+def _edge_tree(graph: Any) -> tuple[Any, np.ndarray]:
+    """STRtree over the graph's edge lines (metric CRS) and the first node of every edge."""
+    import shapely
+    from shapely.geometry import LineString
+
+    xy = {n: (float(d["x"]), float(d["y"])) for n, d in graph.nodes(data=True)}
+    lines, us = [], []
+    for u, v, d in graph.edges(data=True):
+        g = d.get("geometry")
+        lines.append(g if g is not None else LineString([xy[u], xy[v]]))
+        us.append(u)
+    return shapely.STRtree(np.asarray(lines, dtype=object)), np.asarray(us, dtype=object)
+
+
+def _nearest(tree: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import shapely
+
+    pts = shapely.points(x, y)
+    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    order = np.argsort(idx[0], kind="stable")
+    return idx[1][order], dist[order]
+
+
+def _probes(area: StudyArea) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """WGS-84 lon/lat of the probe sets: 街道 boundary samples and all point-layer points."""
+    import shapely
+
+    b = area.streets.to_crs(area.metric_crs).boundary
+    coords = shapely.get_coordinates(shapely.segmentize(b.values, DATUM_BOUNDARY_STEP_M))
+    tr = pyproj.Transformer.from_crs(area.metric_crs, "EPSG:4326", always_xy=True)
+    bx, by = tr.transform(coords[:, 0], coords[:, 1])
+    px, py = [], []
+    for layer in ("communities", "institutions", "candidates"):
+        g = getattr(area, layer).geometry
+        g = g.where(g.geom_type == "Point", g.representative_point())
+        px.append(g.x.to_numpy())
+        py.append(g.y.to_numpy())
+    return {"streets": (np.asarray(bx), np.asarray(by)),
+            "points": (np.concatenate(px), np.concatenate(py))}
+
+
+def datum_check(area: StudyArea, declared: str = "wgs84") -> pd.DataFrame:
+    """How well the layers fit the walk network under each Chinese datum hypothesis.
+
+    The layers of ``area`` are stored in WGS-84 after conversion from the ``declared`` datum.  For
+    each hypothesis ``h`` in (wgs84, gcj02, bd09) the raw file coordinates are re-interpreted as
+    ``h`` and the median distance (m) to the nearest network edge is computed for two probe sets:
+    the 街道 boundaries (sampled every 50 m; boundaries usually follow roads) and the points of
+    the community/institution/candidate layers.
+
+    Returns
+    -------
+    DataFrame
+        Index: hypotheses; columns ``streets_m`` and ``points_m`` (median distances) and
+        ``covered`` (share of all probes within 300 m of an edge).
+    """
+    if area.graph is None:
+        raise ValueError("the area has no walk network")
+    tree, _ = _edge_tree(area.graph)
+    tr = pyproj.Transformer.from_crs("EPSG:4326", area.metric_crs, always_xy=True)
+    rows = {}
+    probes = _probes(area)
+    for h in _crs.CRS_NAMES:
+        row = {}
+        near = []
+        for key, (lon, lat) in probes.items():
+            rx, ry = _crs.convert(lon, lat, "wgs84", declared)
+            hx, hy = _crs.convert(rx, ry, h, "wgs84")
+            mx, my = tr.transform(hx, hy)
+            dist = _nearest(tree, np.asarray(mx), np.asarray(my))[1]
+            row[f"{key}_m"] = float(np.median(dist))
+            near.append(dist <= DATUM_COVER_M)
+        row["covered"] = float(np.concatenate(near).mean())
+        rows[h] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str]) -> None:
+    """Raise DataError when the layers clearly fit the network better under another datum.
+
+    Rule: an alternative datum A is chosen over the declared datum D when, for one probe set
+    (街道 boundaries or points), ``median_A <= 0.5 * median_D`` and ``median_D - median_A >= 10 m``,
+    and for the other probe set ``median_A <= 1.25 * median_D + 5 m`` (no contradiction).  It is
+    skipped unless the network covers the area (≥ 90 % of the probes within 300 m of an edge under
+    both datums).
+    """
+    t = datum_check(area, declared)
+    d = t.loc[declared]
+    if d.covered < DATUM_MIN_COVER:
+        return
+    ratio, tol = DATUM_RATIO, DATUM_TOLERANCE
+
+    def better(md: float, ma: float) -> bool:
+        return ma <= ratio * md and md - ma >= DATUM_MIN_GAIN_M
+
+    def not_worse(md: float, ma: float) -> bool:
+        return ma <= tol[0] * md + tol[1]
+
+    hits = []
+    for alt in t.index:
+        if alt == declared:
+            continue
+        a = t.loc[alt]
+        if a.covered < DATUM_MIN_COVER:
+            continue
+        if ((better(d.streets_m, a.streets_m) and not_worse(d.points_m, a.points_m))
+                or (better(d.points_m, a.points_m) and not_worse(d.streets_m, a.streets_m))):
+            hits.append((a.streets_m + a.points_m, alt))
+    if not hits:
+        return
+    alt = min(hits)[1]
+    a = t.loc[alt]
+    files = tuple(fnames.get(k, k) for k in LAYERS)
+    raise DataError([Problem(
+        "area.toml",
+        f"looks like {_DATUM_LABEL[alt]} coordinates declared as {_DATUM_LABEL[declared].split(' (')[0]}: "
+        f"median distance to the walk network is {d.streets_m:.0f} m (街道 boundaries) / "
+        f"{d.points_m:.0f} m (points) as declared, but {a.streets_m:.0f} m / {a.points_m:.0f} m if the "
+        f"files are {alt}", files,
+        f'set crs = "{alt}" in area.toml (or convert the files to {declared} first)')])
+
+
+def _check_network_reach(area: StudyArea, fnames: Mapping[str, str]) -> None:
+    """Raise NetworkError for points with no network edge within the largest walking threshold
+    or whose nearest edge lies on a small disconnected part (island) of the network."""
+    import networkx as nx
+
+    tree, us = _edge_tree(area.graph)
+    comps = sorted(nx.weakly_connected_components(area.graph), key=len, reverse=True)
+    label = {n: i for i, c in enumerate(comps) for n in c}
+    max_m = max(area.policy.circle_m.values()) if area.policy.circle_m else 1000.0
+    problems = []
+    for layer in ("communities", "institutions", "candidates"):
+        pts = area.points(layer)
+        edge, dist = _nearest(tree, pts.x.to_numpy(), pts.y.to_numpy())
+        ids = getattr(area, layer).index.to_numpy()
+        fname = fnames.get(layer, layer)
+        far = dist > max_m
+        if far.any():
+            problems.append(Problem(fname, f"{layer} farther than {max_m:.0f} m from every road of the "
+                                    "walk network (nothing is reachable from them)", tuple(ids[far]),
+                                    "extend the network to cover them (a larger download area) or check "
+                                    "their coordinates"))
+        island = ~far & np.array([label[u] != 0 for u in us[edge]], dtype=bool)
+        if island.any():
+            sizes = sorted({len(comps[label[u]]) for u in us[edge][island]})
+            problems.append(Problem(
+                fname, f"{layer} lie next to a disconnected island of the walk network "
+                f"({', '.join(map(str, sizes))} nodes; the main network has {len(comps[0])})",
+                tuple(ids[island]),
+                "connect the island's roads to the main network, or keep only the largest connected "
+                "component (osmnx.truncate.largest_component) and check these points"))
+    if problems:
+        raise NetworkError(problems)
