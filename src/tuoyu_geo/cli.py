@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -86,8 +87,16 @@ def cmd_policies(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    area = _area(args.dir, load_graph=True)
+    from ._errors import DataError
+
+    try:
+        area = _area(args.dir, load_graph=True)
+    except DataError as exc:  # incl. PolicyError / NetworkError: list every problem on stdout
+        _out(f"INVALID: {args.dir} ({type(exc).__name__})")
+        _out(str(exc))
+        return exc.exit_code
     _out(f"OK: {area!r}")
+    _out(f"  input CRS {area.input_crs} → WGS-84; metric CRS {area.metric_crs}; policy {area.policy.name}")
     return EXIT_OK
 
 
@@ -198,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
     if args.version:
         from . import __version__
 
@@ -214,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:  # e.g. `tuoyu-geo info | head`: the reader went away, not an error
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - last resort: no traceback for users
         import tempfile
         import traceback

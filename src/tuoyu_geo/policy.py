@@ -96,7 +96,7 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/TOML friendly)."""
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["circle_m"] = {str(k): v for k, v in self.circle_m.items()}
         d["class_sizes"] = dict(self.class_sizes)
         d["sources"] = dict(self.sources)
@@ -248,14 +248,15 @@ def load_policy(name_or_path: str | Path | Policy, **overrides: Any) -> Policy:
                 raise PolicyError(f"base = {base!r} is not a shipped profile", file=origin,
                                   fix=f"use one of {', '.join(available_policies())}")
             basedata = _read_toml(_profiles_dir() / f"{base}.toml")
-            src = {**basedata.get("sources", {}), **data.get("sources", {})}
+            user_src = data.get("sources", {})
+            user_src = dict(user_src) if isinstance(user_src, Mapping) else {}
+            src = {**basedata.get("sources", {}), **user_src}
             for k in data:
-                if k not in ("sources",) and k not in data.get("sources", {}) and k in _TYPES:
-                    src.setdefault(k, f"user override in {path.name}")
-                    if k not in data.get("sources", {}):
-                        src[k] = f"user override in {path.name}"
-            data = {**basedata, **data, "sources": src}
-            data.setdefault("name", path.stem)
+                if k in _TYPES and k not in ("sources", "name", "title") and k not in user_src:
+                    src[k] = f"user override in {path.name} (base {base})"
+            named = {"name": data.get("name", path.stem),
+                     "title": data.get("title", f"{path.stem}（基于 {basedata.get('title', base)}）")}
+            data = {**basedata, **data, **named, "sources": src}
     if overrides:
         data = {**data, **overrides}
     return _build(data, origin=origin)
