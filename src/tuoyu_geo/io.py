@@ -226,6 +226,24 @@ def _looks_garbled(gdf: pd.DataFrame) -> bool:
     return False
 
 
+#: every contract column (required and optional) of every layer
+CONTRACT_COLUMNS = ("street_id", "name", "population", "district", "infants", "is_town", "community_id",
+                    "households", "built_year", "is_new", "institution_id", "category", "places", "puhui",
+                    "is_demonstration", "status", "site_id", "kind", "max_places", "min_places",
+                    "fixed_cost", "cost_per_place", "available_year")
+
+
+def _untruncate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Restore contract column names cut to 10 characters by the Shapefile (dBASE) format."""
+    ren = {}
+    for c in gdf.columns:
+        if len(c) == 10 and c not in CONTRACT_COLUMNS:
+            full = [k for k in CONTRACT_COLUMNS if len(k) > 10 and k[:10] == c and k not in gdf.columns]
+            if len(full) == 1:
+                ren[c] = full[0]
+    return gdf.rename(columns=ren) if ren else gdf
+
+
 def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None = None) -> gpd.GeoDataFrame:
     """Read one layer file into a GeoDataFrame in WGS-84.
 
@@ -262,6 +280,8 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
                 gdf = gpd.read_file(path, engine="pyogrio", **kw)
                 if suf == ".shp" and _looks_garbled(gdf):
                     gdf = gpd.read_file(path, engine="pyogrio", encoding="gbk", **kw)
+                if suf in (".shp", ".dbf"):
+                    gdf = _untruncate(gdf)
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a clear DataError

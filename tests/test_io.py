@@ -1,0 +1,332 @@
+"""Loading and validating study areas: readers, the data contract, area.toml, the bundled area."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import synth
+from shapely.geometry import Point
+
+import tuoyu_geo as tg
+from tuoyu_geo import DataError, crs, io
+
+# ------------------------------------------------------------------------------- bundled area
+
+
+@pytest.fixture(scope="module")
+def xuhui():
+    return tg.datasets.shanghai_xuhui()
+
+
+def test_bundled_area_counts(xuhui):
+    assert (len(xuhui.streets), len(xuhui.communities), len(xuhui.institutions), len(xuhui.candidates)) \
+        == (13, 1709, 43, 162)
+    assert xuhui.institutions["places"].sum() == 1400
+    assert xuhui.institutions.loc[xuhui.institutions["puhui"], "places"].sum() == 850
+    assert xuhui.graph.number_of_nodes() == 2510 and xuhui.graph.number_of_edges() == 7570
+    assert xuhui.metric_crs == "EPSG:32651" and xuhui.policy.name == "wuxi-2025"
+    assert "OpenStreetMap" in xuhui.attribution
+
+
+def test_bundled_population_with_documented_huajing_correction(xuhui):
+    facts = json.loads((tg.datasets.bundled_path() / "build_facts.json").read_text(encoding="utf-8"))
+    pop = xuhui.streets["population"].sum()
+    assert pop == pytest.approx(1.11e6, rel=0.01)
+    assert xuhui.communities["population"].sum() == pytest.approx(pop, abs=1)
+    added = facts["corrections"]["华泾镇"]["added_population"]
+    assert pop - added == pytest.approx(1.08e6, rel=0.01)  # the raster sum before the correction
+    assert xuhui.streets.loc[xuhui.streets["name"] == "华泾镇", "is_town"].item()
+
+
+def test_bundled_layers_follow_the_contract(xuhui):
+    for layer, idc in (("streets", "street_id"), ("communities", "community_id"),
+                       ("institutions", "institution_id"), ("candidates", "site_id")):
+        g = getattr(xuhui, layer)
+        assert g.crs.to_epsg() == 4326
+        assert list(g.index) == list(g[idc]) and g.index.is_unique
+        if layer != "streets":
+            assert g["street_id"].isin(xuhui.streets.index).all()
+    assert xuhui.communities["infants"].notna().all() and xuhui.streets["infants"].notna().all()
+    assert xuhui.institutions["puhui"].dtype == bool
+    assert xuhui.communities["is_new"].dtype == bool
+    pu = xuhui.summary().set_index("street_id")["puhui_institutions"]
+    assert set(pu[pu == 0].index) == {"XH01", "XH12"}
+
+
+def test_bundled_area_real_wgs84_does_not_trigger_datum_check(xuhui):
+    t = io.datum_check(xuhui, "wgs84")
+    assert t["streets_m"].idxmin() == "wgs84"
+    assert t.loc["wgs84", "streets_m"] < 0.5 * t.loc["gcj02", "streets_m"]
+
+
+def test_summary_and_points(xuhui):
+    s = xuhui.summary()
+    assert s["communities"].sum() == 1709 and s["candidates"].sum() == 162 and s["places"].sum() == 1400
+    pts = xuhui.points("communities")
+    assert str(pts.crs) == "EPSG:32651" and (pts.geom_type == "Point").all()
+    assert 300_000 < pts.x.mean() < 400_000 and 3_400_000 < pts.y.mean() < 3_500_000
+
+
+def test_study_area_is_frozen_and_replace_revalidates(xuhui):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        xuhui.name = "x"  # type: ignore[misc]
+    area = tg.make_area(**{k: synth.LAYER_FUNCS[k]() for k in synth.LAYER_FUNCS})
+    inst = area.institutions.copy()
+    inst.loc["I1", "places"] = -5
+    with pytest.raises(DataError, match="places is negative") as ei:
+        area.replace(institutions=inst)
+    assert "I1" in str(ei.value)
+    other = area.replace(name="renamed")
+    assert other.name == "renamed" and area.name == "study area"
+
+
+# ---------------------------------------------------------------------------- make_area basics
+
+
+def layers(**changes):
+    d = {k: f() for k, f in synth.LAYER_FUNCS.items()}
+    d.update(changes)
+    return d
+
+
+def test_make_area_fills_defaults():
+    area = tg.make_area(**layers(), policy="wuxi-2025")
+    c = area.communities
+    assert list(c.index[:3]) == ["C10", "C11", "C12"]
+    assert (c["street_id"].groupby(level=0).first() == c["street_id"]).all()
+    assert c.loc["C10", "street_id"] == "S1" and c.loc["C40", "street_id"] == "S4"  # spatial join
+    assert c.loc["C11", "infants"] == pytest.approx(2100 * 0.0277)
+    assert area.institutions.loc[["I1", "I2", "I3", "I4"], "puhui"].tolist() == [True, True, False, False]
+    assert area.institutions["places"].tolist() == [20, 25, 30, 35]
+    assert (area.candidates["available_year"] == 2024).all()
+    assert area.metric_crs == "EPSG:32651" and area.graph is None
+
+
+def test_input_frames_are_not_mutated():
+    d = layers()
+    before = {k: v.copy() for k, v in d.items()}
+    tg.make_area(**d)
+    for k in d:
+        pd.testing.assert_frame_equal(pd.DataFrame(d[k]), pd.DataFrame(before[k]))
+
+
+def test_given_street_id_is_kept_and_checked():
+    c = synth.communities()
+    c["street_id"] = ["S1"] * 3 + ["S2"] * 3 + ["S3"] * 3 + ["S4", "", "S9"]
+    with pytest.raises(DataError) as ei:
+        tg.make_area(**layers(communities=c))
+    msg = str(ei.value)
+    assert "street_id not in the streets layer" in msg and "C42" in msg and "C41" not in msg
+
+
+def test_puhui_column_overrides_category():
+    i = synth.institutions()
+    i["puhui"] = ["否", "", "是", "true"]
+    area = tg.make_area(**layers(institutions=i))
+    assert area.institutions["puhui"].tolist() == [False, True, True, True]
+    i["puhui"] = ["maybe", "", "", ""]
+    with pytest.raises(DataError, match="puhui is not a yes/no value"):
+        tg.make_area(**layers(institutions=i))
+
+
+def test_category_aliases():
+    i = synth.institutions()
+    i["category"] = ["民办普惠", "托班", "营利", "单位办"]
+    area = tg.make_area(**layers(institutions=i))
+    assert area.institutions["category"].tolist() == ["普惠", "幼儿园托班", "民办", "用人单位"]
+
+
+def test_polygon_communities_use_inner_point():
+    c = synth.communities()
+    c["geometry"] = c.geometry.to_crs(32651).buffer(20).to_crs(4326)
+    area = tg.make_area(**layers(communities=c))
+    assert area.communities.loc["C40", "street_id"] == "S4"
+    assert (area.points("communities").geom_type == "Point").all()
+
+
+def test_all_problems_of_all_layers_in_one_error():
+    s = synth.streets()
+    s.loc[0, "population"] = -1
+    i = synth.institutions()
+    i.loc[1, "category"] = "早教"
+    k = synth.candidates()
+    k.loc[2, "kind"] = "商场"
+    with pytest.raises(DataError) as ei:
+        tg.make_area(**layers(streets=s, institutions=i, candidates=k),
+                     file_names={"streets": "s.geojson", "institutions": "i.csv", "candidates": "k.gpkg"})
+    e = ei.value
+    assert len(e.problems) == 3 and str(e).startswith("3 problems in the input data")
+    assert {p.file for p in e.problems} == {"s.geojson", "i.csv", "k.gpkg"}
+    assert all(p.fix for p in e.problems)
+
+
+# --------------------------------------------------------------------------------- readers
+
+
+def _inst_table() -> pd.DataFrame:
+    g = synth.institutions()
+    df = pd.DataFrame(g.drop(columns="geometry"))
+    df["lon"], df["lat"] = g.geometry.x, g.geometry.y
+    return df
+
+
+def _area_with(tmp_path, key, filename, writer):
+    folder = synth.write_area(tmp_path / "a")
+    path = folder / filename
+    writer(path)
+    toml = folder / "area.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(f'{key} = "{key}.geojson"', f'{key} = "{filename}"'),
+                    encoding="utf-8")
+    return tg.load_area(folder)
+
+
+def test_csv_with_bom(tmp_path):
+    df = _inst_table()
+    area = _area_with(tmp_path, "institutions", "inst.csv", lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
+    assert list(area.institutions.index) == ["I1", "I2", "I3", "I4"]
+    assert area.institutions.loc["I1", "name"] == "S1托育园"
+    assert (tmp_path / "a" / "inst.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+
+
+def test_gbk_csv(tmp_path):
+    df = _inst_table()
+    area = _area_with(tmp_path, "institutions", "inst.csv", lambda p: df.to_csv(p, index=False, encoding="gbk"))
+    assert area.institutions["name"].tolist() == df["name"].tolist()
+    assert area.institutions["category"].tolist() == ["公办", "普惠", "民办", "幼儿园托班"]
+
+
+def test_chinese_coordinate_headers(tmp_path):
+    df = _inst_table().rename(columns={"lon": "经度", "lat": "纬度"})
+    area = _area_with(tmp_path, "institutions", "inst.csv", lambda p: df.to_csv(p, index=False))
+    assert area.institutions.geometry.x.tolist() == pytest.approx(_inst_table()["lon"].tolist())
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+def test_gbk_shapefile_without_cpg(tmp_path):
+    g = synth.communities()
+
+    def write(p):
+        g.to_file(p, engine="pyogrio", encoding="gbk")
+        cpg = p.with_suffix(".cpg")
+        if cpg.exists():
+            os.remove(cpg)
+
+    with pytest.warns(UserWarning, match="truncated"):  # 'community_id' is cut to 10 characters
+        area = _area_with(tmp_path, "communities", "xq.shp", write)
+    assert not (tmp_path / "a" / "xq.cpg").exists()
+    assert area.communities["name"].tolist() == g["name"].tolist()
+    assert list(area.communities.index) == g["community_id"].tolist()  # 'community_' restored
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+def test_utf8_shapefile(tmp_path):
+    g = synth.candidates()
+    with pytest.warns(UserWarning):
+        area = _area_with(tmp_path, "candidates", "k.shp", lambda p: g.to_file(p, engine="pyogrio"))
+    assert area.candidates["name"].tolist() == g["name"].tolist()
+    assert area.candidates["cost_per_place"].tolist() == [1.0] * 8
+
+
+def test_xlsx_with_merged_header_cells(tmp_path):
+    df = _inst_table()
+
+    def write(p):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws["A1"] = "徐汇区托育机构名单（2025年）"
+        ws.merge_cells("A1:F1")
+        ws["A2"] = "基本信息"
+        ws.merge_cells("A2:D2")
+        ws["E2"] = "坐标（WGS-84）"
+        ws.merge_cells("E2:F2")
+        ws.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            ws.append(list(row))
+        wb.save(p)
+
+    area = _area_with(tmp_path, "institutions", "inst.xlsx", write)
+    assert list(area.institutions.index) == ["I1", "I2", "I3", "I4"]
+    assert area.institutions["places"].tolist() == [20, 25, 30, 35]
+
+
+def test_geopackage(tmp_path):
+    g = synth.streets()
+    area = _area_with(tmp_path, "streets", "s.gpkg", lambda p: g.to_file(p, driver="GPKG", engine="pyogrio"))
+    assert list(area.streets.index) == ["S1", "S2", "S3", "S4"]
+
+
+def test_projected_file_is_reprojected(tmp_path):
+    g = synth.streets().to_crs("EPSG:32651")
+    area = _area_with(tmp_path, "streets", "s.gpkg", lambda p: g.to_file(p, driver="GPKG", engine="pyogrio"))
+    assert area.streets.crs.to_epsg() == 4326
+    np.testing.assert_allclose(area.streets.total_bounds, synth.streets().total_bounds, atol=1e-7)
+
+
+def test_gcj02_files_are_converted_on_load(tmp_path):
+    shifted = {k: crs.convert_geoseries(f(), "wgs84", "gcj02") for k, f in synth.LAYER_FUNCS.items()}
+    area = tg.load_area(synth.write_area(tmp_path / "g", layers=shifted, crs="gcj02"))
+    want = synth.communities().set_index("community_id").geometry
+    d = area.communities.to_crs(32651).distance(want.to_crs(32651))
+    assert d.max() < 0.5
+    assert area.input_crs == "gcj02"
+
+
+def test_bd09_files_are_converted_on_load(tmp_path):
+    shifted = {k: crs.convert_geoseries(f(), "wgs84", "bd09") for k, f in synth.LAYER_FUNCS.items()}
+    area = tg.load_area(synth.write_area(tmp_path / "b", layers=shifted, crs="bd09"))
+    want = synth.institutions().set_index("institution_id").geometry
+    assert area.institutions.to_crs(32651).distance(want.to_crs(32651)).max() < 0.5
+
+
+def test_lonlat_swapped_detected(tmp_path):
+    df = _inst_table().rename(columns={"lon": "lat", "lat": "lon"})
+    with pytest.raises(DataError, match="longitude and latitude look swapped") as ei:
+        _area_with(tmp_path, "institutions", "inst.csv", lambda p: df.to_csv(p, index=False))
+    assert "inst.csv" in str(ei.value) and "I1" in str(ei.value) and "swap the lon/lat" in str(ei.value)
+
+
+def test_read_layer_errors(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        io.read_layer(tmp_path / "nope.geojson")
+    bad = tmp_path / "broken.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    with pytest.raises(DataError, match="cannot read the file") as ei:
+        io.read_layer(bad)
+    assert "broken.geojson" in str(ei.value)
+    csv = tmp_path / "nocoords.csv"
+    csv.write_text("institution_id,name\nI1,a\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no lon/lat columns"):
+        io.read_layer(csv)
+
+
+# ------------------------------------------------------------------------------- area.toml
+
+
+def test_area_toml_policy_path_relative_to_folder(tmp_path):
+    folder = synth.write_area(tmp_path / "p", policy="my.toml")
+    (folder / "my.toml").write_text('base = "wuxi-2025"\nplaces_per_1000 = 6.0\n', encoding="utf-8")
+    area = tg.load_area(folder)
+    assert area.policy.name == "my" and area.policy.places_per_1000 == 6.0
+    assert tg.load_area(folder, policy="tianjin-2025").policy.name == "tianjin-2025"
+
+
+def test_area_toml_files_and_metadata(tmp_path):
+    folder = synth.write_area(tmp_path / "m", network=True)
+    area = tg.load_area(folder)
+    assert set(area.files) == {"streets", "communities", "institutions", "candidates", "network"}
+    assert area.folder == folder and area.name == "synthetic"
+    assert area.graph is not None and str(area.graph.graph["crs"]).upper().endswith("32651")
+    assert tg.load_area(folder, load_graph=False).graph is None
+
+
+def test_network_points_on_the_grid_are_accepted(tmp_path):
+    area = tg.load_area(synth.write_area(tmp_path / "n", network=True))
+    t = io.datum_check(area, "wgs84")
+    assert t.loc["wgs84", "points_m"] < 0.01 and t.loc["gcj02", "points_m"] > 20
