@@ -119,8 +119,69 @@ def cmd_access(args: argparse.Namespace) -> int:  # filled by the access issue
     raise NotImplementedError("access")
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:  # filled by the scorecard issue
-    raise NotImplementedError("analyze")
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Scorecards: ``tuoyu-geo analyze DIR --policy NAME --out DIR``.
+
+    Loads the area, computes walking access, writes street_scorecard.csv, community_scorecard.csv
+    and scorecard.xlsx to ``--out`` and prints a compact per-街道 table.
+    """
+    from . import access as _access
+    from . import indicators as ind
+    from ._xlsx import display_width
+    from .policy import load_policy
+
+    prog = Progress(4, enabled=not getattr(args, "no_progress", False))
+    prog.step("loading the study area")
+    area = _area(args.dir, args.policy)
+    policy = load_policy(args.policy) if args.policy else area.policy
+    prog.step("walking access (5/10/15 min)")
+    acc = _access.compute_access(area, policy)
+    prog.step("scorecards")
+    ssc = ind.street_scorecard(area, acc, policy)
+    csc = ind.community_scorecard(area, acc, policy)
+    tot = ind.street_total(ssc)
+    prog.step("writing files")
+    paths = ind.write_scorecard(args.out, ssc, csc, policy)
+
+    def pct(v: Any) -> str:
+        return "—" if v != v else f"{v:.0%}"  # NaN → —
+
+    head = [("街道", "street"), ("托位/千人", "per 1000"), ("缺口", "gap"), ("普惠占比", "puhui"),
+            ("一街一普惠", "1 puhui"), ("15分钟覆盖 任一/普惠", "15-min any/puhui"), ("状态", "status")]
+    rows = []
+    for _, r in list(ssc.iterrows()) + [(None, tot)]:
+        ppk = r["places_per_1000"]
+        rows.append([str(r["name"]),
+                     ("—" if ppk != ppk else f"{ppk:.2f}") + f" / {r['target_per_1000']:g}",
+                     f"{int(r['place_gap']):,}",
+                     f"{pct(r['puhui_share'])} / {r['puhui_target']:.0%}",
+                     "✓" if r["status_one_puhui"] == ind.MET else "✗",
+                     f"{pct(r.get('cover15_any', float('nan')))} / {pct(r.get('cover15_puhui', float('nan')))}",
+                     str(r["status"])])
+    widths = [max(display_width(x) for x in (*head[j], *(r[j] for r in rows))) for j in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for j, c in enumerate(cells):
+            pad = " " * (widths[j] - display_width(c))
+            out.append(c + pad if j in (0, 4, 6) else pad + c)
+        return "  ".join(out).rstrip()
+
+    _out(f"{area.name} — policy {policy.name}: {policy.title}")
+    _out(line([h[0] for h in head]))
+    _out(line([h[1] for h in head]))
+    _out("  ".join("─" * w for w in widths))
+    for i, r in enumerate(rows):
+        if i == len(rows) - 1:
+            _out("  ".join("─" * w for w in widths))
+        _out(line(r))
+    n_ok = int((ssc["status"] == ind.MET).sum())
+    _out(f"{n_ok} of {len(ssc)} 街道 达标; place gap (sum over 街道) {int(tot['place_gap']):,}; "
+         f"residential standard: {int(tot['res_miss']):,} of {int(tot['res_meet'] + tot['res_miss']):,} "
+         f"communities miss it ({tot['res_missing_places']:,.0f} places)")
+    for p in paths.values():
+        _out(f"wrote {p}")
+    return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:  # filled by the optimizer issue
@@ -171,9 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy")
     p.add_argument("--out", required=True)
     p = add("analyze", cmd_analyze, "per-街道 and per-community scorecards against a policy")
-    p.add_argument("dir")
-    p.add_argument("--policy")
-    p.add_argument("--out", required=True)
+    p.add_argument("dir", help="study-area folder (e.g. data/shanghai-xuhui)")
+    p.add_argument("--policy", help="policy profile name or TOML file (default: the area's)")
+    p.add_argument("--out", required=True, help="output folder for the CSV/XLSX scorecards")
+    p.add_argument("--no-progress", action="store_true", help="no step progress on stderr")
     p = add("plan", cmd_plan, "optimal new sites (MILP)")
     p.add_argument("dir")
     p.add_argument("--policy")
