@@ -1,0 +1,283 @@
+"""Private sparse MILP layer: build a model as numpy/scipy arrays, solve it with HiGHS or CBC.
+
+Models are assembled as ``min/max c·x  s.t.  row_lo ≤ A x ≤ row_hi,  lb ≤ x ≤ ub`` with an integrality
+mask, so that building a 100,000-nonzero coverage model is a handful of vectorised numpy calls.
+
+Solvers
+-------
+``"highs"``
+    HiGHS through its Python API ``highspy`` (the library PuLP's ``pulp.HiGHS`` drives).  The arrays are
+    passed in one ``passModel`` call (PuLP's wrapper adds rows one by one in Python, which dominates the
+    run time on large models).  The true status and gap come from HiGHS itself: ``getModelStatus()``
+    (``kOptimal`` vs ``kTimeLimit``) and ``getInfo().mip_dual_bound`` / ``mip_gap``.
+``"cbc"``
+    CBC bundled with PuLP (``pulp.PULP_CBC_CMD``).  The model is written through PuLP; PuLP's
+    ``LpStatus`` reads "Optimal" for a run stopped by its time limit, so the status is taken from
+    ``prob.sol_status`` and CBC's own log (``Result - Stopped on time limit``, ``Lower bound:``),
+    from which the gap ``|incumbent − bound| / max(|incumbent|, 1e-9)`` is computed.
+
+A solution is reported ``"optimal"`` only when the solver proved optimality within ``mip_gap``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._errors import SolverError
+
+log = logging.getLogger(__name__)
+
+SOLVERS = ("highs", "cbc")
+_FIX_INSTALL = ("install a MILP solver: `pip install highspy` (HiGHS) or `pip install pulp` (ships CBC); "
+                "or pass solver='cbc' / solver='highs' to use the other one")
+
+
+@dataclass
+class MILP:
+    """Growing sparse MILP.  Columns are added in blocks, rows as COO triplets."""
+
+    sense: int = 1  # +1 minimise, -1 maximise
+    lb: list[np.ndarray] = field(default_factory=list)
+    ub: list[np.ndarray] = field(default_factory=list)
+    cost: list[np.ndarray] = field(default_factory=list)
+    integer: list[np.ndarray] = field(default_factory=list)
+    n_cols: int = 0
+    rows_i: list[np.ndarray] = field(default_factory=list)
+    rows_j: list[np.ndarray] = field(default_factory=list)
+    rows_v: list[np.ndarray] = field(default_factory=list)
+    row_lo: list[np.ndarray] = field(default_factory=list)
+    row_hi: list[np.ndarray] = field(default_factory=list)
+    n_rows: int = 0
+
+    def add_vars(self, n: int, *, lb: float | np.ndarray = 0.0, ub: float | np.ndarray = np.inf,
+                 integer: bool = False, cost: float | np.ndarray = 0.0) -> np.ndarray:
+        """Add ``n`` columns; return their indices."""
+        idx = np.arange(self.n_cols, self.n_cols + n)
+        self.lb.append(np.broadcast_to(np.asarray(lb, float), (n,)).copy())
+        self.ub.append(np.broadcast_to(np.asarray(ub, float), (n,)).copy())
+        self.cost.append(np.broadcast_to(np.asarray(cost, float), (n,)).copy())
+        self.integer.append(np.full(n, integer, bool))
+        self.n_cols += n
+        return idx
+
+    def add_rows(self, row: np.ndarray, col: np.ndarray, val: np.ndarray | float, n_rows: int, *,
+                 lo: float | np.ndarray = -np.inf, hi: float | np.ndarray = np.inf) -> np.ndarray:
+        """Add ``n_rows`` rows given COO entries (``row`` local 0..n_rows-1); return row indices."""
+        row = np.asarray(row, np.int64)
+        col = np.asarray(col, np.int64)
+        val = np.broadcast_to(np.asarray(val, float), row.shape)
+        self.rows_i.append(row + self.n_rows)
+        self.rows_j.append(col)
+        self.rows_v.append(np.array(val, float))
+        self.row_lo.append(np.broadcast_to(np.asarray(lo, float), (n_rows,)).copy())
+        self.row_hi.append(np.broadcast_to(np.asarray(hi, float), (n_rows,)).copy())
+        idx = np.arange(self.n_rows, self.n_rows + n_rows)
+        self.n_rows += n_rows
+        return idx
+
+    def add_row(self, col: np.ndarray, val: np.ndarray | float, *, lo: float = -np.inf,
+                hi: float = np.inf) -> int:
+        """Add one row Σ val·x[col] in [lo, hi]."""
+        col = np.asarray(col, np.int64)
+        return int(self.add_rows(np.zeros(len(col), np.int64), col, val, 1, lo=lo, hi=hi)[0])
+
+    def arrays(self) -> tuple:
+        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
+        A = sp.csc_matrix((cat(self.rows_v, float), (cat(self.rows_i, np.int64), cat(self.rows_j, np.int64))),
+                          shape=(self.n_rows, self.n_cols))
+        A.sum_duplicates()
+        return (cat(self.cost, float), cat(self.lb, float), cat(self.ub, float), cat(self.integer, bool),
+                A, cat(self.row_lo, float), cat(self.row_hi, float))
+
+    def copy(self) -> MILP:
+        m = MILP(sense=self.sense)
+        for name in ("lb", "ub", "cost", "integer", "rows_i", "rows_j", "rows_v", "row_lo", "row_hi"):
+            setattr(m, name, list(getattr(self, name)))
+        m.n_cols, m.n_rows = self.n_cols, self.n_rows
+        return m
+
+    def set_objective(self, cost: np.ndarray, sense: int) -> None:
+        """Replace the whole objective (length n_cols)."""
+        cost = np.asarray(cost, float)
+        self.cost = [cost.copy()]
+        # keep lb/ub/integer block structure independent of cost blocks
+        self.sense = sense
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Outcome of one solve."""
+
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    status: str  # optimal | time_limit | infeasible | unbounded | error
+    gap: float
+    seconds: float
+    solver: str
+
+
+def _gap(obj: float, bound: float) -> float:
+    if not (math.isfinite(obj) and math.isfinite(bound)):
+        return math.inf
+    return abs(obj - bound) / max(abs(obj), 1e-9) if abs(obj - bound) > 1e-9 else 0.0
+
+
+def solve(model: MILP, *, solver: str = "highs", time_limit_s: float | None = None,
+          mip_gap: float = 1e-4, threads: int | None = None) -> Solution:
+    """Solve ``model``; raise :class:`SolverError` when the solver is missing or fails."""
+    solver = str(solver).lower()
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
+    if solver == "highs":
+        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    return _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+
+
+def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
+    try:
+        import highspy
+    except ImportError as e:  # pragma: no cover - environment dependent
+        raise SolverError(f"HiGHS (highspy) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
+    c, lb, ub, integer, A, lo, hi = model.arrays()
+    t0 = time.perf_counter()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("mip_abs_gap", 1e-9)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(A.shape[1])
+    lp.num_row_ = int(A.shape[0])
+    lp.col_cost_ = c * model.sense  # always minimise internally
+    lp.col_lower_ = lb
+    lp.col_upper_ = ub
+    lp.row_lower_ = lo
+    lp.row_upper_ = hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data
+    lp.a_matrix_.num_col_ = lp.num_col_
+    lp.a_matrix_.num_row_ = lp.num_row_
+    if integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+                           for f in integer]
+    h.passModel(lp)
+    h.run()
+    secs = time.perf_counter() - t0
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    S = highspy.HighsModelStatus
+    has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, float) if has_sol else None
+    obj = float(c @ x) if has_sol else math.nan
+    is_mip = bool(integer.any())
+    if is_mip:
+        bound = float(info.mip_dual_bound) * model.sense
+    else:
+        bound = obj
+    if ms == S.kOptimal:
+        status = "optimal"
+    elif ms == S.kTimeLimit:
+        status = "time_limit"
+    elif ms in (S.kInfeasible,):
+        status = "infeasible"
+    elif ms in (S.kUnbounded, S.kUnboundedOrInfeasible):
+        status = "unbounded" if ms == S.kUnbounded else "infeasible"
+    elif ms in (S.kInterrupt, S.kIterationLimit, S.kSolutionLimit):
+        status = "time_limit"
+    else:
+        status = "error"
+    if status == "optimal" and not is_mip:
+        bound = obj
+    gap = _gap(obj, bound) if has_sol else math.inf
+    log.info("HiGHS: %s obj=%s bound=%s gap=%.2e in %.2f s (%d×%d, %d nz)", status, obj, bound,
+             gap, secs, A.shape[0], A.shape[1], A.nnz)
+    return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="highs")
+
+
+_CBC_RESULT = re.compile(r"Result - (.+)")
+_CBC_NUM = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|inf|nan))"
+
+
+def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
+    try:
+        import pulp
+    except ImportError as e:  # pragma: no cover
+        raise SolverError(f"PuLP (CBC) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
+    cmd_cls = pulp.PULP_CBC_CMD
+    c, lb, ub, integer, A, lo, hi = model.arrays()
+    prob = pulp.LpProblem("m", pulp.LpMinimize if model.sense == 1 else pulp.LpMaximize)
+    xs = [pulp.LpVariable(f"x{k}", lowBound=None if not np.isfinite(lb[k]) else float(lb[k]),
+                          upBound=None if not np.isfinite(ub[k]) else float(ub[k]),
+                          cat=pulp.LpInteger if integer[k] else pulp.LpContinuous)
+          for k in range(len(c))]
+    nz = np.flatnonzero(c)
+    prob.setObjective(pulp.LpAffineExpression([(xs[k], float(c[k])) for k in nz]))
+    R = A.tocsr()
+    for r in range(R.shape[0]):
+        s, e = R.indptr[r], R.indptr[r + 1]
+        expr = pulp.LpAffineExpression([(xs[k], float(v)) for k, v in zip(R.indices[s:e], R.data[s:e])])
+        if lo[r] == hi[r]:
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=float(lo[r])), f"r{r}")
+            continue
+        if np.isfinite(lo[r]):
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=float(lo[r])), f"r{r}l")
+        if np.isfinite(hi[r]):
+            prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=float(hi[r])), f"r{r}u")
+    fd, logpath = tempfile.mkstemp(prefix="tuoyu_cbc_", suffix=".log")
+    os.close(fd)
+    try:
+        cmd = cmd_cls(msg=False, timeLimit=time_limit_s, gapRel=mip_gap, logPath=logpath,
+                      threads=threads)
+        if not cmd.available():
+            raise SolverError(f"CBC binary not available at {cmd.path}\n  fix: {_FIX_INSTALL}")
+        t0 = time.perf_counter()
+        try:
+            prob.solve(cmd)
+        except pulp.PulpSolverError as e:
+            raise SolverError(f"CBC failed: {e}\n  fix: {_FIX_INSTALL}") from e
+        secs = time.perf_counter() - t0
+        with open(logpath, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    finally:
+        try:
+            os.remove(logpath)
+        except OSError:
+            pass
+    res = _CBC_RESULT.search(text)
+    result = res.group(1).strip() if res else ""
+    sol_status = prob.sol_status
+    has_sol = sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float) if has_sol else None
+    obj = float(c @ x) if has_sol else math.nan
+    m_bnd = re.search(r"(?:Lower|Upper) bound:\s+" + _CBC_NUM, text)  # in the model's own sense
+    if "infeasible" in result.lower() or prob.status == pulp.LpStatusInfeasible:
+        status = "infeasible"
+    elif "unbounded" in result.lower() or prob.status == pulp.LpStatusUnbounded:
+        status = "unbounded"
+    elif result.lower().startswith("optimal") and sol_status == pulp.LpSolutionOptimal:
+        status = "optimal"
+    elif "stopped" in result.lower() or sol_status == pulp.LpSolutionIntegerFeasible:
+        status = "time_limit"
+    elif prob.status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
+        status = "optimal"
+    else:
+        status = "error"
+    bound = float(m_bnd.group(1)) if (m_bnd and has_sol) else (obj if status == "optimal" else math.nan)
+    gap = _gap(obj, bound) if has_sol and math.isfinite(bound) else (0.0 if status == "optimal" else math.inf)
+    log.info("CBC: %s (%s) obj=%s gap=%s in %.2f s", status, result, obj, gap, secs)
+    return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="cbc")
