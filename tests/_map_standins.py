@@ -21,7 +21,7 @@ EVIL = "<script>alert(1)</script> \"q\" 'a' & b"
 FORMULA = "=HYPERLINK(\"x\")"
 
 
-def make_area() -> tg.StudyArea:
+def make_area(*, files: dict | None = None) -> tg.StudyArea:
     # two 街道 side by side near Shanghai (~1 km x 1 km each)
     x0, y0, d = 121.40, 31.20, 0.0105
     streets = gpd.GeoDataFrame(
@@ -46,7 +46,7 @@ def make_area() -> tg.StudyArea:
         crs="EPSG:4326")
     return tg.make_area(streets=streets, communities=communities, institutions=institutions,
                         candidates=candidates, policy="wuxi-2025", name="测试区 <b>&",
-                        attribution="测试数据 <i>© test</i>")
+                        attribution="测试数据 <i>© test</i>", files=files or {})
 
 
 def _dist(area: tg.StudyArea, layer: str, cutoff: float) -> csr_matrix:
@@ -143,8 +143,8 @@ def fake_isochrones(area, *, minutes=15, layer="institutions", ids=None, policy=
                             geometry=polys.to_crs("EPSG:4326").values, crs="EPSG:4326", index=pd.Index(ids))
 
 
-def build():
-    area = make_area()
+def build(*, files: dict | None = None):
+    area = make_area(files=files)
     acc = make_access(area)
     sc = make_scorecard(area, acc)
     plan = make_plan(area, acc, sc)

@@ -272,6 +272,9 @@ def community_coverage(plan: Any, *, minutes: float | None = None) -> gpd.GeoDat
     comm = area.communities
     keep = [c for c in ("community_id", "name", "street_id", "population", "infants", "is_new") if c in comm.columns]
     out = gpd.GeoDataFrame(comm[keep].copy(), geometry=comm.geometry, crs="EPSG:4326")
+    if acc is None:
+        log.warning("the plan has no access_after: 小区覆盖 is written without coverage columns")
+        return out
     ac = acc.communities.reindex(out.index)
     d = float(acc.thresholds_m[m]) if m in acc.thresholds_m else float(acc.thresholds_m[float(m)])
     iids = pd.Index(acc.institution_ids).astype(str)
@@ -321,8 +324,8 @@ def _clean_frame(df: pd.DataFrame) -> pd.DataFrame:
         s = out[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
             out[c] = s.astype(str)
-        elif s.dtype == object:
-            out[c] = s.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else
+        elif pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+            out[c] = s.astype(object).map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else
                            (v if isinstance(v, (str, bool)) else str(v)))
         elif pd.api.types.is_extension_array_dtype(s.dtype) and pd.api.types.is_numeric_dtype(s.dtype):
             out[c] = s.astype(float)
@@ -347,11 +350,13 @@ def _cell(v: Any) -> Any:
         return None
     if isinstance(v, (np.bool_, bool)):
         return bool(v)
-    if isinstance(v, np.integer):
+    if isinstance(v, (np.integer, int)):
         return int(v)
     if isinstance(v, (np.floating, float)):
         f = float(v)
         return None if math.isnan(f) or math.isinf(f) else f
+    if v is pd.NA or v is pd.NaT:
+        return None
     if isinstance(v, (pd.Timestamp, datetime)):
         return v
     return str(v)
@@ -382,8 +387,8 @@ def _write_sheet(ws: Any, df: pd.DataFrame, *, widths: Mapping[str, float] | Non
 def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+        if pd.api.types.is_object_dtype(out[c].dtype) or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].astype(object).map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
     return out
 
 
