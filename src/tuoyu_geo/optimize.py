@@ -108,9 +108,9 @@ def class_options(min_places: float, max_places: float, class_sizes: Mapping[str
     """Size options of one candidate: ``[(places, "托大班×1+托小班×1"), …]``.
 
     Classes are added in ``order`` (托大班 20, 托小班 15, 乳儿班 10, then again), and every cumulative
-    total within ``[min_places, max_places]`` is an option (e.g. 20, 35, 45, 65).  A single class of
-    another type that fits the range and whose size is not yet an option is added too (so a site
-    with ``max_places=15`` can open one 托小班).
+    total within ``[min_places, max_places]`` is an option (e.g. 20, 35, 45, 65).  Only when that
+    gives no option at all, each single class that fits the range becomes an option (so a site
+    with ``max_places=15`` can still open one 托小班 or one 乳儿班).
 
     >>> class_options(15, 65, {"托大班": 20, "托小班": 15, "乳儿班": 10})
     [(20, '托大班×1'), (35, '托大班×1+托小班×1'), (45, '托大班×1+托小班×1+乳儿班×1'), (65, '托大班×2+托小班×1+乳儿班×1')]
@@ -131,7 +131,7 @@ def class_options(min_places: float, max_places: float, class_sizes: Mapping[str
         if total >= min_places - 1e-9:
             out.append((total, "+".join(f"{n}×{c}" for n, c in counts.items() if c)))
     have = {p for p, _ in out}
-    for t in types:
+    for t in types if not out else ():
         s = int(class_sizes[t])
         if min_places - 1e-9 <= s <= max_places + 1e-9 and s not in have:
             out.append((s, f"{t}×1"))
