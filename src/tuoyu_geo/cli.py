@@ -184,8 +184,88 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_plan(args: argparse.Namespace) -> int:  # filled by the optimizer issue
-    raise NotImplementedError("plan")
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Site plan: ``tuoyu-geo plan DIR --policy NAME [--budget 万元] … --out DIR``.
+
+    Solves :func:`tuoyu_geo.optimize.plan_sites`, writes ``recommended_sites.csv`` and
+    ``street_before_after.csv`` (UTF-8 with BOM for Excel, each written atomically) and prints the plan.
+    """
+    import pandas as pd
+
+    from . import access as _access
+    from .export import atomic_write
+    from .optimize import plan_sites
+    from .policy import load_policy
+
+    prog = Progress(4, enabled=not getattr(args, "no_progress", False))
+    prog.step("loading the study area")
+    area = _area(args.dir, args.policy)
+    policy = load_policy(args.policy) if args.policy else area.policy
+    years = None
+    if args.years:
+        try:
+            years = [int(y) for y in str(args.years).replace("，", ",").split(",") if y.strip()]
+        except ValueError:
+            from ._errors import DataError
+
+            raise DataError(f"--years must be comma-separated years, got {args.years!r}", file="--years",
+                            fix="e.g. --years 2026,2027") from None
+    minutes = tuple(sorted({5.0, 10.0, 15.0, float(args.minutes)}))
+    prog.step(f"walking access ({', '.join(f'{m:g}' for m in minutes)} min)")
+    acc = _access.compute_access(area, policy, minutes=minutes)
+    prog.step(f"solving the site plan ({args.solver}, limit {args.time_limit:g} s)")
+    plan = plan_sites(area, acc, policy, budget=args.budget, max_new_sites=args.max_sites, minutes=args.minutes,
+                      capacity_aware=args.capacity_aware, years=years, solver=args.solver,
+                      time_limit_s=args.time_limit)
+    prog.step("writing files")
+    out = Path(args.out)
+    sites = plan.sites
+    tab = pd.DataFrame(sites.drop(columns=sites.geometry.name))
+    tab["lon"] = sites.geometry.x.round(6)
+    tab["lat"] = sites.geometry.y.round(6)
+    tab = tab.sort_values("order")
+    mkey = f"{args.minutes:g}".replace(".0", "")
+    cov = f"cover{mkey}_puhui"
+    keep = [c for c in ("population", "infants", "places", "puhui_places", "places_per_1000", "target_per_1000",
+                        "place_gap", "puhui_share", "has_puhui", cov, "status") if c in plan.streets_before.columns]
+    b, a = plan.streets_before, plan.streets_after
+    sba = pd.DataFrame({"street_id": b.index.astype(str), "name": b["name"].astype(str)}, index=b.index)
+    for c in keep:
+        if c in ("population", "infants", "target_per_1000"):
+            sba[c] = b[c]
+            continue
+        sba[f"{c}_before"] = b[c]
+        sba[f"{c}_after"] = a[c].reindex(b.index)
+    g = sites.groupby("street_id")
+    sba["new_sites"] = g.size().reindex(b.index).fillna(0).astype(int)
+    sba["new_places"] = g["places"].sum().reindex(b.index).fillna(0).astype(int)
+    sba["new_cost_wan"] = g["cost"].sum().reindex(b.index).fillna(0.0).round(2)
+    paths = {}
+    for name, df in (("recommended_sites.csv", tab), ("street_before_after.csv", sba)):
+        with atomic_write(out / name) as tmp:
+            df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        paths[name] = out / name
+    ov = plan.objective_values
+    _out(f"{area.name} — policy {policy.name}; {args.minutes:g}-minute walk ({plan.parameters['radius_m']:.0f} m); "
+         f"solver {args.solver}")
+    _out(f"plan: {len(sites)} new 普惠 sites, {ov['places']:.0f} places, cost {ov['cost']:,.1f} 万元"
+         + (f" (budget {args.budget:,.1f})" if args.budget is not None else ""))
+    _out(f"infants newly within {args.minutes:g} min of 普惠: {ov['infants_newly_covered']:,.0f} "
+         f"(before {plan.parameters['infants_covered_before']:,.0f}); remaining shortfall {ov['shortfall']:,.0f} places")
+    _out(f"status: {plan.status} (gap {plan.gap:.1e}; solver {plan.solve_seconds:.1f} s)")
+    show = ["order", "site_id", "name", "street_name", "places", "classes", "cost", "year", "new_infants_covered",
+            "reason"]
+    if len(tab):
+        _out(_table(tab[show].head(30), floatfmt="{:.1f}"))
+        if len(tab) > 30:
+            _out(f"… {len(tab) - 30} more in {paths['recommended_sites.csv']}")
+    cols = ["name"] + [c for c in ("places_before", "places_after", "place_gap_before", "place_gap_after",
+                                   "has_puhui_before", "has_puhui_after", f"{cov}_before", f"{cov}_after",
+                                   "new_sites") if c in sba.columns]
+    _out(_table(sba[cols], floatfmt="{:.2f}"))
+    for k, v in paths.items():
+        _out(f"wrote {v}")
+    return EXIT_OK
 
 
 def cmd_map(args: argparse.Namespace) -> int:  # filled by the maps issue
@@ -247,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", default="highs", choices=["highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds")
     p.add_argument("--out", required=True)
+    p.add_argument("--no-progress", action="store_true")
     p = add("map", cmd_map, "HTML coverage map of a study area")
     p.add_argument("dir")
     p.add_argument("--policy")
