@@ -112,11 +112,70 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch_network(args: argparse.Namespace) -> int:  # filled by the network issue
-    raise NotImplementedError("fetch-network")
+    from .network import graph_from_place, save_graph
+
+    G = graph_from_place(args.place)
+    out = save_graph(G, args.out)
+    _out(f"walk network of {args.place}: {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges "
+         f"(CRS {G.graph.get('crs')}) → {out}")
+    return EXIT_OK
 
 
 def cmd_access(args: argparse.Namespace) -> int:  # filled by the access issue
-    raise NotImplementedError("access")
+    import os
+    import tempfile
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from ._errors import OutputError
+    from .access import compute_access
+
+    area = _area(args.dir, args.policy)
+    minutes = float(args.minutes)
+    mins = sorted({5.0, 10.0, 15.0, minutes})
+    acc = compute_access(area, minutes=mins)
+    tag = int(minutes) if minutes.is_integer() else minutes
+    com = area.communities
+    keep = [c for c in ("community_id", "name", "street_id", "population", "infants", "is_new") if c in com.columns]
+    res = pd.DataFrame(com[keep]).join(acc.communities)
+    gdf = gpd.GeoDataFrame(res, geometry=com.geometry.values, crs=com.crs)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, write in (("community_access.gpkg", lambda p: gdf.to_file(p, driver="GPKG", layer="community_access")),
+                            ("community_access.csv", lambda p: pd.DataFrame(gdf.drop(columns="geometry")).to_csv(
+                                p, index=False, encoding="utf-8-sig"))):
+            fd, tmp = tempfile.mkstemp(suffix=Path(name).suffix, dir=out)
+            os.close(fd)
+            os.remove(tmp)  # the GPKG driver wants to create the file itself
+            try:
+                write(tmp)
+                os.replace(tmp, out / name)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {out}: {exc}", fix="choose a writable --out folder") from None
+    st = area.streets
+    inf = res["infants"]
+    rows = []
+    for sid, g in res.groupby("street_id"):
+        w = inf.loc[g.index]
+        tot = float(w.sum())
+        share = (lambda col: float(w[g[col]].sum()) / tot if tot > 0 else float("nan"))
+        rows.append({"street_id": sid, "街道": st.loc[sid, "name"] if sid in st.index else sid,
+                     "infants": tot, f"any≤{tag}min": share(f"within{tag}_any"),
+                     f"普惠≤{tag}min": share(f"within{tag}_puhui")})
+    tab = pd.DataFrame(rows).sort_values("street_id")
+    total = float(inf.sum())
+    _out(f"{area.name}: share of infants within {tag} min ({acc.threshold_m(minutes):.0f} m walk) of an institution")
+    _out(_table(tab.assign(**{c: tab[c] * 100 for c in tab.columns if "min" in c}).rename(
+        columns={c: f"{c} %" for c in tab.columns if "min" in c}), floatfmt="{:.1f}"))
+    _out(f"total: infants {total:,.0f}; any {float(inf[res[f'within{tag}_any']].sum()) / total:.1%}, "
+         f"普惠 {float(inf[res[f'within{tag}_puhui']].sum()) / total:.1%}")
+    _out(f"wrote {out / 'community_access.gpkg'} and {out / 'community_access.csv'}")
+    return EXIT_OK
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
