@@ -163,11 +163,16 @@ def parse_crs(value: object, *, file: str = "area.toml") -> str | pyproj.CRS:
              "gcj": "gcj02", "mars": "gcj02", "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09"}
     if s in alias:
         return alias[s]
+    fix = 'use "wgs84", "gcj02", "bd09" or an EPSG code such as "EPSG:32651"'
     try:
-        return pyproj.CRS.from_user_input(int(s) if s.isdigit() else value)
+        c = pyproj.CRS.from_user_input(int(s) if s.isdigit() else value)
     except (pyproj.exceptions.CRSError, TypeError, ValueError):
-        raise DataError(f"unknown coordinate system {value!r}", file=file,
-                        fix='use "wgs84", "gcj02", "bd09" or an EPSG code such as "EPSG:32651"') from None
+        raise DataError(f"unknown coordinate system {value!r}", file=file, fix=fix) from None
+    ell = c.ellipsoid
+    if ell is None or not 6.3e6 < ell.semi_major_metre < 6.4e6:  # e.g. "Mars 2000" is a valid PROJ CRS
+        raise DataError(f"unknown coordinate system {value!r} (not an Earth coordinate system: {c.name})",
+                        file=file, fix=fix)
+    return c
 
 
 def convert(lon: npt.ArrayLike, lat: npt.ArrayLike, src: str, dst: str) -> tuple[Array, Array]:

@@ -124,6 +124,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "class_sizes": (dict, Mapping),
     "sources": (dict, Mapping),
 }
+_TYPE_WORDS = {str: 'a quoted string ("…")', int: "a number", bool: "true or false",
+               dict: "a table ({ key = value })"}
 _SHARES = ("puhui_share", "community_facility_coverage", "infant_share")
 
 
@@ -168,7 +170,8 @@ def _build(data: dict[str, Any], *, origin: str) -> Policy:
         if not ok:
             problems.append(Problem(origin, f"{key} = {val!r} has type {type(val).__name__}, "
                                     f"expected {'/'.join(t.__name__ for t in types)}", (key,),
-                                    f"write {key} as a {types[0].__name__}"))
+                                    f"write {key} as " + ("a whole number" if types == (int,) else
+                                                              _TYPE_WORDS.get(types[0], types[0].__name__))))
             continue
         if key in _SHARES and not 0 <= float(val) <= 1:
             problems.append(Problem(origin, f"{key} = {val} is not a share between 0 and 1", (key,),

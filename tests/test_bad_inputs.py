@@ -1,0 +1,512 @@
+"""Bad-input catalogue: every broken input gets one clear error, a documented exit code, no traceback
+and no partial output.
+
+Each data case is checked four ways: ``load_area`` raises exactly the listed error class whose
+message names the file, the offending ids and the fix; ``tuoyu-geo validate DIR`` exits 2 and
+prints no traceback; ``tuoyu-geo analyze DIR --out OUT`` exits 2 and leaves OUT without any
+file; the input folder is left unchanged.  Exit codes: 2 bad data, 3 infeasible plan, 4 solver,
+5 output not writable, 1 internal error.
+
+Catalogue (id — broken input → error class, exit code)
+-------------------------------------------------------
+ 1. missing_column — communities without a ``population`` column → DataError, 2
+ 2. duplicate_ids — two institutions with ``institution_id`` I2 → DataError, 2
+ 3. negative_population — a 街道 with population −100 → DataError, 2
+ 4. nan_population — a community with an empty (NaN) population → DataError, 2
+ 5. text_population — a community with population "约3000人" → DataError, 2
+ 6. infinite_population — a community with population "inf" → DataError, 2
+ 7. negative_places — an institution with −10 places → DataError, 2
+ 8. blank_id — a candidate without ``site_id`` → DataError, 2
+ 9. empty_geometry — an institution with a null geometry → DataError, 2
+10. invalid_geometry — a self-intersecting (bow-tie) 街道 polygon → DataError, 2
+11. wrong_geometry_type — a candidate given as a LineString → DataError, 2
+12. community_outside — a community outside every 街道 → DataError, 2
+13. institution_outside — an institution in another district (Pudong) → DataError, 2
+14. unknown_category — institution category "早教中心" → DataError, 2
+15. unknown_kind — candidate kind "商场" → DataError, 2
+16. unknown_street_id — candidate with street_id "XH99" → DataError, 2
+17. min_gt_max — candidate with min_places > max_places → DataError, 2
+18. puhui_not_bool — institution with puhui "maybe" → DataError, 2
+19. empty_layer — a candidates file with no features → DataError, 2
+20. no_crs — area.toml without ``crs`` → DataError, 2
+21. unknown_crs — area.toml ``crs = "mars2000"`` → DataError, 2
+22. gcj02_declared_wgs84 — AMap (GCJ-02) coordinates declared as WGS-84 (≈480 m off the network) → DataError, 2
+23. bd09_declared_gcj02 — Baidu (BD-09) coordinates declared as GCJ-02 → DataError, 2
+24. xuhui_gcj02_declared_wgs84 — the bundled 徐汇区 layers shifted to GCJ-02 but declared WGS-84 → DataError, 2
+25. lonlat_swapped — CSV with lon/lat columns swapped → DataError, 2
+26. network_nothing_near — a candidate > 1000 m from every road of the walk network → NetworkError, 2
+27. network_island — a candidate next to a small disconnected island of the network → NetworkError, 2
+28. network_not_graphml — the network file is not a GraphML → NetworkError, 2
+29. policy_unknown_key — area policy file with ``places_per_thousand`` → PolicyError, 2
+30. policy_wrong_type — area policy file with ``puhui_share = "70%"`` → PolicyError, 2
+31. policy_unknown_profile — ``policy = "shanghai-2030"`` → PolicyError, 2
+32. missing_layer_file — ``layers.institutions`` names a file that does not exist → DataError, 2
+33. layer_not_listed — area.toml without ``layers.candidates`` → DataError, 2
+34. area_toml_syntax — area.toml that is not valid TOML → DataError, 2
+35. area_toml_unknown_key — area.toml with an unknown top-level key → DataError, 2
+36. no_area_toml — a folder without area.toml → DataError, 2
+37. corrupt_geojson — a truncated GeoJSON file → DataError, 2
+38. csv_no_coordinates — an institutions CSV without lon/lat columns → DataError, 2
+39. undecodable_csv — a CSV in neither UTF-8 nor GBK (UTF-16) → DataError, 2
+Accepted (must load, exit 0): 40. gbk_shapefile (GBK Shapefile without .cpg), 41. csv_bom (UTF-8 CSV
+with BOM), 42. xlsx_merged_header (XLSX with merged title cells above the header), 43. gbk_csv.
+Planning and output:
+44. street_without_candidate — a 街道 with no 普惠 and no candidate under 一街道一普惠 → InfeasiblePlanError, 3
+45. budget_below_required — budget below the cheapest required site → InfeasiblePlanError, 3
+46. time_limit_too_short — a tiny solver time limit → best plan with status/gap, no exception
+47. unwritable_output — export into a path under a regular file → OutputError, 5 (nothing left behind)
+48. cli_solver_error — a SolverError inside a command → exit 4, no traceback
+49. cli_internal_error — an unexpected exception → exit 1, "internal error", log file, no traceback
+50. cli_subprocess — ``python -m tuoyu_geo.cli validate`` on bad data in a fresh process → exit 2, no traceback
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import synth
+from shapely.geometry import LineString, Point, Polygon
+
+import tuoyu_geo as tg
+from tuoyu_geo import DataError, InfeasiblePlanError, NetworkError, OutputError, PolicyError, SolverError, crs
+from tuoyu_geo.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Callable[[Path], Path]  # tmp folder -> area folder
+    error: type
+    file: str  # must appear in the message
+    ids: tuple[str, ...]  # must all appear in the message
+    fix: str  # must appear in the message (after "fix:")
+    msg: str  # the problem, as worded in the message
+
+
+def L(**changes):
+    d = {k: f() for k, f in synth.LAYER_FUNCS.items()}
+    d.update(changes)
+    return d
+
+
+def area(**kw) -> Callable[[Path], Path]:
+    return lambda tmp: synth.write_area(tmp / "area", **kw)
+
+
+def _c(**cols):
+    g = synth.communities()
+    for k, v in cols.items():
+        g[k] = v
+    return g
+
+
+def _set(layer: str, row: int, col: str, value) -> gpd.GeoDataFrame:
+    g = synth.LAYER_FUNCS[layer]()
+    if col != "geometry":
+        g[col] = g[col].astype(object)
+    g.loc[row, col] = value
+    return g
+
+
+def _with_policy(text: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area", policy="city.toml")
+        (f / "city.toml").write_text(text, encoding="utf-8")
+        return f
+    return build
+
+
+def _edit_toml(fn: Callable[[str], str], **kw) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area", **kw)
+        t = f / "area.toml"
+        t.write_text(fn(t.read_text(encoding="utf-8")), encoding="utf-8")
+        return f
+    return build
+
+
+def _raw_file(layer: str, name: str, data: bytes) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area")
+        (f / name).write_bytes(data)
+        t = f / "area.toml"
+        t.write_text(t.read_text(encoding="utf-8").replace(f'"{layer}.geojson"', f'"{name}"'), encoding="utf-8")
+        return f
+    return build
+
+
+def _raw_network(data: bytes) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area")
+        (f / "walk.graphml").write_bytes(data)
+        t = f / "area.toml"
+        t.write_text(t.read_text(encoding="utf-8") + 'network = "walk.graphml"\n', encoding="utf-8")
+        return f
+    return build
+
+
+def _shifted(to: str) -> dict:
+    return {k: crs.convert_geoseries(f(), "wgs84", to) for k, f in synth.LAYER_FUNCS.items()}
+
+
+def _xuhui_shifted(tmp: Path) -> Path:
+    x = tg.datasets.shanghai_xuhui()
+    f = tmp / "xuhui"
+    f.mkdir()
+    lines = ['name = "徐汇 (GCJ-02 labelled WGS-84)"', 'crs = "wgs84"', 'policy = "wuxi-2025"', "[layers]"]
+    for layer in ("streets", "communities", "institutions", "candidates"):
+        g = crs.convert_geoseries(getattr(x, layer).reset_index(drop=True), "wgs84", "gcj02")
+        g.to_file(f / f"{layer}.geojson", driver="GeoJSON", engine="pyogrio")
+        lines.append(f'{layer} = "{layer}.geojson"')
+    lines.append(f'network = "{(tg.datasets.bundled_path() / "walk_network.graphml").as_posix()}"')
+    (f / "area.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f
+
+
+def _swapped_csv(tmp: Path) -> Path:
+    f = synth.write_area(tmp / "area", suffix={"institutions": ".csv"})
+    p = f / "institutions.csv"
+    df = pd.read_csv(p).rename(columns={"lon": "lat", "lat": "lon"})
+    df.to_csv(p, index=False)
+    return f
+
+
+def _island_candidates() -> gpd.GeoDataFrame:
+    k = synth.candidates()
+    k.loc[k.index[-1], "geometry"] = Point(*synth.node_lonlat(10.5, 10.5))
+    return k
+
+
+_BOWTIE = Polygon([(121.4436, 31.1752), (121.4504, 31.1804), (121.4504, 31.1752), (121.4436, 31.1804)])
+_CSV_NOXY = "institution_id,name,category,places\nI1,a,公办,10\n"
+
+CASES = [
+    Case("missing_column", area(layers=L(communities=synth.communities().drop(columns="population"))),
+         DataError, "communities.geojson", ("population",), "add or rename the column",
+         "missing required column(s): population"),
+    Case("duplicate_ids", area(layers=L(institutions=_set("institutions", 2, "institution_id", "I2"))),
+         DataError, "institutions.geojson", ("I2",), "make institution_id unique", "duplicate institution_id"),
+    Case("negative_population", area(layers=L(streets=_set("streets", 2, "population", -100))),
+         DataError, "streets.geojson", ("S3",), "must be a finite number ≥ 0", "population is negative"),
+    Case("nan_population", area(layers=L(communities=_set("communities", 4, "population", None))),
+         DataError, "communities.geojson", ("C21",), "fill population", "population is missing"),
+    Case("text_population", area(layers=L(communities=_set("communities", 6, "population", "约3000人"))),
+         DataError, "communities.geojson", ("C30",), "write population as a number", "population is not a number"),
+    Case("infinite_population", area(layers=L(communities=_set("communities", 1, "population", "inf"))),
+         DataError, "communities.geojson", ("C11",), "finite number", "negative or infinite"),
+    Case("negative_places", area(layers=L(institutions=_set("institutions", 0, "places", -10))),
+         DataError, "institutions.geojson", ("I1",), "finite number ≥ 0", "places is negative"),
+    Case("blank_id", area(layers=L(candidates=_set("candidates", 3, "site_id", ""))),
+         DataError, "candidates.geojson", ("row 4",), "give every row a unique site_id", "without site_id"),
+    Case("empty_geometry", area(layers=L(institutions=_set("institutions", 2, "geometry", None))),
+         DataError, "institutions.geojson", ("I3",), "give every row a geometry", "empty or missing geometry"),
+    Case("invalid_geometry", area(layers=L(streets=_set("streets", 1, "geometry", _BOWTIE))),
+         DataError, "streets.geojson", ("S2",), "Fix Geometries", "invalid geometry"),
+    Case("wrong_geometry_type",
+         area(layers=L(candidates=_set("candidates", 1, "geometry", LineString([(121.44, 31.18), (121.45, 31.18)])))),
+         DataError, "candidates.geojson", ("K18",), "use Point geometries", "wrong geometry type (LineString)"),
+    Case("community_outside", area(layers=L(communities=_set("communities", 2, "geometry", Point(121.40, 31.30)))),
+         DataError, "communities.geojson", ("C12",), "check their coordinates and CRS", "outside every 街道"),
+    Case("institution_outside", area(layers=L(institutions=_set("institutions", 3, "geometry", Point(121.55, 31.23)))),
+         DataError, "institutions.geojson", ("I4",), "add the missing 街道", "institutions outside every 街道"),
+    Case("unknown_category", area(layers=L(institutions=_set("institutions", 0, "category", "早教中心"))),
+         DataError, "institutions.geojson", ("I1",), "use one of 公办, 普惠", "unknown category (早教中心)"),
+    Case("unknown_kind", area(layers=L(candidates=_set("candidates", 0, "kind", "商场"))),
+         DataError, "candidates.geojson", ("K16",), "use one of 社区服务中心", "unknown kind (商场)"),
+    Case("unknown_street_id", area(layers=L(candidates=synth.candidates().assign(street_id=["S1"] * 7 + ["XH99"]))),
+         DataError, "candidates.geojson", ("K48",), "use a street_id of the streets layer",
+         "street_id not in the streets layer"),
+    Case("min_gt_max", area(layers=L(candidates=synth.candidates().assign(min_places=[0] * 7 + [99]))),
+         DataError, "candidates.geojson", ("K48",), "make min_places ≤ max_places", "min_places > max_places"),
+    Case("puhui_not_bool", area(layers=L(institutions=synth.institutions().assign(puhui=["maybe", "", "", ""]))),
+         DataError, "institutions.geojson", ("I1",), "write puhui as true/false", "puhui is not a yes/no value"),
+    Case("empty_layer", area(layers=L(candidates=synth.candidates().iloc[0:0])),
+         DataError, "candidates.geojson", (), "add at least one candidate", "the candidates layer is empty"),
+    Case("no_crs", area(crs=None), DataError, "area.toml", (), 'set crs = "wgs84"', "no input coordinate system"),
+    Case("unknown_crs", area(crs="mars2000"), DataError, "area.toml", ("mars2000",), 'use "wgs84", "gcj02"',
+         "unknown coordinate system"),
+    Case("gcj02_declared_wgs84", area(layers=_shifted("gcj02"), crs="wgs84", network=True),
+         DataError, "area.toml", ("communities.geojson", "institutions.geojson"), 'set crs = "gcj02"',
+         "looks like GCJ-02 (AMap/Tencent) coordinates declared as WGS-84"),
+    Case("bd09_declared_gcj02", area(layers=_shifted("bd09"), crs="gcj02", network=True),
+         DataError, "area.toml", ("streets.geojson", "candidates.geojson"), 'set crs = "bd09"',
+         "looks like BD-09 (Baidu) coordinates declared as GCJ-02"),
+    Case("xuhui_gcj02_declared_wgs84", _xuhui_shifted, DataError, "area.toml", ("communities.geojson",),
+         'set crs = "gcj02"', "looks like GCJ-02 (AMap/Tencent) coordinates declared as WGS-84"),
+    Case("lonlat_swapped", _swapped_csv, DataError, "institutions.csv", ("I1", "I4"), "swap the lon/lat columns",
+         "longitude and latitude look swapped"),
+    Case("network_nothing_near", area(network=synth.grid_graph(cols=range(7), rows=range(7))),
+         NetworkError, "candidates.geojson", ("K48",), "extend the network", "farther than 1000 m from every road"),
+    Case("network_island", area(layers=L(candidates=_island_candidates()), network=synth.grid_graph(island=(10.5, 10.5))),
+         NetworkError, "candidates.geojson", ("K48",), "largest_component", "disconnected island"),
+    Case("network_not_graphml", _raw_network(b"<graphml><graph>not a graph"),
+         NetworkError, "walk.graphml", (), "give an osmnx GraphML file", "cannot read the network"),
+    Case("policy_unknown_key", _with_policy('base = "wuxi-2025"\nplaces_per_thousand = 6\n'),
+         PolicyError, "city.toml", ("places_per_thousand",), "allowed keys", "unknown key(s)"),
+    Case("policy_wrong_type", _with_policy('base = "wuxi-2025"\npuhui_share = "70%"\n'),
+         PolicyError, "city.toml", ("puhui_share",), "write puhui_share as a number", "has type str"),
+    Case("policy_unknown_profile", area(policy="shanghai-2030"), PolicyError, "policy", ("shanghai-2030",),
+         "use one of binhai-2023", "unknown policy profile"),
+    Case("missing_layer_file", _edit_toml(lambda t: t.replace('"institutions.geojson"', '"机构.geojson"')),
+         DataError, "机构.geojson", (), "check the file name in area.toml", "file not found"),
+    Case("layer_not_listed", area(omit=("candidates",)), DataError, "area.toml", ("layers.candidates",),
+         'add candidates = "<file>" under [layers]', "is not given"),
+    Case("area_toml_syntax", _edit_toml(lambda t: t.replace('crs = "wgs84"', "crs = wgs84")), DataError,
+         "area.toml", (), "fix the TOML syntax", "not valid TOML"),
+    Case("area_toml_unknown_key", _edit_toml(lambda t: 'projection = "utm"\n' + t), DataError, "area.toml",
+         ("projection",), "allowed keys", "unknown key(s) in area.toml"),
+    Case("no_area_toml", lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", DataError, "area.toml", (),
+         "create area.toml", "no area.toml"),
+    Case("corrupt_geojson", _raw_file("streets", "jd.geojson", b'{"type": "FeatureCollection", "features": [{"ty'),
+         DataError, "jd.geojson", (), "check that it is a valid GeoJSON", "cannot read the file"),
+    Case("csv_no_coordinates", _raw_file("institutions", "inst.csv", _CSV_NOXY.encode("utf-8")),
+         DataError, "inst.csv", ("lon", "lat"), "name the coordinate columns lon and lat", "no lon/lat columns"),
+    Case("undecodable_csv", _raw_file("institutions", "inst.csv", _CSV_NOXY.encode("utf-16")),
+         DataError, "inst.csv", (), "save the file as UTF-8", "cannot decode"),
+]
+
+
+@pytest.fixture
+def built(request, tmp_path):
+    case: Case = request.param
+    return case, case.build(tmp_path)
+
+
+def _listing(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")} if folder.exists() else {}
+
+
+def _check_message(case: Case, text: str) -> None:
+    assert case.file in text, f"file {case.file!r} not named:\n{text}"
+    for i in case.ids:
+        assert i in text, f"id {i!r} not named:\n{text}"
+    assert case.msg in text, f"problem {case.msg!r} not stated:\n{text}"
+    assert "fix" in text and case.fix in text, f"fix {case.fix!r} not given:\n{text}"
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("built", CASES, ids=[c.id for c in CASES], indirect=True)
+def test_load_area_raises_the_exact_error(built):
+    case, folder = built
+    with pytest.raises(case.error) as ei:
+        tg.load_area(folder)
+    assert type(ei.value) is case.error
+    _check_message(case, str(ei.value))
+
+
+@pytest.mark.parametrize("built", CASES, ids=[c.id for c in CASES], indirect=True)
+def test_cli_validate_exit_code_no_traceback_no_output(built, capsys):
+    case, folder = built
+    before = _listing(folder)
+    rc = main(["validate", str(folder)])
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert out.startswith("INVALID:")
+    _check_message(case, out)
+    assert "Traceback" not in err
+    assert _listing(folder) == before  # nothing written into the input folder
+
+
+@pytest.mark.parametrize("built", CASES, ids=[c.id for c in CASES], indirect=True)
+def test_cli_analyze_leaves_no_partial_output(built, tmp_path, capsys):
+    case, folder = built
+    out_dir = tmp_path / "out"
+    rc = main(["analyze", str(folder), "--out", str(out_dir)])
+    out, err = capsys.readouterr()
+    assert rc == 2, err
+    assert "Traceback" not in out + err
+    assert case.fix in out + err
+    assert not out_dir.exists() or not any(out_dir.rglob("*"))
+
+
+@pytest.mark.parametrize("case_id", ["text_population", "gcj02_declared_wgs84"])
+def test_cli_subprocess_exit_code(case_id, tmp_path):
+    case = next(c for c in CASES if c.id == case_id)
+    folder = case.build(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    r = subprocess.run([sys.executable, "-m", "tuoyu_geo.cli", "validate", str(folder)], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stdout + r.stderr
+    _check_message(case, r.stdout)
+    r = subprocess.run([sys.executable, "-m", "tuoyu_geo.cli", "info", str(folder)], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stdout + r.stderr and case.msg in r.stderr
+
+
+# -------------------------------------------------------------------------- accepted inputs
+
+
+def _gbk_shp(tmp: Path) -> Path:
+    f = synth.write_area(tmp / "area")
+    synth.communities().to_file(f / "xq.shp", engine="pyogrio", encoding="gbk")
+    (f / "xq.cpg").unlink(missing_ok=True)
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"communities.geojson"', '"xq.shp"'), encoding="utf-8")
+    return f
+
+
+def _csv(encoding: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area", suffix={"institutions": ".csv"})
+        p = f / "institutions.csv"
+        pd.read_csv(p).to_csv(p, index=False, encoding=encoding)
+        return f
+    return build
+
+
+def _xlsx_merged(tmp: Path) -> Path:
+    import openpyxl
+
+    f = synth.write_area(tmp / "area", suffix={"institutions": ".csv"})
+    df = pd.read_csv(f / "institutions.csv")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "托育机构名单"
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(df.columns))
+    ws["A2"] = "基本信息"
+    ws.merge_cells("A2:C2")
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append(list(row))
+    wb.save(f / "inst.xlsx")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"institutions.csv"', '"inst.xlsx"'), encoding="utf-8")
+    return f
+
+
+ACCEPTED = {"gbk_shapefile": _gbk_shp, "csv_bom": _csv("utf-8-sig"), "xlsx_merged_header": _xlsx_merged,
+            "gbk_csv": _csv("gbk")}
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.filterwarnings("ignore:Column names longer than 10")
+@pytest.mark.parametrize("name", list(ACCEPTED))
+def test_messy_but_valid_inputs_load(name, tmp_path, capsys):
+    folder = ACCEPTED[name](tmp_path)
+    a = tg.load_area(folder)
+    want = synth.LAYER_FUNCS["communities" if name == "gbk_shapefile" else "institutions"]()
+    layer = a.communities if name == "gbk_shapefile" else a.institutions
+    assert layer["name"].tolist() == want["name"].tolist()
+    assert main(["validate", str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("OK:") and "Traceback" not in out + err
+
+
+# -------------------------------------------------------------------------- planning & output
+
+
+@pytest.fixture(scope="module")
+def grid_area(tmp_path_factory):
+    return tg.load_area(synth.write_area(tmp_path_factory.mktemp("grid") / "area", network=True))
+
+
+def test_street_without_candidate_under_one_puhui_rule(tmp_path):
+    k = synth.candidates()
+    a = tg.load_area(synth.write_area(tmp_path / "a", network=True, layers={"candidates": k[~k["site_id"].str.startswith("K4")]}))
+    acc = tg.access.compute_access(a)
+    with pytest.raises(InfeasiblePlanError) as ei:
+        tg.optimize.plan_sites(a, acc)
+    assert type(ei.value) is InfeasiblePlanError and ei.value.exit_code == 3
+    (street, rule, why), = ei.value.reasons
+    assert "S4" in street and rule == "一街道一普惠" and "no allowed candidate" in why
+    assert "fix:" in str(ei.value)
+
+
+def test_budget_below_cheapest_required_site(grid_area):
+    acc = tg.access.compute_access(grid_area)
+    with pytest.raises(InfeasiblePlanError) as ei:
+        tg.optimize.plan_sites(grid_area, acc, budget=10, required=["K16"])
+    assert any(rule in ("预算", "指定点位") for _, rule, _ in ei.value.reasons)
+    assert "K16" in str(ei.value) and "fix: raise the budget" in str(ei.value)
+
+
+def test_time_limit_too_short_gives_best_plan_not_exception():
+    x = tg.datasets.shanghai_xuhui()
+    acc = tg.access.compute_access(x)
+    plan = tg.optimize.plan_sites(x, acc, time_limit_s=0.001, capacity_aware=True)
+    assert plan.status in ("optimal", "time_limit")
+    assert len(plan.sites) > 0
+    if plan.status == "time_limit":
+        assert plan.gap >= 0
+
+
+def test_unwritable_output_folder_raises_output_error(grid_area, tmp_path):
+    acc = tg.access.compute_access(grid_area)
+    plan = tg.optimize.plan_sites(grid_area, acc)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(OutputError) as ei:
+        tg.export.export_plan(plan, blocker / "out")
+    assert type(ei.value) is OutputError and ei.value.exit_code == 5
+    assert "a_file" in str(ei.value) and "fix:" in str(ei.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing partial left behind
+
+
+def test_cli_unwritable_output_exit_5(tmp_path, capsys):
+    folder = synth.write_area(tmp_path / "area", network=True)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x", encoding="utf-8")
+    rc = main(["analyze", str(folder), "--out", str(blocker / "out")])
+    out, err = capsys.readouterr()
+    assert rc == 5 and "Traceback" not in out + err and "fix" in err
+    assert blocker.read_text(encoding="utf-8") == "x"
+
+
+def test_cli_plan_infeasible_exit_3_no_output(tmp_path, capsys):
+    k = synth.candidates()
+    folder = synth.write_area(tmp_path / "a", network=True, layers={"candidates": k[~k["site_id"].str.startswith("K4")]})
+    out_dir = tmp_path / "out"
+    rc = main(["plan", str(folder), "--out", str(out_dir)])
+    out, err = capsys.readouterr()
+    assert rc == 3 and "一街道一普惠" in out + err and "Traceback" not in out + err
+    assert not out_dir.exists() or not any(out_dir.rglob("*"))
+
+
+def test_cli_solver_error_exit_4(monkeypatch, capsys):
+    def boom(args):
+        raise SolverError("no MILP solver found\n  fix: pip install highspy")
+    monkeypatch.setattr("tuoyu_geo.cli.cmd_info", boom)
+    assert main(["info"]) == 4
+    out, err = capsys.readouterr()
+    assert "SolverError" in err and "pip install highspy" in err and "Traceback" not in out + err
+
+
+def test_cli_internal_error_exit_1(monkeypatch, capsys):
+    def boom(args):
+        return {}["missing"]
+    monkeypatch.setattr("tuoyu_geo.cli.cmd_info", boom)
+    assert main(["info"]) == 1
+    out, err = capsys.readouterr()
+    assert "internal error" in err and "tuoyu-geo-error.log" in err and "Traceback" not in out + err
+
+
+def test_exit_codes_documented_in_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for text in ("2 bad input data", "3 infeasible plan", "4 solver failure", "5 output not writable",
+                 "1 internal error"):
+        assert text in out
+
+
+def test_catalogue_is_listed_in_readme():
+    readme = (Path(__file__).parent / "README.md").read_text(encoding="utf-8")
+    for c in CASES:
+        assert c.id in readme, c.id
+    assert len(CASES) + len(ACCEPTED) >= 30
+
+
+def test_errors_classes_and_exit_codes():
+    assert (DataError.exit_code, PolicyError.exit_code, NetworkError.exit_code) == (2, 2, 2)
+    assert (InfeasiblePlanError.exit_code, SolverError.exit_code, OutputError.exit_code) == (3, 4, 5)
