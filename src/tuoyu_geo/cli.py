@@ -327,18 +327,129 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_map(args: argparse.Namespace) -> int:  # filled by the maps issue
-    raise NotImplementedError("map")
+def cmd_map(args: argparse.Namespace) -> int:
+    """HTML coverage map of any study area: load → access → scorecard → plan → map.
+
+    ``tuoyu-geo map DIR --out map.html [--offline] [--tiles osm|amap|tencent|none] [--no-plan]``.
+    """
+    return cmd_demo(argparse.Namespace(
+        dir=args.dir, policy=args.policy, map=args.out, out=None, offline=args.offline, tiles=args.tiles,
+        budget=args.budget, max_sites=args.max_sites, no_plan=args.no_plan, no_progress=args.no_progress))
 
 
-def cmd_export(args: argparse.Namespace) -> int:  # filled by the maps issue
-    raise NotImplementedError("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    """Plan + exports for land-use review on any study area: load → access → scorecard → plan →
+    GeoPackage/XLSX/CSV/GeoJSON + manifest (+ PNG figure).
+
+    ``tuoyu-geo export DIR --out DIR [--policy NAME] [--budget 万元] [--map map.html]``.
+    """
+    return cmd_demo(argparse.Namespace(
+        dir=args.dir, policy=args.policy, map=args.map, out=args.out, offline=True, tiles="none",
+        budget=args.budget, max_sites=args.max_sites, no_plan=False, no_progress=args.no_progress))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    area = _area(None)
-    _out(f"bundled area: {area!r}")
-    return cmd_info(argparse.Namespace(dir=None, policy=None))
+    """The main job: load → access → scorecard → plan → map → exports, with a progress display.
+
+    Without ``dir`` it runs on the bundled 上海市徐汇区 area with policy ``wuxi-2025``; ``map``/``out``
+    set to None skip the map/the exports (that is how ``map`` and ``export`` reuse it).
+    """
+    from . import access as _access
+    from . import export as _export
+    from . import indicators as _indicators
+    from . import maps as _maps
+    from . import optimize as _optimize
+    from ._errors import InfeasiblePlanError
+    from .policy import load_policy
+
+    t0 = time.perf_counter()
+    folder = getattr(args, "dir", None)
+    map_path = getattr(args, "map", None)
+    out_dir = getattr(args, "out", None)
+    offline = bool(getattr(args, "offline", True))
+    tiles = getattr(args, "tiles", None) or ("none" if offline else "osm")
+    no_plan = bool(getattr(args, "no_plan", False))
+    policy_name = getattr(args, "policy", None) or (None if folder else "wuxi-2025")
+    steps = 3 + (not no_plan) + bool(map_path) + 2 * bool(out_dir)
+    prog = Progress(steps, enabled=not getattr(args, "no_progress", False))
+    timings: dict[str, float] = {}
+
+    def lap(key: str, t: float) -> float:
+        now = time.perf_counter()
+        timings[key] = round(now - t, 3)
+        return now
+
+    t = time.perf_counter()
+    prog.step("读取研究区 loading the study area")
+    area = _area(folder, policy_name)
+    policy = load_policy(policy_name) if policy_name else area.policy
+    t = lap("load_s", t)
+    prog.step("步行可达性 walking access (5/10/15 min)")
+    acc = _access.compute_access(area, policy)
+    t = lap("access_s", t)
+    prog.step("街道指标 per-街道 scorecard")
+    sc = _indicators.street_scorecard(area, acc, policy)
+    t = lap("scorecard_s", t)
+    plan = None
+    if not no_plan:
+        prog.step("选址优化 solving the site plan (MILP)")
+        try:
+            plan = _optimize.plan_sites(area, acc, policy, budget=getattr(args, "budget", None),
+                                        max_new_sites=getattr(args, "max_sites", None))
+        except InfeasiblePlanError:
+            if out_dir:
+                raise
+            log.warning("the site plan is infeasible; the map is drawn without recommended sites")
+            _out("注意 note: 选址方案不可行，地图不含推荐站点 (plan infeasible: map drawn without recommended sites; "
+                 "run `tuoyu-geo plan` for the reasons)")
+        t = lap("plan_s", t)
+    written: list[Path] = []
+    if map_path:
+        prog.step("绘制地图 coverage map" + ("（离线自包含 offline, self-contained）" if offline else ""))
+        m = _maps.coverage_map(area, acc, sc, plan, tiles=tiles, offline=offline)
+        written.append(_maps.save_map(m, map_path, offline=offline))
+        t = lap("map_s", t)
+    if out_dir and plan is not None:
+        prog.step("统计图 scorecard figure (PNG)")
+        written.append(_maps.plot_scorecard(sc, Path(out_dir) / "street_place_gap.png"))
+        t = lap("figure_s", t)
+        prog.step("导出 exports: GeoPackage / XLSX / CSV / GeoJSON / manifest")
+        paths = _export.export_plan(plan, out_dir, timings=dict(timings))
+        written.extend(paths.values())
+        t = lap("export_s", t)
+
+    # ---- summary (中文 / English)
+    comm = area.communities
+    w = comm["infants"].astype(float)
+
+    def share(a: Any) -> float:
+        col = a.communities["within15_puhui"].reindex(comm.index).fillna(False).astype(bool)
+        return float((w * col).sum() / w.sum()) if w.sum() > 0 else float("nan")
+
+    pop = float(sc["population"].sum())
+    places = float(sc["places"].sum())
+    ok = int((sc["status"] == "达标").sum())
+    _out("")
+    _out(f"{area.name} · 政策口径 policy {policy.name}（{policy.title}）")
+    _out(f"现状 now:   {ok}/{len(sc)} 个街道达标 streets meet all targets; 托位 places {places:,.0f} "
+         f"(每千人口 per 1000 {places / pop * 1000:.2f}, 目标 target {policy.places_per_1000:g}); "
+         f"15分钟普惠覆盖 infants within 15 min of 普惠 {share(acc):.0%}")
+    if plan is not None:
+        s = plan.sites
+        after = plan.streets_after
+        new_places = float(s["places"].sum()) if len(s) else 0.0
+        cost = float(s["cost"].sum()) if len(s) else 0.0
+        _out(f"方案 plan:  新建 {len(s)} 处普惠站点 new 普惠 sites, 新增托位 +{new_places:,.0f} places, "
+             f"投资 cost {cost:,.1f} 万元; status {plan.status} (gap {plan.gap:.1e})")
+        a_ok = int((after["status"] == "达标").sum()) if "status" in after.columns else 0
+        a_places = float(after["places"].sum()) if "places" in after.columns else places + new_places
+        cov_after = share(plan.access_after) if plan.access_after is not None else float("nan")
+        _out(f"方案后 after: {a_ok}/{len(after)} 个街道达标; 每千人口托位 per 1000 {a_places / pop * 1000:.2f}; "
+             f"15分钟普惠覆盖 {cov_after:.0%}")
+    _out(f"用时 wall time {time.perf_counter() - t0:.1f} s")
+    for p in written:
+        _out(f"已写出 wrote {p}")
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------------------ parser
@@ -387,19 +498,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds")
     p.add_argument("--out", required=True)
     p.add_argument("--no-progress", action="store_true")
-    p = add("map", cmd_map, "HTML coverage map of a study area")
+    p = add("map", cmd_map, "HTML coverage map of a study area (load → access → scorecard → plan → map)")
     p.add_argument("dir")
     p.add_argument("--policy")
     p.add_argument("--out", required=True, help="HTML file")
-    p.add_argument("--offline", action="store_true", help="self-contained HTML (no internet needed)")
+    p.add_argument("--offline", action="store_true",
+                   help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
+    p.add_argument("--tiles", choices=["osm", "amap", "tencent", "none"], default=None,
+                   help="background tiles (default osm; amap/tencent are GCJ-02 and the data are shifted to match)")
+    p.add_argument("--budget", type=float, help="plan budget in 万元")
+    p.add_argument("--max-sites", type=int)
+    p.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
+    p.add_argument("--no-progress", action="store_true")
     p = add("export", cmd_export, "plan + GeoPackage/XLSX/CSV/GeoJSON exports for land-use review")
     p.add_argument("dir")
     p.add_argument("--policy")
-    p.add_argument("--budget", type=float)
-    p.add_argument("--out", required=True)
-    p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area")
+    p.add_argument("--budget", type=float, help="plan budget in 万元")
+    p.add_argument("--max-sites", type=int)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--map", help="also write an offline HTML map to this file")
+    p.add_argument("--no-progress", action="store_true")
+    p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
     p.add_argument("--out", default="outputs", help="export folder (default ./outputs)")
     p.add_argument("--map", default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
+    p.add_argument("--policy", help="policy profile (default wuxi-2025)")
+    p.add_argument("--budget", type=float, help="plan budget in 万元 (default: none)")
+    p.add_argument("--online", dest="offline", action="store_false",
+                   help="map with OpenStreetMap tiles and CDN scripts instead of the self-contained offline map")
     p.add_argument("--no-progress", action="store_true")
     return ap
 
