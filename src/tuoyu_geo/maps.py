@@ -47,10 +47,10 @@ __all__ = [
 
 #: fill colour per institution category
 CATEGORY_COLORS: dict[str, str] = {
-    "普惠": "#1a9641",
+    "普惠": "#006d2c",
     "公办": "#2c7bb6",
     "幼儿园托班": "#7b3294",
-    "民办": "#d7191c",
+    "民办": "#8c510a",
     "用人单位": "#fdae61",
     "社区托育点": "#008837",
     "家庭托育点": "#f781bf",
@@ -67,10 +67,12 @@ COVERAGE_COLORS: dict[str, str] = {
 _COVERAGE_LABELS = {"puhui": "{m}分钟内有普惠托育", "any": "{m}分钟内仅有非普惠托育", "none": "{m}分钟内无托育机构"}
 
 # places per 1000 residents relative to the target: class edges and colours
-_RATIO_BINS = [(0.5, "#b2182b", "< 50%"), (0.8, "#ef8a62", "50–80%"), (1.0, "#fddbc7", "80–100%"),
-               (math.inf, "#4dac26", "≥ 100%（达标）")]
-_SHARE_BINS = [(0.25, "#eff3ff", "< 25%"), (0.5, "#bdd7e7", "25–50%"), (0.75, "#6baed6", "50–75%"),
+_RATIO_BINS = [(0.25, "#3f007d", "< 25%"), (0.5, "#6a51a3", "25–50%"), (0.75, "#9e9ac8", "50–75%"),
+               (1.0, "#dadaeb", "75–100%"), (math.inf, "#a1d99b", "≥ 100%（达标）")]
+_SHARE_BINS = [(0.25, "#f7fbff", "< 25%"), (0.5, "#c6dbef", "25–50%"), (0.75, "#6baed6", "50–75%"),
                (math.inf, "#2171b5", "≥ 75%")]
+
+_FILL = 0.4  # fill opacity of the 街道 choropleths (legend swatches use the same)
 
 _TILES: dict[str, tuple[str, str, str, str]] = {
     # key: (url, attribution, subdomains, datum)
@@ -104,9 +106,8 @@ def _pct(value: Any) -> str:
 
 def _table(title: str, rows: Iterable[tuple[str, str]]) -> str:
     """Popup HTML: an escaped title and (label, already-escaped value) rows."""
-    body = "".join(f"<tr><th style='text-align:left;padding-right:8px;font-weight:normal;color:#555'>"
-                   f"{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f"<div style='font-size:13px'><b>{_e(title)}</b><table>{body}</table></div>"
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<div class='tp'><b>{_e(title)}</b><table>{body}</table></div>"
 
 
 # ------------------------------------------------------------------------------------- assets
@@ -260,6 +261,8 @@ class _Legend(MacroElement):
             padding: 6px 12px; border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4);
             font: bold 15px "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;}
           .tuoyu-star {background: none; border: none;}
+          .tp {font-size: 13px;} .tp table {margin-top: 3px;}
+          .tp th {text-align: left; padding-right: 8px; font-weight: normal; color: #555; vertical-align: top;}
           .leaflet-container {background: #f2efe9;}
         </style>
         {% endmacro %}
@@ -387,16 +390,22 @@ def _coverage_class(acc_comm: pd.DataFrame, minutes: int) -> pd.Series:
     return cls
 
 
-def _isochrones(area: Any, *, minutes: int, layer: str, ids: pd.Index) -> gpd.GeoDataFrame | None:
+def _isochrones(area: Any, *, minutes: int, layer: str, ids: pd.Index,
+                tolerance_m: float = 8.0) -> gpd.GeoDataFrame | None:
+    """Service areas from :func:`tuoyu_geo.access.isochrones`, simplified for drawing."""
     if len(ids) == 0:
         return None
     from . import access as _access
 
     try:
-        return _access.isochrones(area, minutes=minutes, layer=layer, ids=list(ids))
+        iso = _access.isochrones(area, minutes=minutes, layer=layer, ids=list(ids))
     except Exception as exc:  # noqa: BLE001 - a missing service area must not cost the whole map
         log.warning("could not draw %s-minute service areas of %s: %s", minutes, layer, exc)
         return None
+    if iso is None or len(iso) == 0 or not getattr(area, "metric_crs", None):
+        return iso
+    geo = iso.to_crs(area.metric_crs).geometry.simplify(tolerance_m, preserve_topology=True)
+    return iso.set_geometry(geo.to_crs("EPSG:4326").values)
 
 
 def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any = None, *,
@@ -465,7 +474,7 @@ def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any 
         ppk = float(_g(row, "places_per_1000"))
         ratio = ppk / target if target and not math.isnan(target) and target > 0 else float("nan")
         tip = (f"{_e(_g(row, 'name', ''))}：每千人口托位 {_num(ppk, '{:.2f}')}（目标 {_num(target, '{:.1f}')}）")
-        base = {"color": "#444", "weight": 1.5, "fillOpacity": 0.45}
+        base = {"color": "#333", "weight": 1.8, "fillOpacity": _FILL}
         ratio_feats.append(_feature(row.geometry, style={**base, "fillColor": _bin(ratio, _RATIO_BINS)},
                                     popup=popup, tip=tip))
         share = float(_g(row, cover_col))
@@ -474,6 +483,20 @@ def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any 
                                     popup=popup, tip=tip2))
     _FeatureLayer(ratio_feats, name="街道：每千人口托位数（对比目标）").add_to(m)
     _FeatureLayer(cover_feats, name=f"街道：{m_int}分钟普惠覆盖率", show=False).add_to(m)
+    if after is not None:
+        feats = []
+        for sid, row in streets.iterrows():
+            if sid not in after.index:
+                continue
+            arow = after.loc[sid]
+            target = float(_g(arow, "target_per_1000"))
+            ppk = float(_g(arow, "places_per_1000"))
+            ratio = ppk / target if target and not math.isnan(target) and target > 0 else float("nan")
+            tip = f"{_e(_g(row, 'name', ''))}：方案后每千人口托位 {_num(ppk, '{:.2f}')}（目标 {_num(target, '{:.1f}')}）"
+            feats.append(_feature(row.geometry, style={"color": "#333", "weight": 1.8, "fillOpacity": _FILL,
+                                                       "fillColor": _bin(ratio, _RATIO_BINS)},
+                                  popup=_street_popup(row, arow, m_int), tip=tip))
+        _FeatureLayer(feats, name="街道：方案后每千人口托位数", show=False).add_to(m)
 
     # --- service areas (under the points)
     puhui_ids = area.institutions.index[area.institutions["puhui"].astype(bool)]
@@ -492,11 +515,11 @@ def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any 
                            ids=pd.Index([i for i in sites.index if i in area.candidates.index]))
         if iso2 is not None and len(iso2):
             iso2 = _shift(iso2, datum)
-            feats = [_feature(g, style={"color": "#c51b7d", "weight": 1.5, "fillColor": "#de77ae",
-                                        "fillOpacity": 0.12},
+            feats = [_feature(g, style={"color": "#c51b7d", "weight": 0.8, "fillColor": "#de77ae",
+                                        "fillOpacity": 0.15},
                               tip=f"推荐站点 {_e(sites.at[i, 'name'] if i in sites.index else i)} {m_int}分钟服务范围")
                      for i, g in zip(iso2.index, iso2.geometry, strict=True) if g is not None and not g.is_empty]
-            _FeatureLayer(feats, name=f"推荐站点{m_int}分钟服务范围").add_to(m)
+            _FeatureLayer(feats, name=f"推荐站点{m_int}分钟服务范围", show=len(feats) <= 30).add_to(m)
 
     # --- communities
     comm = area.communities
@@ -519,7 +542,7 @@ def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any 
             rows.append(("最近普惠机构步行距离", "超出范围" if pd.isna(d) else f"{d:,.0f} 米"))
         if after_cls is not None:
             rows.append(("方案后", _e(_COVERAGE_LABELS.get(after_cls.get(cid), "").format(m=m_int))))
-        radius = float(np.clip(2.0 + math.sqrt(max(infants, 0.0)) * 0.9, 2.5, 13.0))
+        radius = float(np.clip(1.5 + math.sqrt(max(infants, 0.0)) * 0.6, 2.0, 10.0))
         feats.append(_feature(geom, kind="circle",
                               style={"radius": round(radius, 1), "color": "#333", "weight": 0.5,
                                      "fillColor": COVERAGE_COLORS[c], "fillOpacity": 0.85},
@@ -575,7 +598,8 @@ def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any 
                     ("新增覆盖婴幼儿", _num(r.get("new_infants_covered"), "{:,.0f}")),
                     ("建设年份", _num(r.get("year"), "{:.0f}")),
                     ("推荐理由", _e(r.get("reason", "")))]
-            feats.append(_feature(geom, kind="star", style={"size": 26, "color": "#d6004c"},
+            feats.append(_feature(geom, kind="star", style={"size": 22 if len(sites) <= 30 else 18,
+                                                               "color": "#d6004c"},
                                   popup=_table("推荐站点：" + str(r.get("name", sid)), rows),
                                   tip="推荐：" + _e(r.get("name", sid))))
         _FeatureLayer(feats, name=f"推荐新建普惠站点（{len(sites)}处）").add_to(m)
@@ -593,11 +617,14 @@ def _legend_html(area: Any, minutes: int, with_plan: bool, cls: pd.Series) -> st
         return (f"<div><i class='{'c' if circle else ''}' style='background:{color};{extra}'></i>"
                 f"{_e(label)}</div>")
 
+    def band(color: str, label: str) -> str:
+        return sw(color, label, extra=f"opacity:{min(1.0, _FILL + 0.2)}")
+
     counts = cls.value_counts()
-    parts = ["<h4>街道 每千人口托位数 / 目标</h4>"]
-    parts += [sw(c, lab) for _, c, lab in _RATIO_BINS]
+    parts = ["<h4>街道 每千人口托位数 / 目标" + ("（方案前/后）" if with_plan else "") + "</h4>"]
+    parts += [band(c, lab) for _, c, lab in _RATIO_BINS]
     parts.append(f"<h4>街道 {minutes}分钟普惠覆盖率（切换图层）</h4>")
-    parts += [sw(c, lab) for _, c, lab in _SHARE_BINS]
+    parts += [band(c, lab) for _, c, lab in _SHARE_BINS]
     parts.append("<h4>小区（圆点大小 = 婴幼儿数）</h4>")
     for k in ("puhui", "any", "none"):
         parts.append(sw(COVERAGE_COLORS[k], f"{_COVERAGE_LABELS[k].format(m=minutes)}（{int(counts.get(k, 0))}）",
