@@ -210,3 +210,69 @@ def test_write_scorecard(built, tmp_path):
         assert p.stat().st_size > 0
     assert load_workbook(tmp_path / "sc.xlsx").sheetnames == ["街道指标"]
     assert dict(pyogrio.list_layers(tmp_path / "sc.gpkg")) == {"街道指标": "Polygon"}
+
+
+# ------------------------------------------------------------------------------------ CLI, end to end
+
+def _real_pipeline_available() -> bool:
+    try:
+        from tuoyu_geo import access, indicators, optimize  # noqa: F401
+
+        return all(hasattr(m, f) for m, f in ((access, "compute_access"), (indicators, "street_scorecard"),
+                                               (optimize, "plan_sites")))
+    except ImportError:
+        return False
+
+
+real = pytest.mark.skipif(not _real_pipeline_available(), reason="access/indicators/optimize not available yet")
+
+
+@real
+def test_cli_demo_end_to_end(tmp_path, capsys):
+    from test_maps import CHROMIUM, run_chromium
+
+    from tuoyu_geo import cli, maps
+
+    out, mp = tmp_path / "outputs", tmp_path / "maps" / "shanghai-xuhui_coverage.html"
+    rc = cli.main(["demo", "--out", str(out), "--map", str(mp), "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "上海市徐汇区" in text and "wall time" in text and str(mp) in text
+    assert {p.name for p in out.iterdir()} == set(export.FILE_NAMES.values()) | {"street_place_gap.png"}
+    html_text = mp.read_text(encoding="utf-8")
+    assert maps.remote_references(html_text) == []
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert man["policy"]["name"] == "wuxi-2025" and man["status"] in ("optimal", "time_limit")
+    assert all(v["sha256"] for v in man["inputs"].values())
+    n_sites = man["summary"]["sites"]
+    assert n_sites > 0 and pyogrio.read_info(out / "tuoyu_plan.gpkg", layer="推荐站点")["features"] == n_sites
+    assert pyogrio.read_info(out / "tuoyu_plan.gpkg", layer="小区覆盖")["features"] == 1709
+    assert pyogrio.read_info(out / "tuoyu_plan.gpkg", layer="街道指标")["features"] == 13
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed: demo map not rendered")
+    dom, log = run_chromium(mp.as_uri(), tmp_path)
+    assert "Uncaught" not in log, log[-2000:]
+    assert dom.count("leaflet-interactive") > 1709 and "leaflet-control-layers" in dom
+    assert dom.count('class="leaflet-marker-icon tuoyu-star') == n_sites
+
+
+@real
+def test_cli_map_and_export_on_a_folder(tmp_path, capsys):
+    from tuoyu_geo import cli, datasets, maps
+
+    folder = str(datasets.bundled_path())
+    mp = tmp_path / "m.html"
+    assert cli.main(["map", folder, "--out", str(mp), "--tiles", "amap", "--no-plan", "--no-progress"]) == 0
+    text = mp.read_text(encoding="utf-8")
+    assert "autonavi.com" in text and "推荐新建普惠站点" not in text.split("<body>")[1].split("<script>")[0]
+    assert cli.main(["map", folder, "--out", str(tmp_path / "o.html"), "--offline", "--no-progress",
+                     "--budget", "500"]) == 0
+    assert maps.remote_references((tmp_path / "o.html").read_text(encoding="utf-8")) == []
+    rc = cli.main(["export", folder, "--out", str(tmp_path / "exp"), "--budget", "500", "--no-progress"])
+    assert rc == 0
+    man = json.loads((tmp_path / "exp" / "manifest.json").read_text(encoding="utf-8"))
+    assert man["parameters"]["budget"] == 500 and man["summary"]["cost_wan_yuan"] <= 500 + 1e-6
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["export", folder, "--out", str(blocker / "exp"), "--no-progress"]) == tg.OutputError.exit_code
+    assert "fix:" in capsys.readouterr().err
