@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 
+import _map_standins as S  # noqa: E402
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -15,8 +16,6 @@ from openpyxl import load_workbook
 
 import tuoyu_geo as tg
 from tuoyu_geo import export
-
-import _map_standins as S  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

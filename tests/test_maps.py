@@ -15,13 +15,12 @@ import subprocess
 import warnings
 from pathlib import Path
 
+import _map_standins as S  # noqa: E402  (tests/ is on sys.path under pytest's default import mode)
 import numpy as np
 import pytest
 
 import tuoyu_geo as tg
 from tuoyu_geo import maps
-
-import _map_standins as S  # noqa: E402  (tests/ is on sys.path under pytest's default import mode)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
