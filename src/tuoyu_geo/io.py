@@ -518,7 +518,8 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
             continue
         if key == "institutions":
             _category(g, names[key], problems)
-            g["places"] = g["places"].round().astype("Int64").fillna(0).astype(int) if g["places"].notna().all() else g["places"]
+            if np.isfinite(g["places"].to_numpy(dtype=float)).all() and (g["places"] >= 0).all():
+                g["places"] = g["places"].round().astype(int)
             if "status" not in g.columns:
                 g["status"] = "运营"
         if key == "candidates":
