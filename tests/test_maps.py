@@ -50,7 +50,7 @@ def test_layers_legend_and_control(built):
     assert names[0].startswith("街道：每千人口托位数") and names[1].startswith("街道：15分钟普惠覆盖率")
     assert any(n.startswith("小区") for n in names)
     assert "现有托育机构（按类别）" in names and "候选站点" in names
-    assert "推荐新建普惠站点（2处）" in names
+    assert "推荐新建普惠站点（2处）" in names and "街道：方案后每千人口托位数" in names
     assert "现有普惠机构15分钟服务范围" in names and "推荐站点15分钟服务范围" in names
     assert any(isinstance(c, tg.maps.folium.LayerControl) for c in m._children.values())
     text = m.get_root().render()
@@ -226,3 +226,21 @@ def test_offline_map_renders_in_chromium_without_network(built, tmp_path):
     assert dom.count('class="leaflet-marker-icon tuoyu-star') == 2
     assert "<script>alert(1)" not in dom
     assert "tile.openstreetmap.org" not in dom
+
+
+@pytest.mark.browser
+@browser
+def test_popup_shows_escaped_name_as_text_in_chromium(built, tmp_path):
+    area, acc, sc, plan = built
+    m = maps.coverage_map(area, acc, sc, plan, offline=True)
+    star = next(c.get_name() for c in m._children.values()
+                if isinstance(c, maps._FeatureLayer) and c.layer_name.startswith("推荐新建"))
+    p = maps.save_map(m, tmp_path / "map.html", offline=True)
+    p.write_text(p.read_text(encoding="utf-8").replace(
+        "</html>", f"<script>{star}.getLayers()[0].openPopup();</script></html>"), encoding="utf-8")
+    dom, log = run_chromium(p.as_uri(), tmp_path)
+    assert "Uncaught" not in log, log[-2000:]
+    assert "leaflet-popup-content" in dom
+    # the hostile name is displayed as text inside the popup, never parsed into a <script> element
+    assert "推荐站点：&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "72.5 万元" in dom
+    assert "<script>alert(1)" not in dom
