@@ -57,7 +57,8 @@ Planning and output:
 47. unwritable_output — export into a path under a regular file → OutputError, 5 (nothing left behind)
 48. cli_solver_error — a SolverError inside a command → exit 4, no traceback
 49. cli_internal_error — an unexpected exception → exit 1, "internal error", log file, no traceback
-50. cli_subprocess — ``python -m tuoyu_geo.cli validate`` on bad data in a fresh process → exit 2, no traceback
+50. cli_subprocess — ``python -m tuoyu_geo.cli validate``/``info`` on bad data in a fresh process → exit 2, no traceback
+51. every_command — access/analyze/plan/export/map/info/validate on 5 bad areas → exit 2, no traceback, no file in --out
 """
 
 from __future__ import annotations
@@ -510,3 +511,26 @@ def test_catalogue_is_listed_in_readme():
 def test_errors_classes_and_exit_codes():
     assert (DataError.exit_code, PolicyError.exit_code, NetworkError.exit_code) == (2, 2, 2)
     assert (InfeasiblePlanError.exit_code, SolverError.exit_code, OutputError.exit_code) == (3, 4, 5)
+
+
+CLI_COMMANDS = [["access"], ["analyze"], ["plan"], ["export"], ["map"], ["info"], ["validate"]]
+CLI_CASES = ["duplicate_ids", "gcj02_declared_wgs84", "network_island", "policy_wrong_type", "no_crs"]
+
+
+@pytest.mark.parametrize("command", CLI_COMMANDS, ids=[c[0] for c in CLI_COMMANDS])
+@pytest.mark.parametrize("case_id", CLI_CASES)
+def test_every_command_rejects_bad_data_cleanly(command, case_id, tmp_path, capsys):
+    """51. every CLI command that reads an area → exit 2, no traceback, nothing written to --out."""
+    case = next(c for c in CASES if c.id == case_id)
+    folder = case.build(tmp_path)
+    out = tmp_path / "out"
+    argv = [*command, str(folder)]
+    if command[0] == "map":
+        argv += ["--out", str(out / "map.html")]
+    elif command[0] not in ("info", "validate"):
+        argv += ["--out", str(out)]
+    rc = main(argv)
+    o, e = capsys.readouterr()
+    assert rc == 2, o + e
+    assert "Traceback" not in o + e and case.fix in o + e
+    assert not out.exists() or not any(out.rglob("*"))
