@@ -200,7 +200,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     csc = ind.community_scorecard(area, acc, policy)
     tot = ind.street_total(ssc)
     prog.step("writing files")
-    paths = ind.write_scorecard(args.out, ssc, csc, policy)
+    paths = ind.write_scorecard(args.out, ssc, csc, policy, area_name=area.name)
 
     def pct(v: Any) -> str:
         return "—" if v != v else f"{v:.0%}"  # NaN → —

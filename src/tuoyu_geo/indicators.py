@@ -571,10 +571,17 @@ def _notes(cols: list[str], name_label: str, sheet: str) -> dict[str, str]:
             for c in cols}
 
 
-def _explanation(policy: Policy, street_cols: list[str], community_cols: list[str]) -> pd.DataFrame:
+def _explanation(policy: Policy, street_cols: list[str], community_cols: list[str],
+                 area_name: str | None = None) -> pd.DataFrame:
+    from . import __version__
+
     rows: list[tuple[str, str, str, str]] = []
+    if area_name:
+        rows.append(("研究区", "名称", str(area_name), ""))
+    rows.append(("研究区", "生成工具", f"tuoyu_geo {__version__}", "tuoyu-geo analyze / indicators.write_scorecard"))
     rows.append(("政策", "profile", policy.name, policy.title))
-    rows.append(("政策", "target_year 目标年份", str(policy.target_year), policy.sources.get("target_year", "")))
+    rows.append(("政策", "target_year 目标年份", str(policy.target_year),
+                 policy.sources.get("target_year", "") or "（档案未注明来源）"))
     fields = [
         ("places_per_1000", "每千人口托位数目标", policy.places_per_1000),
         ("puhui_share", "普惠托位占比目标", f"{policy.puhui_share:.0%}"),
@@ -590,7 +597,7 @@ def _explanation(policy: Policy, street_cols: list[str], community_cols: list[st
         ("class_sizes", "班级规模上限", "，".join(f"{k}≤{v}" for k, v in policy.class_sizes.items())),
     ]
     for key, zh, val in fields:
-        rows.append(("政策", f"{key} {zh}", str(val), policy.sources.get(key, "")))
+        rows.append(("政策", f"{key} {zh}", str(val), policy.sources.get(key, "") or "（档案未注明来源）"))
     for sheet, cols, name_label, kind in (("街道指标", street_cols, "街道名称", "street"),
                                           ("小区指标", community_cols, "小区名称", "community")):
         for c in dict.fromkeys(cols):
@@ -604,7 +611,8 @@ def _explanation(policy: Policy, street_cols: list[str], community_cols: list[st
 
 
 def write_scorecard(out_dir: str | Path, street_sc: pd.DataFrame, community_sc: pd.DataFrame,
-                    policy: Policy | str, *, total: bool = True) -> dict[str, Path]:
+                    policy: Policy | str, *, total: bool = True,
+                    area_name: str | None = None) -> dict[str, Path]:
     """Write ``street_scorecard.csv``, ``community_scorecard.csv`` and ``scorecard.xlsx``.
 
     CSVs are UTF-8 with BOM (opens correctly in Excel/WPS), English column names, no geometry, one
@@ -624,6 +632,8 @@ def write_scorecard(out_dir: str | Path, street_sc: pd.DataFrame, community_sc: 
         Profile the scorecards were computed with.
     total : bool, default True
         Append the :func:`street_total` row to the 街道指标 sheet.
+    area_name : str, optional
+        Study-area name shown on the 说明 sheet.
 
     Returns
     -------
@@ -654,7 +664,7 @@ def write_scorecard(out_dir: str | Path, street_sc: pd.DataFrame, community_sc: 
     sheets = {
         "街道指标": _zh_sheet(sheet_streets, "街道名称"),
         "小区指标": _zh_sheet(cdf, "小区名称"),
-        "说明": _explanation(pol, scols, ccols),
+        "说明": _explanation(pol, scols, ccols, area_name),
     }
     fmts = {"街道指标": _formats(scols, _STREET_NUMBER_FORMATS, "街道名称"),
             "小区指标": _formats(ccols, _COMMUNITY_NUMBER_FORMATS, "小区名称")}
