@@ -77,7 +77,15 @@ import synth
 from shapely.geometry import LineString, Point, Polygon
 
 import tuoyu_geo as tg
-from tuoyu_geo import DataError, InfeasiblePlanError, NetworkError, OutputError, PolicyError, SolverError, crs
+from tuoyu_geo import (
+    DataError,
+    InfeasiblePlanError,
+    NetworkError,
+    OutputError,
+    PolicyError,
+    SolverError,
+    crs,
+)
 from tuoyu_geo.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

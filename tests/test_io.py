@@ -6,13 +6,11 @@ import dataclasses
 import json
 import os
 
-import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 import synth
-from shapely.geometry import Point
 
 import tuoyu_geo as tg
 from tuoyu_geo import DataError, crs, io
@@ -330,3 +328,30 @@ def test_network_points_on_the_grid_are_accepted(tmp_path):
     area = tg.load_area(synth.write_area(tmp_path / "n", network=True))
     t = io.datum_check(area, "wgs84")
     assert t.loc["wgs84", "points_m"] < 0.01 and t.loc["gcj02", "points_m"] > 20
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_validate_and_info_bundled(capsys):
+    from tuoyu_geo.cli import main
+
+    assert main(["validate", str(tg.datasets.bundled_path())]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: StudyArea('上海市徐汇区': 13 streets, 1709 communities")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in ("湖南路街道", "华泾镇", "XH13"):
+        assert name in out
+    assert "institutions 43, places 1400, candidates 162" in out
+
+
+def test_cli_info_bad_policy_and_missing_folder(tmp_path, capsys):
+    from tuoyu_geo.cli import main
+
+    assert main(["info", "--policy", "nowhere-2030"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown policy profile 'nowhere-2030'" in err and "Traceback" not in err
+    assert main(["validate", str(tmp_path / "missing")]) == 2
+    out = capsys.readouterr().out
+    assert "no area.toml" in out and "fix: create area.toml" in out
