@@ -245,6 +245,32 @@ def street_comparison(plan: Any) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _with_total(comp: pd.DataFrame, plan: Any) -> pd.DataFrame:
+    """The comparison table plus an area total row (合计) from ``indicators.street_total``."""
+    try:
+        from .indicators import street_total
+
+        tb, ta = street_total(plan.streets_before), street_total(plan.streets_after)
+    except Exception as exc:  # noqa: BLE001 - the total row is a convenience
+        log.info("no total row in 街道前后对比: %s", exc)
+        return comp
+    row: dict[str, Any] = {}
+    for c in comp.columns:
+        if c == getattr(comp, "_geometry_column_name", None):
+            continue
+        if c.endswith("_before"):
+            row[c] = tb.get(c[:-7])
+        elif c.endswith("_after"):
+            row[c] = ta.get(c[:-6])
+        elif c in ("new_sites", "new_places"):
+            row[c] = comp[c].sum()
+        else:
+            row[c] = tb.get(c)
+    row["street_id"], row["name"] = "合计", "合计"
+    total = pd.DataFrame([row], index=["合计"])
+    return pd.concat([_drop_geom(comp), total])
+
+
 def _comparison_labels(cols: Iterable[str]) -> dict[str, str]:
     zh = _labels_streets()
     out = {}
@@ -379,6 +405,11 @@ def _write_sheet(ws: Any, df: pd.DataFrame, *, widths: Mapping[str, float] | Non
                 cell.data_type = "s"
     ws.freeze_panes = "B2"
     for j, col in enumerate(df.columns, start=1):
+        if pd.api.types.is_float_dtype(df.iloc[:, j - 1].dtype):
+            pct = any(k in str(col) for k in ("占比", "覆盖率"))
+            fmt = "0.0%" if pct else ("0.000000" if "经度" in str(col) or "纬度" in str(col) else "#,##0.0#")
+            for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                cell.number_format = fmt
         vals = [str(col)] + [str(v) for v in df.iloc[:200, j - 1].tolist()]
         w = max(len(v) + sum(1 for ch in v if ord(ch) > 0x2E80) for v in vals)
         ws.column_dimensions[get_column_letter(j)].width = min(max(8, w + 2), 60)
@@ -568,7 +599,7 @@ def export_plan(plan: Any, out_dir: str | Path, *, formats: Sequence[str] = FORM
         }
         if "xlsx" in formats:
             p = tmpdir / FILE_NAMES["xlsx"]
-            comp_tab = _drop_geom(comp).rename(columns=comp_labels)
+            comp_tab = _drop_geom(_with_total(comp, plan)).rename(columns=comp_labels)
             _write_xlsx(p, [("推荐站点", _drop_geom(sites).rename(columns=zh_sites)),
                             ("街道前后对比", comp_tab),
                             ("方案参数", _params_rows(plan, manifest))])
