@@ -44,6 +44,9 @@ Catalogue (id — broken input → error class, exit code)
 33. layer_not_listed — area.toml without ``layers.candidates`` → DataError, 2
 34. area_toml_syntax — area.toml that is not valid TOML → DataError, 2
 35. area_toml_unknown_key — area.toml with an unknown top-level key → DataError, 2
+35a. area_toml_wrong_type — area.toml ``policy = 2025`` (a number, not a string) → DataError, 2
+35b. area_toml_unknown_layer — area.toml ``[layers] schools = "x.csv"`` → DataError, 2
+35c. area_toml_bad_metric_crs — area.toml ``metric_crs = "EPSG:4326"`` (degrees, not metres) → DataError, 2
 36. no_area_toml — a folder without area.toml → DataError, 2
 37. corrupt_geojson — a truncated GeoJSON file → DataError, 2
 38. csv_no_coordinates — an institutions CSV without lon/lat columns → DataError, 2
@@ -274,6 +277,12 @@ CASES = [
          "area.toml", (), "fix the TOML syntax", "not valid TOML"),
     Case("area_toml_unknown_key", _edit_toml(lambda t: 'projection = "utm"\n' + t), DataError, "area.toml",
          ("projection",), "allowed keys", "unknown key(s) in area.toml"),
+    Case("area_toml_wrong_type", _edit_toml(lambda t: t.replace('policy = "national-2025"', "policy = 2025")),
+         DataError, "area.toml", ("policy",), "write it in quotes", "policy = 2025 is not a string"),
+    Case("area_toml_unknown_layer", _edit_toml(lambda t: t.replace("[layers]\n", '[layers]\nschools = "x.csv"\n')),
+         DataError, "area.toml", ("layers.schools",), "layers are: streets", "unknown layer layers.schools"),
+    Case("area_toml_bad_metric_crs", _edit_toml(lambda t: 'metric_crs = "EPSG:4326"\n' + t), DataError,
+         "area.toml", ("metric_crs",), 'use e.g. "EPSG:32651"', "is not a projected CRS in metres"),
     Case("no_area_toml", lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", DataError, "area.toml", (),
          "create area.toml", "no area.toml"),
     Case("corrupt_geojson", _raw_file("streets", "jd.geojson", b'{"type": "FeatureCollection", "features": [{"ty'),

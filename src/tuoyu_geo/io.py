@@ -617,6 +617,7 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     if unknown:
         raise DataError(f"unknown key(s) in area.toml: {', '.join(unknown)}", file="area.toml",
                         fix=f"allowed keys: {', '.join(sorted(known))}")
+    _check_toml_types(conf)
     input_crs = _crs.parse_crs(conf.get("crs"), file="area.toml")
     pol_name = policy if policy is not None else conf.get("policy", "national-2025")
     if isinstance(pol_name, str) and pol_name.endswith(".toml") and not Path(pol_name).is_absolute():
@@ -657,6 +658,41 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
             _check_datum(area, input_crs, fnames)
         _check_network_reach(area, fnames)
     return area
+
+
+def _check_toml_types(conf: Mapping[str, Any]) -> None:
+    """area.toml values must be strings (``crs`` may be an EPSG number) and [layers] a table of file
+    names; ``metric_crs`` must be a projected (metric) CRS."""
+    problems = []
+    for key in ("name", "policy", "attribution", "description", "metric_crs", "crs"):
+        v = conf.get(key)
+        if v is not None and not isinstance(v, str) and not (key == "crs" and isinstance(v, int)
+                                                             and not isinstance(v, bool)):
+            problems.append(Problem("area.toml", f"{key} = {v!r} is not a string", (key,),
+                                    f'write it in quotes, e.g. {key} = "…"'))
+    lay = conf.get("layers", {})
+    if not isinstance(lay, Mapping):
+        problems.append(Problem("area.toml", "layers is not a table", ("layers",),
+                                'write a [layers] section with lines like streets = "streets.geojson"'))
+    else:
+        for k, v in lay.items():
+            if k not in (*LAYERS, "network"):
+                problems.append(Problem("area.toml", f"unknown layer layers.{k}", (f"layers.{k}",),
+                                        f"layers are: {', '.join((*LAYERS, 'network'))}"))
+            elif not isinstance(v, str) or not v.strip():
+                problems.append(Problem("area.toml", f"layers.{k} = {v!r} is not a file name", (f"layers.{k}",),
+                                        f'write {k} = "<file name>" (relative to the area folder)'))
+    mc = conf.get("metric_crs")
+    if isinstance(mc, str):
+        try:
+            c = pyproj.CRS.from_user_input(mc)
+            ok = c.is_projected and c.axis_info[0].unit_name in ("metre", "meter")
+        except pyproj.exceptions.CRSError:
+            ok = False
+        if not ok:
+            problems.append(Problem("area.toml", f"metric_crs = {mc!r} is not a projected CRS in metres",
+                                    ("metric_crs",), 'remove it (the UTM zone is chosen) or use e.g. "EPSG:32651"'))
+    DataError.collect(problems)
 
 
 def _read_network(path: Path) -> Any:
