@@ -33,6 +33,7 @@ Catalogue (id — broken input → error class, exit code)
 22. gcj02_declared_wgs84 — AMap (GCJ-02) coordinates declared as WGS-84 (≈480 m off the network) → DataError, 2
 23. bd09_declared_gcj02 — Baidu (BD-09) coordinates declared as GCJ-02 → DataError, 2
 24. xuhui_gcj02_declared_wgs84 — the bundled 徐汇区 layers shifted to GCJ-02 but declared WGS-84 → DataError, 2
+24a. metres_as_degrees — UTM metres in a file declared as WGS-84 degrees → DataError, 2
 25. lonlat_swapped — CSV with lon/lat columns swapped → DataError, 2
 26. network_nothing_near — a candidate > 1000 m from every road of the walk network → NetworkError, 2
 27. network_island — a candidate next to a small disconnected island of the network → NetworkError, 2
@@ -255,6 +256,9 @@ CASES = [
          "looks like BD-09 (Baidu) coordinates declared as GCJ-02"),
     Case("xuhui_gcj02_declared_wgs84", _xuhui_shifted, DataError, "area.toml", ("communities.geojson",),
          'set crs = "gcj02"', "looks like GCJ-02 (AMap/Tencent) coordinates declared as WGS-84"),
+    Case("metres_as_degrees", area(layers=L(institutions=synth.institutions().to_crs(32651).set_crs(4326, allow_override=True))),
+         DataError, "institutions.geojson", ("I1", "I4"), "set crs in area.toml to the projected EPSG code",
+         "coordinates out of range for degrees"),
     Case("lonlat_swapped", _swapped_csv, DataError, "institutions.csv", ("I1", "I4"), "swap the lon/lat columns",
          "longitude and latitude look swapped"),
     Case("network_nothing_near", area(network=synth.grid_graph(cols=range(7), rows=range(7))),
