@@ -599,7 +599,18 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     Raises
     ------
     DataError
-        Missing ``area.toml``/files, unknown CRS, or any layer breaking the data contract.
+        Missing ``area.toml``/files, unknown CRS, or any layer breaking the data contract; with a
+        network, also layers that fit the network clearly better under another Chinese datum
+        (e.g. GCJ-02 coordinates declared as WGS-84; rule in :func:`_check_datum`).
+    NetworkError
+        Unreadable network, or points farther than the largest walking threshold from every edge
+        or next to a small disconnected island of the network.
+    PolicyError
+        The named policy profile/file is unknown or malformed.
+
+    Notes
+    -----
+    The datum and reach checks need the network; :func:`make_area` (in-memory layers) does not run them.
     """
     folder = Path(folder)
     toml = folder / "area.toml"
