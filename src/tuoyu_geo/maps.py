@@ -72,6 +72,7 @@ _RATIO_BINS = [(0.25, "#3f007d", "< 25%"), (0.5, "#6a51a3", "25–50%"), (0.75, 
 _SHARE_BINS = [(0.25, "#f7fbff", "< 25%"), (0.5, "#c6dbef", "25–50%"), (0.75, "#6baed6", "50–75%"),
                (math.inf, "#2171b5", "≥ 75%")]
 
+_LEAFLET_CDN = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/"
 _FILL = 0.4  # fill opacity of the 街道 choropleths (legend swatches use the same)
 
 _TILES: dict[str, tuple[str, str, str, str]] = {
@@ -454,6 +455,10 @@ def coverage_map(area: Any, access: Any, scorecard: gpd.GeoDataFrame, plan: Any 
         m.default_js = []
         m.default_css = []
         m.add_child(_InlineLeaflet())
+    else:
+        # the layers here need Leaflet only (no jQuery/Bootstrap/awesome-markers)
+        m.default_js = [("leaflet", _LEAFLET_CDN + "leaflet.js")]
+        m.default_css = [("leaflet_css", _LEAFLET_CDN + "leaflet.css")]
     title = f"{area.name} 托育服务{m_int}分钟步行覆盖" + ("与推荐站点" if plan is not None else "")
     m.get_root().title = _e(title)
     if not offline and tiles not in (None, "none"):
