@@ -117,8 +117,8 @@ def synthetic_grid(side: int, seed: int, *, spacing: float = 50.0, jitter: float
     L = np.hypot(x[e[:, 0]] - x[e[:, 1]], y[e[:, 0]] - y[e[:, 1]])
     G = nx.MultiDiGraph(crs=CRS)
     G.add_nodes_from((int(n), {"x": float(x[n]), "y": float(y[n])}) for n in nid)
-    G.add_edges_from((int(a), int(b), {"length": float(w), "oneway": False}) for (a, b), w in zip(e, L))
-    G.add_edges_from((int(b), int(a), {"length": float(w), "oneway": False}) for (a, b), w in zip(e, L))
+    G.add_edges_from((int(a), int(b), {"length": float(w), "oneway": False}) for (a, b), w in zip(e, L, strict=False))
+    G.add_edges_from((int(b), int(a), {"length": float(w), "oneway": False}) for (a, b), w in zip(e, L, strict=False))
     return G, x, y
 
 

@@ -56,7 +56,7 @@ def _wgs(xy):
 def area():
     nodes = {"W": (0, 0), "C": (400, 0), "E": (800, 0), "F": (1600, 0), "N": (400, 400), "S": (400, -400)}
     G = nx.MultiDiGraph(crs=CRS)
-    for i, (n, (x, y)) in enumerate(nodes.items()):
+    for i, (_n, (x, y)) in enumerate(nodes.items()):
         G.add_node(i, x=X0 + x, y=Y0 + y)
     ids = {n: i for i, n in enumerate(nodes)}
     for u, v in (("W", "C"), ("C", "E"), ("E", "F"), ("C", "N"), ("C", "S")):
@@ -93,7 +93,7 @@ def test_matrices_hand(acc):
     assert list(acc.community_ids) == ["K1", "K2", "K3", "K4"]
     for mat, ref, cols in ((acc.dist_institutions, D, acc.institution_ids), (acc.dist_candidates, DC, acc.candidate_ids)):
         coo = mat.tocoo()
-        got = {(acc.community_ids[i], cols[j]): v for i, j, v in zip(coo.row, coo.col, coo.data)}
+        got = {(acc.community_ids[i], cols[j]): v for i, j, v in zip(coo.row, coo.col, coo.data, strict=False)}
         assert got.keys() == ref.keys()
         for k, v in ref.items():
             assert got[k] == pytest.approx(v, abs=1e-6)

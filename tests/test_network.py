@@ -85,7 +85,7 @@ def test_distance_matrix_hand(line_graph):
     m3 = nw.distance_matrix(line_graph, o, d, max_distance_m=440)
     assert m3.nnz == 3 and m3[0, 0] == pytest.approx(440)
     m4 = nw.distance_matrix(line_graph, o, d, max_distance_m=439)
-    assert m4.nnz == 2 and m4[0, 0] == 0 and (0, 0) not in set(zip(*m4.nonzero()))
+    assert m4.nnz == 2 and m4[0, 0] == 0 and (0, 0) not in set(zip(*m4.nonzero(), strict=False))
     # Snap objects are accepted as well and give the same matrix
     so, sd = nw.snap_points(line_graph, o), nw.snap_points(line_graph, d)
     assert (nw.distance_matrix(line_graph, so, sd, max_distance_m=1000) != m).nnz == 0
@@ -94,7 +94,7 @@ def test_distance_matrix_hand(line_graph):
 def test_node_distances_and_service_area(line_graph):
     # point at (400, 0) = node C, snap 0: W, E, N, S at 400 m, F at 1200 m.
     dm, nodes = nw.node_distances(line_graph, _pts([(400, 0)]), max_distance_m=1000)
-    got = dict(zip(nodes[dm.indices], dm.data))
+    got = dict(zip(nodes[dm.indices], dm.data, strict=False))
     assert got == pytest.approx({"C": 0, "W": 400, "E": 400, "N": 400, "S": 400})
     # 300 m from C: a plus of four 300 m arms.  Buffer w=50 with 64-gon caps:
     # two strips of 600 × 100 + 2 half 64-gons each, overlapping in a 100 × 100 square:

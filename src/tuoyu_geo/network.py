@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 import weakref
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,7 @@ def graph_from_overpass_json(paths: str | Path | Iterable[str | Path], *, simpli
         attrs = {"osmid": wid, "highway": tags.get("highway", ""), "oneway": False, "reversed": False}
         if "name" in tags:
             attrs["name"] = tags["name"]
-        for u, v in zip(seq[:-1], seq[1:]):
+        for u, v in zip(seq[:-1], seq[1:], strict=False):
             if u == v:
                 continue
             for a, b, rev in ((u, v, False), (v, u, True)):
@@ -338,7 +339,7 @@ def graph_from_lines(roads: Any, *, crs: Any | None = None, largest_component: b
         near = names[0].query_nearest(mids, all_matches=False)
         name_of = np.full(len(noded), None, dtype=object)
         name_of[near[0]] = names[1][near[1]]
-    for e, (u, v, g) in enumerate(zip(nid_u, nid_v, noded)):
+    for e, (u, v, g) in enumerate(zip(nid_u, nid_v, noded, strict=False)):
         u, v = int(u), int(v)
         attrs: dict[str, Any] = {"osmid": e, "highway": "", "oneway": False, "length": float(g.length)}
         if names is not None and name_of[e] is not None:
@@ -364,29 +365,33 @@ class _Net:
         nodes = list(G.nodes)
         self.nodes = np.empty(len(nodes), dtype=object)
         self.nodes[:] = nodes
-        self.index = {n: i for i, n in enumerate(nodes)}
+        idx = {n: i for i, n in enumerate(nodes)}
         nd = getattr(G, "_node", G.nodes)  # raw dicts: the views are ~5× slower on 10⁵ nodes
         self.x = np.fromiter((nd[n]["x"] for n in nodes), dtype=float, count=len(nodes))
         self.y = np.fromiter((nd[n]["y"] for n in nodes), dtype=float, count=len(nodes))
-        idx = self.index
-        eu: list[int] = []
-        ev: list[int] = []
-        lens: list[float] = []
+        # C arrays, not lists: no per-edge Python int/float objects are kept while building
+        eu, ev, lens = array("q"), array("q"), array("d")
         keys: list[Any] = []
         geoms: list[Any] = []
-        for u, nbrs in getattr(G, "_adj", G.adj).items():
-            iu = idx[u]
-            for v, kd in nbrs.items():
-                iv = idx[v]
-                for k, d in kd.items():
-                    eu.append(iu)
-                    ev.append(iv)
-                    lens.append(d.get("length", np.nan))
-                    keys.append(k)
-                    geoms.append(d.get("geometry"))
-        a_all = np.asarray(eu, dtype=np.int64)
-        b_all = np.asarray(ev, dtype=np.int64)
-        l_all = np.asarray(lens, dtype=float)
+        try:
+            for u, nbrs in getattr(G, "_adj", G.adj).items():
+                iu = idx[u]
+                for v, kd in nbrs.items():
+                    iv = idx[v]
+                    for k, d in kd.items():
+                        eu.append(iu)
+                        ev.append(iv)
+                        lens.append(d.get("length", np.nan))
+                        keys.append(k)
+                        geoms.append(d.get("geometry"))
+        except TypeError:
+            raise NetworkError("graph edges need a numeric 'length' (metres)",
+                               fix="build the graph with osmnx or tuoyu_geo.network (they add 'length')") from None
+        del idx
+        a_all = np.frombuffer(eu, dtype=np.int64).copy()
+        b_all = np.frombuffer(ev, dtype=np.int64).copy()
+        l_all = np.frombuffer(lens, dtype=float).copy()
+        del eu, ev, lens
         # drop the reverse twin of every two-way street: same end nodes and same length
         lo_, hi_ = np.minimum(a_all, b_all), np.maximum(a_all, b_all)
         o = np.lexsort((np.round(np.nan_to_num(l_all, nan=-1.0), 6), hi_, lo_))
@@ -512,7 +517,7 @@ class Snap:
     @property
     def edges(self) -> list[tuple[Any, Any, Any]]:
         """``(u, v, key)`` per point."""
-        return list(zip(self.u, self.v, self.key))
+        return list(zip(self.u, self.v, self.key, strict=False))
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point: u, v, key, offset_m, dist_u_m, dist_v_m, snap_m, x, y."""
@@ -878,7 +883,7 @@ def service_areas(graph: nx.MultiDiGraph, points: Any, *, max_distance_m: float,
             ra, rb = rem[net.eu[edges]], rem[net.ev[edges]]
             full = (ra >= 0) & (rb >= 0) & (ra + rb >= L) | (ra >= L) | (rb >= L)
             pieces.extend(net.geoms[edges[full]])
-            for e, a_, b_, Le in zip(edges[~full], ra[~full], rb[~full], L[~full]):
+            for e, a_, b_, Le in zip(edges[~full], ra[~full], rb[~full], L[~full], strict=False):
                 fe = net.geom_len[e] / Le if Le > 0 else 0.0
                 if a_ >= 0:
                     pieces.append(substring(net.geoms[e], 0.0, a_ * fe))
