@@ -263,7 +263,8 @@ class _Legend(MacroElement):
             font: bold 15px "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;}
           .tuoyu-star {background: none; border: none;}
           .tp {font-size: 13px;} .tp table {margin-top: 3px;}
-          .tp th {text-align: left; padding-right: 8px; font-weight: normal; color: #555; vertical-align: top;}
+          .tp th {text-align: left; padding-right: 8px; font-weight: normal; color: #555; vertical-align: top;
+            white-space: nowrap;}
           .leaflet-container {background: #f2efe9;}
         </style>
         {% endmacro %}
