@@ -224,6 +224,20 @@ def test_gbk_shapefile_without_cpg(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.filterwarnings("ignore:Column names longer than 10")
+def test_utf8_shapefile_without_cpg(tmp_path):
+    g = synth.candidates()
+
+    def write(p):
+        g.to_file(p, engine="pyogrio", encoding="utf-8")
+        p.with_suffix(".cpg").unlink(missing_ok=True)
+
+    area = _area_with(tmp_path, "candidates", "k.shp", write)
+    assert area.candidates["name"].tolist() == g["name"].tolist()
+    assert area.candidates["kind"].tolist() == g["kind"].tolist()
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
 def test_utf8_shapefile(tmp_path):
     g = synth.candidates()
     with pytest.warns(UserWarning):

@@ -244,6 +244,19 @@ def _untruncate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.rename(columns=ren) if ren else gdf
 
 
+def _reread_encoded(path: Path, kw: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Re-read a Shapefile without a usable .cpg: UTF-8 if it decodes, else GBK (GB18030)."""
+    for enc in ("utf-8", "gb18030"):
+        try:
+            gdf = gpd.read_file(path, engine="pyogrio", encoding=enc, **kw)
+        except UnicodeDecodeError:
+            continue
+        if not _looks_garbled(gdf):
+            return gdf
+    raise DataError("the text in the Shapefile is neither UTF-8 nor GBK", file=path.name,
+                    fix=f"add {path.with_suffix('.cpg').name} containing the encoding name (e.g. UTF-8 or GBK)")
+
+
 def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None = None) -> gpd.GeoDataFrame:
     """Read one layer file into a GeoDataFrame in WGS-84.
 
@@ -278,8 +291,8 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 gdf = gpd.read_file(path, engine="pyogrio", **kw)
-                if suf == ".shp" and _looks_garbled(gdf):
-                    gdf = gpd.read_file(path, engine="pyogrio", encoding="gbk", **kw)
+                if suf in (".shp", ".dbf") and _looks_garbled(gdf):
+                    gdf = _reread_encoded(path, kw)
                 if suf in (".shp", ".dbf"):
                     gdf = _untruncate(gdf)
     except DataError:
