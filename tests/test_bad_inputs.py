@@ -51,9 +51,10 @@ Catalogue (id — broken input → error class, exit code)
 36. no_area_toml — a folder without area.toml → DataError, 2
 37. corrupt_geojson — a truncated GeoJSON file → DataError, 2
 38. csv_no_coordinates — an institutions CSV without lon/lat columns → DataError, 2
-39. undecodable_csv — a CSV in neither UTF-8 nor GBK (UTF-16) → DataError, 2
+39. undecodable_csv — a CSV in neither UTF-8, GBK nor UTF-16 → DataError, 2
 Accepted (must load, exit 0): 40. gbk_shapefile (GBK Shapefile without .cpg), 41. csv_bom (UTF-8 CSV
-with BOM), 42. xlsx_merged_header (XLSX with merged title cells above the header), 43. gbk_csv.
+with BOM), 42. xlsx_merged_header (XLSX with merged title cells above the header), 43. gbk_csv,
+43a. utf16_tab_text (Excel "Unicode 文本" export: UTF-16, tab separated).
 Planning and output:
 44. street_without_candidate — a 街道 with no 普惠 and no candidate under 一街道一普惠 → InfeasiblePlanError, 3
 45. budget_below_required — budget below the cheapest required site → InfeasiblePlanError, 3
@@ -293,7 +294,7 @@ CASES = [
          DataError, "jd.geojson", (), "check that it is a valid GeoJSON", "cannot read the file"),
     Case("csv_no_coordinates", _raw_file("institutions", "inst.csv", _CSV_NOXY.encode("utf-8")),
          DataError, "inst.csv", ("lon", "lat"), "name the coordinate columns lon and lat", "no lon/lat columns"),
-    Case("undecodable_csv", _raw_file("institutions", "inst.csv", _CSV_NOXY.encode("utf-16")),
+    Case("undecodable_csv", _raw_file("institutions", "inst.csv", b"institution_id,name\nI1,\x80\x80\xff\n"),
          DataError, "inst.csv", (), "save the file as UTF-8", "cannot decode"),
 ]
 
@@ -407,8 +408,15 @@ def _xlsx_merged(tmp: Path) -> Path:
     return f
 
 
+def _utf16_tab(tmp: Path) -> Path:
+    f = synth.write_area(tmp / "area", suffix={"institutions": ".csv"})
+    p = f / "institutions.csv"
+    pd.read_csv(p).to_csv(p, index=False, sep="\t", encoding="utf-16")
+    return f
+
+
 ACCEPTED = {"gbk_shapefile": _gbk_shp, "csv_bom": _csv("utf-8-sig"), "xlsx_merged_header": _xlsx_merged,
-            "gbk_csv": _csv("gbk")}
+            "gbk_csv": _csv("gbk"), "utf16_tab_text": _utf16_tab}
 
 
 @pytest.mark.filterwarnings("ignore:Normalized/laundered field name")

@@ -171,6 +171,10 @@ def _read_table(path: Path) -> pd.DataFrame:
     if suf in (".xlsx", ".xls"):
         raw = pd.read_excel(path, header=None, dtype=object)
         return _header_from_raw(raw, path)
+    head = path.read_bytes()[:4]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel "Unicode 文本" export: UTF-16, tab separated
+        return pd.read_csv(path, encoding="utf-16", sep=None, engine="python", dtype=str,
+                           keep_default_na=False)
     for enc in ("utf-8-sig", "gb18030"):
         try:
             return pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False)
