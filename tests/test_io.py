@@ -369,3 +369,47 @@ def test_cli_info_bad_policy_and_missing_folder(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing")]) == 2
     out = capsys.readouterr().out
     assert "no area.toml" in out and "fix: create area.toml" in out
+
+
+def test_xlsx_two_row_header_with_merged_group_cells(tmp_path):
+    df = _inst_table()
+
+    def write(p):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws["A1"] = "托育机构名单"
+        ws.merge_cells("A1:F1")
+        ws.append(["institution_id", "name", "category", "places", "坐标", None])
+        ws.merge_cells("E2:F2")  # 坐标 spans the two coordinate columns
+        ws.append([None, None, None, None, "lon", "lat"])
+        for row in df.itertuples(index=False):
+            ws.append(list(row))
+        wb.save(p)
+
+    area = _area_with(tmp_path, "institutions", "inst.xlsx", write)
+    assert list(area.institutions.index) == ["I1", "I2", "I3", "I4"]
+    np.testing.assert_allclose(area.institutions.geometry.x, df["lon"])
+
+
+def test_csv_title_rows_and_chinese_headers(tmp_path):
+    df = _inst_table().rename(columns={"institution_id": "机构编号", "name": "机构名称", "category": "性质",
+                                       "places": "托位数", "lon": "经度", "lat": "纬度"})
+
+    def write(p):
+        p.write_text("徐汇区托育机构（2025年6月）\n数据来源：区卫健委,,,,,\n" + df.to_csv(index=False), encoding="gbk")
+
+    area = _area_with(tmp_path, "institutions", "inst.csv", write)
+    assert list(area.institutions.index) == ["I1", "I2", "I3", "I4"]
+    assert area.institutions["places"].tolist() == [20, 25, 30, 35]
+    assert area.institutions["name"].tolist() == synth.institutions()["name"].tolist()
+
+
+def test_ambiguous_alias_is_not_guessed(tmp_path):
+    c = pd.DataFrame(synth.communities().drop(columns="geometry")).rename(columns={"name": "小区名称"})
+    c["街道名称"] = "x"
+    g = synth.communities()
+    c["lon"], c["lat"] = g.geometry.x, g.geometry.y
+
+    with pytest.raises(DataError, match="missing required column") as ei:
+        _area_with(tmp_path, "communities", "c.csv", lambda p: c.to_csv(p, index=False))
+    assert "小区名称" in str(ei.value)  # the fix lists the columns the file has

@@ -166,38 +166,108 @@ class StudyArea:
 
 # ----------------------------------------------------------------------------------------- reading
 
+#: common Chinese (and English) spellings of contract columns, used when the contract name is absent
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "street_id": ("街道编号", "街道代码", "街道id"),
+    "community_id": ("小区编号", "社区编号", "小区id", "社区id"),
+    "institution_id": ("机构编号", "机构id", "机构代码"),
+    "site_id": ("站点编号", "点位编号", "候选编号"),
+    "name": ("名称", "机构名称", "小区名称", "社区名称", "街道名称", "站点名称", "点位名称"),
+    "population": ("人口", "常住人口", "人口数", "pop"),
+    "infants": ("婴幼儿数", "0-3岁人口", "0～3岁人口", "0-3岁", "婴幼儿"),
+    "places": ("托位", "托位数", "核定托位", "capacity"),
+    "category": ("类别", "机构类别", "机构类型", "性质"),
+    "kind": ("站点类型", "点位类型", "候选类型"),
+    "max_places": ("最大托位", "最大托位数", "可设托位"),
+    "district": ("区", "区县"),
+    "built_year": ("建成年份", "竣工年份"),
+}
+
+
+def _known_header_names() -> set[str]:
+    names = {c for spec in LAYERS.values() for c in spec["required"]} | set(_LON) | set(_LAT)
+    names |= {a.lower() for al in COLUMN_ALIASES.values() for a in al} | set(COLUMN_ALIASES)
+    return names
+
+
+def _apply_aliases(df: pd.DataFrame) -> pd.DataFrame:
+    """Rename alias columns (e.g. 人口 → population) when the contract column is absent."""
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    ren = {}
+    for target, aliases in COLUMN_ALIASES.items():
+        if target in df.columns:
+            continue
+        hits = [lower[a.lower()] for a in aliases if a.lower() in lower]
+        if len(hits) == 1 and hits[0] not in ren:
+            ren[hits[0]] = target
+    return df.rename(columns=ren) if ren else df
+
+
+def _header_index(rows: list[list[Any]]) -> int | None:
+    """Index of the first row (of the first 10) holding ≥ 2 contract/alias column names."""
+    known = _known_header_names()
+    for i, row in enumerate(rows[:10]):
+        vals = [str(v).strip().lower() for v in row if v is not None and str(v) != "nan"]
+        if sum(v in known for v in vals) >= 2:
+            return i
+    return None
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     suf = path.suffix.lower()
     if suf in (".xlsx", ".xls"):
         raw = pd.read_excel(path, header=None, dtype=object)
         return _header_from_raw(raw, path)
-    head = path.read_bytes()[:4]
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel "Unicode 文本" export: UTF-16, tab separated
-        return pd.read_csv(path, encoding="utf-16", sep=None, engine="python", dtype=str,
-                           keep_default_na=False)
-    for enc in ("utf-8-sig", "gb18030"):
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel "Unicode 文本" export: UTF-16, tab separated
+        encs: tuple[str, ...] = ("utf-16",)
+    else:
+        encs = ("utf-8-sig", "gb18030")
+    for enc in encs:
         try:
-            return pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False)
+            text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise DataError("cannot decode the CSV as UTF-8 or GBK", file=path.name,
+        import csv
+        import io as _stdio
+
+        lines = text.splitlines()[:10]
+        try:
+            dialect = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;")
+            sep = dialect.delimiter
+        except csv.Error:
+            sep = ","
+        skip = _header_index(list(csv.reader(lines, delimiter=sep))) or 0  # title rows above the header
+        return pd.read_csv(_stdio.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False)
+    raise DataError("cannot decode the CSV as UTF-8, GBK or UTF-16", file=path.name,
                     fix="save the file as UTF-8 (Excel: 另存为 ▸ CSV UTF-8)")
 
 
 def _header_from_raw(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Find the header row of a sheet that may have merged title rows above it."""
-    known = {c for spec in LAYERS.values() for c in spec["required"]} | set(_LON) | set(_LAT)
-    for i in range(min(len(raw), 10)):
-        vals = [str(v).strip().lower() for v in raw.iloc[i].tolist() if v is not None and str(v) != "nan"]
-        if sum(v in known for v in vals) >= 2:
-            df = raw.iloc[i + 1:].copy()
-            cols = [str(v).strip() if v is not None and str(v) != "nan" else f"unnamed_{j}"
-                    for j, v in enumerate(raw.iloc[i].tolist())]
-            df.columns = cols
-            df = df.dropna(how="all").reset_index(drop=True)
-            return df.astype(object).where(df.notna(), "").astype(str)
-    raise DataError("no header row with the contract column names found in the first 10 rows",
-                    file=path.name, fix="put the column names (e.g. institution_id, name, lon, lat) in one row")
+    """Find the header row of a sheet that may have merged title rows above it, and merge a
+    two-row header (e.g. a merged 坐标 cell above ``lon``/``lat``)."""
+    rows = [raw.iloc[i].tolist() for i in range(min(len(raw), 12))]
+    i = _header_index(rows)
+    if i is None:
+        raise DataError("no header row with the contract column names found in the first 10 rows",
+                        file=path.name, fix="put the column names (e.g. institution_id, name, lon, lat) in one row")
+
+    def cell(v: Any) -> str:
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+
+    known = _known_header_names()
+    head = [cell(v) for v in rows[i]]
+    start = i + 1
+    if i + 1 < len(rows):
+        sub = [cell(v) for v in rows[i + 1]]
+        if any(v.lower() in known for v in sub):  # a second header row below merged group cells
+            head = [b if b.lower() in known or (b and not a) else a for a, b in zip(head, sub, strict=True)]
+            start = i + 2
+    cols = [h if h else f"unnamed_{j}" for j, h in enumerate(head)]
+    df = raw.iloc[start:].copy()
+    df.columns = cols
+    df = df.dropna(how="all").reset_index(drop=True)
+    return df.astype(object).where(df.notna(), "").astype(str)
 
 
 def _points_from_table(df: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
@@ -304,6 +374,8 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a clear DataError
         raise DataError(f"cannot read the file ({type(exc).__name__}: {exc})", file=path.name,
                         fix="check that it is a valid GeoJSON/GeoPackage/Shapefile/CSV/XLSX") from None
+    if isinstance(gdf, pd.DataFrame):
+        gdf = _apply_aliases(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise DataError("the file has no geometry", file=path.name,
                         fix="give point coordinates as lon/lat columns or use a GIS format")
