@@ -104,7 +104,7 @@ def _junk():
 
 CORRUPTIONS = ["drop_required", "duplicate_id", "blank_id", "bad_number", "no_geometry", "empty_geometry",
                "wrong_geometry", "invalid_polygon", "far_away", "swap_lonlat", "unknown_category",
-               "unknown_kind", "empty_layer", "unknown_street_id", "min_gt_max"]
+               "unknown_kind", "empty_layer", "unknown_street_id", "min_gt_max", "null_category"]
 
 
 def corrupt(layers: dict, op: str, layer: str, row: int, junk) -> bool:
@@ -157,6 +157,12 @@ def corrupt(layers: dict, op: str, layer: str, row: int, junk) -> bool:
         if layer != "candidates":
             return False
         g.loc[row, "kind"] = "商场"
+    elif op == "null_category":
+        col = {"institutions": "category", "candidates": "kind"}.get(layer)
+        if col is None:
+            return False
+        g[col] = g[col].astype(object)
+        g.loc[row, col] = junk if junk is None or junk is np.nan else None
     elif op == "empty_layer":
         layers[layer] = g.iloc[0:0]
     elif op == "unknown_street_id":

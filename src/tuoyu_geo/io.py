@@ -400,12 +400,18 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
 
 def _ids_str(s: pd.Series) -> pd.Series:
     def f(v: Any) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             return ""
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         return str(v).strip()
     return s.map(f).astype(object)
+
+
+def _text(s: pd.Series) -> pd.Series:
+    """Values as stripped strings, missing → "" (pandas ≥ 3 keeps NaN through ``astype(str)``)."""
+    return s.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+                 else str(v).strip()).astype(object)
 
 
 def _validate(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Problem]) -> gpd.GeoDataFrame | None:
@@ -436,7 +442,7 @@ def _validate(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Prob
         if col not in gdf.columns:
             continue
         raw = gdf[col]
-        empty = raw.isna() | (raw.astype(str).str.strip().isin(["", "nan", "NaN", "None"]))
+        empty = raw.isna() | _text(raw).isin(["", "nan", "NaN", "None"])
         num = pd.to_numeric(raw.where(~empty, np.nan), errors="coerce")
         required = col in spec["required"]
         text = ~empty & num.isna()
@@ -484,15 +490,15 @@ def _validate(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Prob
 
 
 def _category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
-    cat = gdf["category"].astype(str).str.strip().replace(_CATEGORY_ALIASES)
+    cat = _text(gdf["category"]).replace(_CATEGORY_ALIASES)
     bad = ~cat.isin(CATEGORIES)
     if bad.any():
-        vals = ", ".join(sorted(set(gdf.loc[bad, "category"].astype(str))))
+        vals = ", ".join(sorted({v or "<empty>" for v in _text(gdf.loc[bad, "category"])}))
         problems.append(Problem(fname, f"unknown category ({vals})", tuple(gdf.loc[bad, "institution_id"]),
                                 f"use one of {', '.join(CATEGORIES)}"))
     gdf["category"] = cat
     if "puhui" in gdf.columns:
-        raw = gdf["puhui"].astype(str).str.strip().str.lower()
+        raw = _text(gdf["puhui"]).str.lower()
         truthy = raw.isin(["true", "1", "1.0", "yes", "y", "是", "普惠"])
         falsy = raw.isin(["false", "0", "0.0", "no", "n", "否", ""]) | gdf["puhui"].isna() | raw.isin(["nan", "none"])
         unknown = ~(truthy | falsy)
@@ -506,14 +512,14 @@ def _category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> Non
     gdf["puhui"] = gdf["puhui"].astype(bool)
     for col in ("is_demonstration",):
         if col in gdf.columns:
-            gdf[col] = gdf[col].astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes", "是"])
+            gdf[col] = _text(gdf[col]).str.lower().isin(["true", "1", "1.0", "yes", "是"])
         else:
             gdf[col] = False
 
 
 def _bool_col(gdf: pd.DataFrame, col: str) -> None:
     if col in gdf.columns:
-        gdf[col] = gdf[col].astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes", "是"])
+        gdf[col] = _text(gdf[col]).str.lower().isin(["true", "1", "1.0", "yes", "是"])
     else:
         gdf[col] = False
 
@@ -537,7 +543,7 @@ def _assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str
         gdf["street_id"] = given.where(given != "", found)
     else:
         gdf["street_id"] = found
-    outside = gdf["street_id"].isna() | (gdf["street_id"].astype(str) == "") | gdf["street_id"].astype(str).eq("nan")
+    outside = gdf["street_id"].isna() | _text(gdf["street_id"]).isin(["", "nan"])
     if outside.any():
         problems.append(Problem(fname, f"{layer} outside every 街道 polygon", tuple(gdf.loc[outside, idc]),
                                 "check their coordinates and CRS (GCJ-02/BD-09 data must be declared so in "
@@ -612,10 +618,10 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
             if "status" not in g.columns:
                 g["status"] = "运营"
         if key == "candidates":
-            kind = g["kind"].astype(str).str.strip()
+            kind = _text(g["kind"])
             bad = ~kind.isin(CANDIDATE_KINDS)
             if bad.any():
-                problems.append(Problem(names[key], f"unknown kind ({', '.join(sorted(set(kind[bad])))})",
+                problems.append(Problem(names[key], f"unknown kind ({', '.join(sorted({v or '<empty>' for v in kind[bad]}))})",
                                         tuple(g.loc[bad, "site_id"]), f"use one of {', '.join(CANDIDATE_KINDS)}"))
             g["kind"] = kind
             for c, d in (("min_places", 0.0), ("fixed_cost", 0.0), ("cost_per_place", 0.0)):
