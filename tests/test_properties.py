@@ -190,7 +190,7 @@ def test_random_corruption_is_a_data_error(op, layer, row, junk):
     assert all(p.file for p in ei.value.problems)
 
 
-FORMATS = [".geojson", ".csv", ".gpkg"]
+FORMATS = [".geojson", ".csv", ".gpkg", ".xlsx"]
 
 
 @SLOW
