@@ -64,6 +64,7 @@ Planning and output:
 49. cli_internal_error — an unexpected exception → exit 1, "internal error", log file, no traceback
 50. cli_subprocess — ``python -m tuoyu_geo.cli validate``/``info`` on bad data in a fresh process → exit 2, no traceback
 51. every_command — access/analyze/plan/export/map/info/validate on 5 bad areas → exit 2, no traceback, no file in --out
+52. html_escaping — names with <script>, quotes and & → ``tuoyu-geo map`` writes them escaped, never as live markup
 """
 
 from __future__ import annotations
@@ -563,3 +564,28 @@ def test_every_command_rejects_bad_data_cleanly(command, case_id, tmp_path, caps
     assert rc == 2, o + e
     assert "Traceback" not in o + e and case.fix in o + e
     assert not out.exists() or not any(out.rglob("*"))
+
+
+NASTY = ["<script>alert('x')</script>", 'He said "托育" & left', "<img src=x onerror=alert(1)>"]
+
+
+def test_user_strings_are_escaped_in_the_html_map(tmp_path, capsys):
+    """52. names with <script>, quotes and & → the CLI map escapes them (no live markup)."""
+    s, c, i, k = (f() for f in synth.LAYER_FUNCS.values())
+    s["name"] = [NASTY[j % 3] + f"街道{j}" for j in range(len(s))]
+    c["name"] = [NASTY[j % 3] for j in range(len(c))]
+    i["name"] = [NASTY[(j + 1) % 3] for j in range(len(i))]
+    k["name"] = [NASTY[(j + 2) % 3] for j in range(len(k))]
+    folder = synth.write_area(tmp_path / "area", network=True,
+                              layers={"streets": s, "communities": c, "institutions": i, "candidates": k})
+    html = tmp_path / "out" / "map.html"
+    rc = main(["map", str(folder), "--out", str(html), "--offline", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    text = html.read_text(encoding="utf-8")
+    for raw in NASTY:
+        assert raw not in text
+    assert "<script>alert" not in text and "<img src=x" not in text
+    # present, but HTML-escaped (possibly inside a JSON string: \u0026lt; is "&lt;")
+    assert any(e in text for e in ("&lt;script&gt;", "\\u0026lt;script\\u0026gt;"))
+    assert any(e in text for e in ("&amp;", "\\u0026amp;"))
