@@ -19,6 +19,7 @@ Catalogue (id — broken input → error class, exit code)
  8. blank_id — a candidate without ``site_id`` → DataError, 2
  9. empty_geometry — an institution with a null geometry → DataError, 2
 10. invalid_geometry — a self-intersecting (bow-tie) 街道 polygon → DataError, 2
+10a. overlapping_streets — a 街道 polygon duplicated under a second id → DataError, 2
 11. wrong_geometry_type — a candidate given as a LineString → DataError, 2
 12. community_outside — a community outside every 街道 → DataError, 2
 13. institution_outside — an institution in another district (Pudong) → DataError, 2
@@ -230,6 +231,11 @@ CASES = [
     Case("wrong_geometry_type",
          area(layers=L(candidates=_set("candidates", 1, "geometry", LineString([(121.44, 31.18), (121.45, 31.18)])))),
          DataError, "candidates.geojson", ("K18",), "use Point geometries", "wrong geometry type (LineString)"),
+    Case("overlapping_streets",
+         area(layers=L(streets=pd.concat([synth.streets(), synth.streets().iloc[[0]].assign(street_id="S5")],
+                                         ignore_index=True))),
+         DataError, "streets.geojson", ("S1/S5",), "remove the duplicate or fix the boundaries",
+         "街道 polygons overlap"),
     Case("community_outside", area(layers=L(communities=_set("communities", 2, "geometry", Point(121.40, 31.30)))),
          DataError, "communities.geojson", ("C12",), "check their coordinates and CRS", "outside every 街道"),
     Case("institution_outside", area(layers=L(institutions=_set("institutions", 3, "geometry", Point(121.55, 31.23)))),

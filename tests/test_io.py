@@ -83,6 +83,8 @@ def test_study_area_is_frozen_and_replace_revalidates(xuhui):
     assert "I1" in str(ei.value)
     other = area.replace(name="renamed")
     assert other.name == "renamed" and area.name == "study area"
+    assert tg.make_area(**{k: f() for k, f in synth.LAYER_FUNCS.items()}, input_crs="gcj02") \
+        .replace(name="x").input_crs == "gcj02"
 
 
 # ---------------------------------------------------------------------------- make_area basics

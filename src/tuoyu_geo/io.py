@@ -154,7 +154,7 @@ class StudyArea:
         """A copy with some fields replaced (layers are re-validated by :func:`make_area`)."""
         kw = {k: getattr(self, k) for k in ("name", "streets", "communities", "institutions",
                                             "candidates", "policy", "graph", "metric_crs",
-                                            "folder", "files", "attribution")}
+                                            "input_crs", "folder", "files", "attribution")}
         kw.update(changes)
         return make_area(**kw)
 
@@ -524,6 +524,32 @@ def _bool_col(gdf: pd.DataFrame, col: str) -> None:
         gdf[col] = False
 
 
+#: two 街道 polygons overlap when their intersection exceeds this share of the smaller one
+#: (digitising slivers along shared boundaries are far smaller)
+STREET_OVERLAP_SHARE = 0.05
+
+
+def _check_overlaps(streets: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
+    import shapely
+
+    c = streets.geometry.union_all().centroid
+    g = streets.geometry.to_crs(_crs.utm_crs(c.x, c.y)).values
+    area = shapely.area(g)
+    a, b = shapely.STRtree(g).query(g, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return
+    inter = shapely.area(shapely.intersection(g[a], g[b]))
+    bad = inter > STREET_OVERLAP_SHARE * np.minimum(area[a], area[b])
+    if bad.any():
+        ids = streets["street_id"].to_numpy()
+        pairs = [f"{ids[i]}/{ids[j]}" for i, j in zip(a[bad], b[bad], strict=True)]
+        problems.append(Problem(fname, f"街道 polygons overlap by more than {STREET_OVERLAP_SHARE:.0%} of the "
+                                "smaller one (a duplicated or mis-drawn 街道)", tuple(pairs),
+                                "remove the duplicate or fix the boundaries so each place is in one 街道"))
+
+
 def _assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str, fname: str,
                     problems: list[Problem]) -> None:
     idc = LAYERS[layer]["id"]
@@ -607,6 +633,9 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
                 st[c] = ""
         _bool_col(st, "is_town")
     valid_streets = st is not None and not any(p.file == names["streets"] for p in problems)
+    if valid_streets:
+        _check_overlaps(st, names["streets"], problems)
+        valid_streets = not any(p.file == names["streets"] for p in problems)
     for key in ("communities", "institutions", "candidates"):
         g = layers[key]
         if g is None:
