@@ -33,6 +33,8 @@ Catalogue (id — broken input → error class, exit code)
 21. unknown_crs — area.toml ``crs = "mars2000"`` → DataError, 2
 22. gcj02_declared_wgs84 — AMap (GCJ-02) coordinates declared as WGS-84 (≈480 m off the network) → DataError, 2
 23. bd09_declared_gcj02 — Baidu (BD-09) coordinates declared as GCJ-02 → DataError, 2
+23a. one_layer_gcj02_outside — only the candidates file is GCJ-02 (no network): points fall outside every 街道 but inside under GCJ-02 → DataError, 2
+23b. one_layer_gcj02_network — only the institutions file (AMap POIs) is GCJ-02, the rest WGS-84, with a network → DataError, 2
 24. xuhui_gcj02_declared_wgs84 — the bundled 徐汇区 layers shifted to GCJ-02 but declared WGS-84 → DataError, 2
 24a. metres_as_degrees — UTM metres in a file declared as WGS-84 degrees → DataError, 2
 25. lonlat_swapped — CSV with lon/lat columns swapped → DataError, 2
@@ -175,6 +177,14 @@ def _shifted(to: str) -> dict:
     return {k: crs.convert_geoseries(f(), "wgs84", to) for k, f in synth.LAYER_FUNCS.items()}
 
 
+def _inner_institutions_gcj() -> gpd.GeoDataFrame:
+    """Six institutions on grid nodes that stay inside the 街道 after the GCJ-02 shift."""
+    g = gpd.GeoDataFrame({"institution_id": [f"I{j}" for j in range(6)], "name": "托育园", "category": "公办",
+                          "places": 10},
+                         geometry=[Point(*synth.node_lonlat(5 + j % 3, 6 + j)) for j in range(6)], crs="EPSG:4326")
+    return crs.convert_geoseries(g, "wgs84", "gcj02")
+
+
 def _xuhui_shifted(tmp: Path) -> Path:
     x = tg.datasets.shanghai_xuhui()
     f = tmp / "xuhui"
@@ -259,6 +269,12 @@ CASES = [
     Case("gcj02_declared_wgs84", area(layers=_shifted("gcj02"), crs="wgs84", network=True),
          DataError, "area.toml", ("communities.geojson", "institutions.geojson"), 'set crs = "gcj02"',
          "looks like GCJ-02 (AMap/Tencent) coordinates declared as WGS-84"),
+    Case("one_layer_gcj02_outside", area(layers=L(candidates=crs.convert_geoseries(synth.candidates(), "wgs84", "gcj02"))),
+         DataError, "candidates.geojson", ("K28", "K48"), 'convert_geoseries(gdf, "gcj02", "wgs84")',
+         "would fall inside one if read as GCJ-02 (AMap/Tencent)"),
+    Case("one_layer_gcj02_network", area(layers=L(institutions=_inner_institutions_gcj()), network=True),
+         DataError, "institutions.geojson", ("I0", "I5"), 'convert_geoseries(gdf, "gcj02", "wgs84")',
+         "institutions look like GCJ-02 (AMap/Tencent) coordinates while the other layers are WGS-84"),
     Case("bd09_declared_gcj02", area(layers=_shifted("bd09"), crs="gcj02", network=True),
          DataError, "area.toml", ("streets.geojson", "candidates.geojson"), 'set crs = "bd09"',
          "looks like BD-09 (Baidu) coordinates declared as GCJ-02"),

@@ -550,8 +550,23 @@ def _check_overlaps(streets: gpd.GeoDataFrame, fname: str, problems: list[Proble
                                 "remove the duplicate or fix the boundaries so each place is in one 街道"))
 
 
+def _datum_hint(pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, declared: str) -> str | None:
+    """The Chinese datum under which ALL of ``pts`` (outside every 街道) would fall inside one."""
+    if declared not in _crs.CRS_NAMES:
+        return None
+    union = streets.geometry.union_all()
+    raw = _crs.convert(pts.x.to_numpy(), pts.y.to_numpy(), "wgs84", declared)
+    for alt in _crs.CRS_NAMES:
+        if alt == declared:
+            continue
+        x, y = _crs.convert(*raw, alt, "wgs84")
+        if len(x) and all(union.contains(Point(a, b)) for a, b in zip(x, y, strict=True)):
+            return alt
+    return None
+
+
 def _assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str, fname: str,
-                    problems: list[Problem]) -> None:
+                    problems: list[Problem], declared: str = "wgs84") -> None:
     idc = LAYERS[layer]["id"]
     pts = gdf.geometry.where(gdf.geometry.geom_type == "Point", gdf.geometry.representative_point())
     ptg = gpd.GeoDataFrame({"_i": np.arange(len(gdf))}, geometry=pts.values, crs="EPSG:4326")
@@ -571,9 +586,18 @@ def _assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str
         gdf["street_id"] = found
     outside = gdf["street_id"].isna() | _text(gdf["street_id"]).isin(["", "nan"])
     if outside.any():
-        problems.append(Problem(fname, f"{layer} outside every 街道 polygon", tuple(gdf.loc[outside, idc]),
-                                "check their coordinates and CRS (GCJ-02/BD-09 data must be declared so in "
-                                "area.toml), or remove them / add the missing 街道"))
+        alt = _datum_hint(pts[outside.to_numpy()], streets, declared)
+        if alt is not None:
+            problems.append(Problem(
+                fname, f"{layer} outside every 街道 polygon; all of them would fall inside one if read as "
+                f"{_DATUM_LABEL[alt]} — check whether the file holds {alt} coordinates declared as {declared}",
+                tuple(gdf.loc[outside, idc]),
+                f'if every layer is {alt}, set crs = "{alt}" in area.toml; if only this file is, convert it '
+                f'first: tuoyu_geo.crs.convert_geoseries(gdf, "{alt}", "{declared}")'))
+        else:
+            problems.append(Problem(fname, f"{layer} outside every 街道 polygon", tuple(gdf.loc[outside, idc]),
+                                    "check their coordinates and CRS (GCJ-02/BD-09 data must be declared so "
+                                    "in area.toml), or remove them / add the missing 街道"))
     gdf["street_id"] = gdf["street_id"].astype(object)
 
 
@@ -676,7 +700,7 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         if valid_streets:
             geomok = ~(g.geometry.isna() | g.geometry.is_empty)
             if geomok.all():
-                _assign_streets(g, st, key, names[key], problems)
+                _assign_streets(g, st, key, names[key], problems, str(input_crs).lower())
     DataError.collect(problems)
     assert st is not None
     for key, idc in (("streets", "street_id"), ("communities", "community_id"),
@@ -903,14 +927,16 @@ def _probes(area: StudyArea) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     coords = shapely.get_coordinates(shapely.segmentize(b.values, DATUM_BOUNDARY_STEP_M))
     tr = pyproj.Transformer.from_crs(area.metric_crs, "EPSG:4326", always_xy=True)
     bx, by = tr.transform(coords[:, 0], coords[:, 1])
+    out = {"streets": (np.asarray(bx), np.asarray(by))}
     px, py = [], []
     for layer in ("communities", "institutions", "candidates"):
         g = getattr(area, layer).geometry
         g = g.where(g.geom_type == "Point", g.representative_point())
         px.append(g.x.to_numpy())
         py.append(g.y.to_numpy())
-    return {"streets": (np.asarray(bx), np.asarray(by)),
-            "points": (np.concatenate(px), np.concatenate(py))}
+        out[layer] = (px[-1], py[-1])
+    out["points"] = (np.concatenate(px), np.concatenate(py))
+    return out
 
 
 def datum_check(area: StudyArea, declared: str = "wgs84") -> pd.DataFrame:
@@ -925,7 +951,8 @@ def datum_check(area: StudyArea, declared: str = "wgs84") -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Index: hypotheses; columns ``streets_m`` and ``points_m`` (median distances) and
+        Index: hypotheses; columns ``streets_m`` and ``points_m`` (median distances), the same
+        per point layer (``communities_m``, ``institutions_m``, ``candidates_m``) and
         ``covered`` (share of all probes within 300 m of an edge).
     """
     if area.graph is None:
@@ -943,7 +970,8 @@ def datum_check(area: StudyArea, declared: str = "wgs84") -> pd.DataFrame:
             mx, my = tr.transform(hx, hy)
             dist = _nearest(tree, np.asarray(mx), np.asarray(my))[1]
             row[f"{key}_m"] = float(np.median(dist))
-            near.append(dist <= DATUM_COVER_M)
+            if key in ("streets", "points"):
+                near.append(dist <= DATUM_COVER_M)
         row["covered"] = float(np.concatenate(near).mean())
         rows[h] = row
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -981,6 +1009,7 @@ def _check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str]) -> N
                 or (better(d.points_m, a.points_m) and not_worse(d.streets_m, a.streets_m))):
             hits.append((a.streets_m + a.points_m, alt))
     if not hits:
+        _check_layer_datum(area, t, declared, fnames)
         return
     alt = min(hits)[1]
     a = t.loc[alt]
@@ -992,6 +1021,42 @@ def _check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str]) -> N
         f"{d.points_m:.0f} m (points) as declared, but {a.streets_m:.0f} m / {a.points_m:.0f} m if the "
         f"files are {alt}", files,
         f'set crs = "{alt}" in area.toml (or convert the files to {declared} first)')])
+
+
+#: a single point layer needs at least this many points for its own datum check
+DATUM_MIN_LAYER_POINTS = 5
+
+
+def _check_layer_datum(area: StudyArea, t: pd.DataFrame, declared: str, fnames: Mapping[str, str]) -> None:
+    """One point layer in another datum than the rest (e.g. AMap POIs in GCJ-02 among WGS-84
+    layers): its median distance to the network drops to ≤ 0.5× (and by ≥ 10 m) under another
+    datum while the 街道 boundaries fit the declared datum."""
+    d = t.loc[declared]
+    problems = []
+    for layer in ("communities", "institutions", "candidates"):
+        col = f"{layer}_m"
+        n = len(getattr(area, layer))
+        if n < DATUM_MIN_LAYER_POINTS or col not in t:
+            continue
+        best = None
+        for alt in t.index:
+            if alt == declared or t.loc[alt, "covered"] < DATUM_MIN_COVER:
+                continue
+            md, ma = d[col], t.loc[alt, col]
+            if ma <= DATUM_RATIO * md and md - ma >= DATUM_MIN_GAIN_M and (best is None or ma < best[1]):
+                best = (alt, ma)
+        if best is None:
+            continue
+        alt, ma = best
+        ids = tuple(getattr(area, layer).index[:10])
+        problems.append(Problem(
+            fnames.get(layer, layer),
+            f"{layer} look like {_DATUM_LABEL[alt]} coordinates while the other layers are "
+            f"{_DATUM_LABEL[declared].split(' (')[0]}: median distance to the walk network {d[col]:.0f} m as "
+            f"declared, {ma:.0f} m as {alt}", ids,
+            f"convert this file to {declared} first (tuoyu_geo.crs.convert_geoseries(gdf, \"{alt}\", "
+            f"\"{declared}\")); crs in area.toml applies to every layer"))
+    DataError.collect(problems)
 
 
 def _check_network_reach(area: StudyArea, fnames: Mapping[str, str]) -> None:
