@@ -611,3 +611,13 @@ def test_user_strings_are_escaped_in_the_html_map(tmp_path, capsys):
     # present, but HTML-escaped (possibly inside a JSON string: \u0026lt; is "&lt;")
     assert any(e in text for e in ("&lt;script&gt;", "\\u0026lt;script\\u0026gt;"))
     assert any(e in text for e in ("&amp;", "\\u0026amp;"))
+
+
+def test_cli_plan_short_time_limit_reports_best_plan(tmp_path, capsys):
+    """46 (CLI). ``plan --time-limit 0.001`` → exit 0 with the best plan found and its status/gap."""
+    rc = main(["plan", str(tg.datasets.bundled_path()), "--capacity-aware", "--time-limit", "0.001",
+               "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert rc == 0, err
+    assert "optimal" in out or "time_limit" in out
