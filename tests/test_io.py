@@ -415,3 +415,8 @@ def test_ambiguous_alias_is_not_guessed(tmp_path):
     with pytest.raises(DataError, match="missing required column") as ei:
         _area_with(tmp_path, "communities", "c.csv", lambda p: c.to_csv(p, index=False))
     assert "小区名称" in str(ei.value)  # the fix lists the columns the file has
+
+
+def test_area_toml_path_accepted(tmp_path):
+    folder = synth.write_area(tmp_path / "t")
+    assert tg.load_area(folder / "area.toml").folder == folder

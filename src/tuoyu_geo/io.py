@@ -761,6 +761,8 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     The datum and reach checks need the network; :func:`make_area` (in-memory layers) does not run them.
     """
     folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() == ".toml":  # the area.toml itself was given
+        folder = folder.parent
     toml = folder / "area.toml"
     if not toml.exists():
         raise DataError(f"no area.toml in {folder}", file=str(toml),
