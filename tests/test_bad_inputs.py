@@ -178,10 +178,11 @@ def _shifted(to: str) -> dict:
 
 
 def _inner_institutions_gcj() -> gpd.GeoDataFrame:
-    """Six institutions on grid nodes that stay inside the 街道 after the GCJ-02 shift."""
-    g = gpd.GeoDataFrame({"institution_id": [f"I{j}" for j in range(6)], "name": "托育园", "category": "公办",
+    """24 institutions on grid nodes that stay inside the 街道 after the GCJ-02 shift."""
+    g = gpd.GeoDataFrame({"institution_id": [f"I{j}" for j in range(24)], "name": "托育园", "category": "公办",
                           "places": 10},
-                         geometry=[Point(*synth.node_lonlat(5 + j % 3, 6 + j)) for j in range(6)], crs="EPSG:4326")
+                         geometry=[Point(*synth.node_lonlat(5 + j % 4, 6 + j // 4)) for j in range(24)],
+                         crs="EPSG:4326")
     return crs.convert_geoseries(g, "wgs84", "gcj02")
 
 
@@ -273,7 +274,7 @@ CASES = [
          DataError, "candidates.geojson", ("K28", "K48"), 'convert_geoseries(gdf, "gcj02", "wgs84")',
          "would fall inside one if read as GCJ-02 (AMap/Tencent)"),
     Case("one_layer_gcj02_network", area(layers=L(institutions=_inner_institutions_gcj()), network=True),
-         DataError, "institutions.geojson", ("I0", "I5"), 'convert_geoseries(gdf, "gcj02", "wgs84")',
+         DataError, "institutions.geojson", ("I0", "I9"), 'convert_geoseries(gdf, "gcj02", "wgs84")',
          "institutions look like GCJ-02 (AMap/Tencent) coordinates while the other layers are WGS-84"),
     Case("bd09_declared_gcj02", area(layers=_shifted("bd09"), crs="gcj02", network=True),
          DataError, "area.toml", ("streets.geojson", "candidates.geojson"), 'set crs = "bd09"',

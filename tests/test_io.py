@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 
+import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -420,3 +421,15 @@ def test_ambiguous_alias_is_not_guessed(tmp_path):
 def test_area_toml_path_accepted(tmp_path):
     folder = synth.write_area(tmp_path / "t")
     assert tg.load_area(folder / "area.toml").folder == folder
+
+
+def test_single_layer_datum_rule_no_false_alarm_on_real_points(xuhui):
+    """Random sets of 20–60 real (WGS-84) 小区 points used as an institutions layer never trip the
+    single-layer datum check on the bundled (sparse) network."""
+    rng = np.random.default_rng(7)
+    for n in (20, 25, 30, 40, 60, 20, 20, 25):
+        pick = xuhui.communities.iloc[rng.choice(len(xuhui.communities), n, replace=False)]
+        inst = gpd.GeoDataFrame({"institution_id": [f"T{i}" for i in range(n)], "name": "x", "category": "公办",
+                                 "places": 10}, geometry=pick.geometry.representative_point().values, crs=4326)
+        area = xuhui.replace(institutions=inst)
+        io._check_datum(area, "wgs84", {})  # raises DataError on a (false) alarm
