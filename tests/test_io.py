@@ -433,3 +433,15 @@ def test_single_layer_datum_rule_no_false_alarm_on_real_points(xuhui):
                                  "places": 10}, geometry=pick.geometry.representative_point().values, crs=4326)
         area = xuhui.replace(institutions=inst)
         io._check_datum(area, "wgs84", {})  # raises DataError on a (false) alarm
+
+
+@pytest.mark.parametrize("files,declared", [("gcj02", "wgs84"), ("bd09", "gcj02"), ("bd09", "wgs84")])
+def test_datum_mixups_detected_on_the_whole_district(xuhui, files, declared):
+    """The bundled layers rewritten in ``files`` datum but declared ``declared`` are rejected."""
+    layers = {}
+    for k in ("streets", "communities", "institutions", "candidates"):
+        g = crs.convert_geoseries(getattr(xuhui, k), "wgs84", files)
+        layers[k] = crs.convert_geoseries(g, declared, "wgs84") if declared != "wgs84" else g
+    area = tg.make_area(**layers, policy=xuhui.policy, graph=xuhui.graph, metric_crs=xuhui.metric_crs)
+    with pytest.raises(DataError, match=f'set crs = "{files}"'):
+        io._check_datum(area, declared, {})
