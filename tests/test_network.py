@@ -228,3 +228,35 @@ def test_graph_from_polygon_online(tmp_path, monkeypatch):
     poly = shapely.box(121.43, 31.19, 121.44, 31.20)
     G = nw.graph_from_polygon(poly)
     assert G.number_of_edges() > 10 and all("length" in d for _, _, d in G.edges(data=True))
+
+
+def test_graph_from_place_cache_offline(tmp_path, monkeypatch, line_graph):
+    """The online path with osmnx stubbed: projected result, GraphML cache reused, errors wrapped."""
+    import osmnx as ox
+
+    from tuoyu_geo import settings
+
+    geo = ox.project_graph(nx.convert_node_labels_to_integers(line_graph), to_crs="EPSG:4326")
+    calls = []
+
+    def fake(name, network_type):
+        calls.append((name, network_type))
+        return geo
+
+    monkeypatch.setattr(settings, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(ox, "graph_from_place", fake)
+    G1 = nw.graph_from_place("某区")
+    G2 = nw.graph_from_place("某区")
+    assert calls == [("某区", "walk")]  # second call read the cached GraphML
+    assert len(list((tmp_path / "graphs").glob("*.graphml"))) == 1
+    for G in (G1, G2):
+        assert not G.graph["crs"].is_geographic and G.number_of_edges() == line_graph.number_of_edges()
+        assert sum(d["length"] for _, _, d in G.edges(data=True)) == pytest.approx(
+            sum(d["length"] for _, _, d in line_graph.edges(data=True)))
+
+    def boom(name, network_type):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(ox, "graph_from_place", boom)
+    with pytest.raises(tg.NetworkError, match="offline"):
+        nw.graph_from_place("别的区")

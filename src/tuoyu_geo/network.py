@@ -200,7 +200,7 @@ def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
     return path
 
 
-def _cached_download(key: str, fetch, *, cache: bool, to_crs: Any | None) -> nx.MultiDiGraph:
+def _cached_download(key: str, fetch, *, cache: bool, to_crs: Any | None, label: str) -> nx.MultiDiGraph:
     from . import settings
 
     fname = Path(settings.CACHE_DIR) / "graphs" / f"walk-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:16]}.graphml"
@@ -210,8 +210,8 @@ def _cached_download(key: str, fetch, *, cache: bool, to_crs: Any | None) -> nx.
     try:
         G = fetch()
     except Exception as exc:  # noqa: BLE001 - osmnx raises many kinds (HTTP, geocoding, empty)
-        raise NetworkError(f"cannot download the walk network for {key!r} ({type(exc).__name__}: {exc})",
-                           fix="check the internet connection and the place name (e.g. '徐汇区, 上海市, 中国'), "
+        raise NetworkError(f"cannot download the walk network of {label} ({type(exc).__name__}: {exc})",
+                           file="OpenStreetMap", fix="check the internet connection and the place name (e.g. '徐汇区, 上海市, 中国'), "
                                "or load a saved GraphML with load_graph()") from None
     if cache:
         try:
@@ -241,7 +241,7 @@ def graph_from_place(name: str, *, cache: bool = True, to_crs: Any | None = None
     import osmnx as ox
 
     return _cached_download(f"place:{name}", lambda: ox.graph_from_place(name, network_type="walk"),
-                            cache=cache, to_crs=to_crs)
+                            cache=cache, to_crs=to_crs, label=repr(name))
 
 
 def graph_from_polygon(poly: Any, *, crs: Any = "EPSG:4326", cache: bool = True,
@@ -264,7 +264,7 @@ def graph_from_polygon(poly: Any, *, crs: Any = "EPSG:4326", cache: bool = True,
         poly = shapely.ops.transform(tr.transform, poly)
     key = "polygon:" + hashlib.sha1(shapely.to_wkb(shapely.set_precision(poly, 1e-7))).hexdigest()
     return _cached_download(key, lambda: ox.graph_from_polygon(poly, network_type="walk"),
-                            cache=cache, to_crs=to_crs)
+                            cache=cache, to_crs=to_crs, label="the polygon")
 
 
 def graph_from_lines(roads: Any, *, crs: Any | None = None, largest_component: bool = True,
@@ -273,6 +273,9 @@ def graph_from_lines(roads: Any, *, crs: Any | None = None, largest_component: b
 
     Lines are noded with ``shapely.union_all`` so that every crossing becomes a graph node, even
     where the two lines share no vertex.  Each noded piece becomes one edge in both directions.
+    Plain lines carry no levels, so bridges and tunnels are joined to the streets they cross
+    (on the bundled 徐汇区 edges this changes 0.4 % of the 15-minute coverage flags); drop such
+    lines first, or use an OSM graph (:func:`graph_from_place`), where they stay separate.
 
     Parameters
     ----------
