@@ -123,9 +123,11 @@ def _brute_capacitated(cost, w, cap, p, r):
             continue
         A, b = [], []
         for i in range(n):
-            A.append([1.0 if pi == i else 0.0 for pi, _ in pairs]); b.append(w[i])
+            A.append([1.0 if pi == i else 0.0 for pi, _ in pairs])
+            b.append(w[i])
         for j in s:
-            A.append([1.0 if pj == j else 0.0 for _, pj in pairs]); b.append(cap[j])
+            A.append([1.0 if pj == j else 0.0 for _, pj in pairs])
+            b.append(cap[j])
         lp = linprog(-np.ones(len(pairs)), A_ub=A, b_ub=b, bounds=(0, None), method="highs")
         best = max(best, -lp.fun)
     return best
@@ -183,7 +185,7 @@ def test_orlib_format_generated_bruteforce(tmp_path, seed):
     n, p = 14, 3
     edges = [(i, i % n + 1, int(rng.integers(1, 50))) for i in range(1, n + 1)]  # ring keeps it connected
     edges += [(int(a), int(b), int(c)) for a, b, c in
-              zip(rng.integers(1, n + 1, 20), rng.integers(1, n + 1, 20), rng.integers(1, 50, 20)) if a != b]
+              zip(rng.integers(1, n + 1, 20), rng.integers(1, n + 1, 20), rng.integers(1, 50, 20), strict=True) if a != b]
     f = tmp_path / "gen.txt"
     f.write_text(f"{n} {len(edges)} {p}\n" + "\n".join(f" {a} {b} {c} " for a, b, c in edges) + "\n")
     D, pp = read_orlib_pmed(f)

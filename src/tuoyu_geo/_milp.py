@@ -91,7 +91,9 @@ class MILP:
         return int(self.add_rows(np.zeros(len(col), np.int64), col, val, 1, lo=lo, hi=hi)[0])
 
     def arrays(self) -> tuple:
-        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
+        def cat(parts, dt):
+            return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+
         A = sp.csc_matrix((cat(self.rows_v, float), (cat(self.rows_i, np.int64), cat(self.rows_j, np.int64))),
                           shape=(self.n_rows, self.n_cols))
         A.sum_duplicates()
@@ -230,7 +232,7 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
     R = A.tocsr()
     for r in range(R.shape[0]):
         s, e = R.indptr[r], R.indptr[r + 1]
-        expr = pulp.LpAffineExpression([(xs[k], float(v)) for k, v in zip(R.indices[s:e], R.data[s:e])])
+        expr = pulp.LpAffineExpression([(xs[k], float(v)) for k, v in zip(R.indices[s:e], R.data[s:e], strict=True)])
         if lo[r] == hi[r]:
             prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=float(lo[r])), f"r{r}")
             continue

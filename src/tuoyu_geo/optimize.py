@@ -348,7 +348,11 @@ def plan_sites(area, access, policy=None, *, budget: float | None = None, max_ne
             for t in range(nT):
                 if phased and avail[j] > T[t]:
                     continue
-                oj.append(j); om.append(m); ot.append(t); osize.append(p); ocost.append(fixed[j] + per[j] * p)
+                oj.append(j)
+                om.append(m)
+                ot.append(t)
+                osize.append(p)
+                ocost.append(fixed[j] + per[j] * p)
     oj, om, ot = np.array(oj, np.int64), np.array(om, np.int64), np.array(ot, np.int64)
     osize, ocost = np.array(osize, float), np.array(ocost, float)
     nO = len(oj)
@@ -411,7 +415,7 @@ def plan_sites(area, access, policy=None, *, budget: float | None = None, max_ne
         order = np.argsort(oj_u, kind="stable")
         uj, starts = np.unique(oj_u[order], return_index=True)
         ends = np.r_[starts[1:], len(order)]
-        for j, s0, e0 in zip(uj, starts, ends):
+        for j, s0, e0 in zip(uj, starts, ends, strict=True):
             by_site[int(j)] = upto_opts[order[s0:e0]]
         if not capacity_aware:
             ui = np.unique(pi)
@@ -421,7 +425,7 @@ def plan_sites(area, access, policy=None, *, budget: float | None = None, max_ne
             zpos = np.full(nI, -1, np.int64)
             zpos[ui] = np.arange(len(ui))
             rr, cc, vv = [np.arange(len(ui))], [z], [np.ones(len(ui))]
-            for i, j in zip(pi, pj):
+            for i, j in zip(pi, pj, strict=True):
                 o = by_site.get(int(j))
                 if o is None:
                     continue
