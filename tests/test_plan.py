@@ -268,3 +268,22 @@ def test_bundled_wuxi_plan():
     after = plan.streets_after
     assert len(after) == 13 and bool(after["has_puhui"].all())
     assert {"XH01", "XH12"} <= set(plan.sites["street_id"])
+
+
+def test_cli_plan_writes_csvs(tmp_path, capsys):
+    pytest.importorskip("tuoyu_geo.access").compute_access  # noqa: B018
+    from tuoyu_geo import cli
+    from tuoyu_geo.datasets import bundled_path
+
+    rc = cli.main(["plan", str(bundled_path()), "--policy", "wuxi-2025", "--budget", "1500", "--no-progress",
+                   "--out", str(tmp_path)])
+    assert rc == 0
+    sites = pd.read_csv(tmp_path / "recommended_sites.csv", encoding="utf-8-sig")
+    sba = pd.read_csv(tmp_path / "street_before_after.csv", encoding="utf-8-sig")
+    assert (tmp_path / "recommended_sites.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert sites["cost"].sum() <= 1500 + 1e-6 and {"XH01", "XH12"} <= set(sites["street_id"])
+    assert len(sba) == 13 and sba["has_puhui_after"].all() and not sba["has_puhui_before"].all()
+    assert sba["new_places"].sum() == sites["places"].sum()
+    out = capsys.readouterr().out
+    assert "new 普惠 sites" in out and "status: optimal" in out
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave no temporary files
