@@ -135,17 +135,21 @@ def _gap(obj: float, bound: float) -> float:
 
 
 def solve(model: MILP, *, solver: str = "highs", time_limit_s: float | None = None,
-          mip_gap: float = 1e-4, threads: int | None = None) -> Solution:
-    """Solve ``model``; raise :class:`SolverError` when the solver is missing or fails."""
+          mip_gap: float = 1e-4, threads: int | None = None, start: np.ndarray | None = None) -> Solution:
+    """Solve ``model``; raise :class:`SolverError` when the solver is missing or fails.
+
+    ``start`` is a feasible solution handed to the solver as its first incumbent (MIP start), so a
+    run stopped by the time limit never returns less than it.
+    """
     solver = str(solver).lower()
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
     if solver == "highs":
-        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
-    return _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
+    return _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
 
 
-def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
+def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
     try:
         import highspy
     except ImportError as e:  # pragma: no cover - environment dependent
@@ -178,6 +182,11 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
         lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
                            for f in integer]
     h.passModel(lp)
+    if start is not None:
+        hs = highspy.HighsSolution()
+        hs.col_value = list(np.asarray(start, float))
+        hs.value_valid = True
+        h.setSolution(hs)
     h.run()
     secs = time.perf_counter() - t0
     ms = h.getModelStatus()
@@ -215,7 +224,7 @@ _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_NUM = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|inf|nan))"
 
 
-def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
+def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
     try:
         import pulp
     except ImportError as e:  # pragma: no cover
@@ -243,8 +252,12 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads) -> Solution:
     fd, logpath = tempfile.mkstemp(prefix="tuoyu_cbc_", suffix=".log")
     os.close(fd)
     try:
+        if start is not None:
+            for v, val in zip(xs, np.asarray(start, float), strict=True):
+                if v.cat == pulp.LpInteger:  # CBC's MIP start uses the integer columns
+                    v.setInitialValue(round(val))
         cmd = cmd_cls(msg=False, timeLimit=time_limit_s, gapRel=mip_gap, logPath=logpath,
-                      threads=threads)
+                      threads=threads, warmStart=start is not None)
         if not cmd.available():
             raise SolverError(f"CBC binary not available at {cmd.path}\n  fix: {_FIX_INSTALL}")
         t0 = time.perf_counter()

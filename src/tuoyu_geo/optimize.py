@@ -466,10 +466,23 @@ def plan_sites(area, access, policy=None, *, budget: float | None = None, max_ne
         c[cols] = coef
         mdl.set_objective(c, sense)
         remaining = max(1.0, time_limit_s - (time.perf_counter() - t_start)) if time_limit_s else None
-        sol = solve(mdl, solver=solver, time_limit_s=remaining, mip_gap=mip_gap)
+        sol = solve(mdl, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x_sol)
         solve_s += sol.seconds
         details.append({"stage": name, "status": sol.status, "objective": sol.objective, "bound": sol.bound,
                         "gap": sol.gap, "seconds": round(sol.seconds, 3)})
+        if sol.x is None and x_sol is not None and sol.status != "infeasible":
+            # no incumbent in this stage within the time left: keep the previous stage's plan (it
+            # satisfies every constraint of this stage, including the held optima)
+            log.warning("stage %s found no solution within the time limit; keeping the stage-%d plan",
+                        name, len(details) - 1)
+            status, gap = "time_limit", math.inf
+            details[-1]["kept_previous"] = True
+            v = float(c @ x_sol)
+            values[name] = v
+            if len(cols):
+                mdl.add_row(cols, coef, **({"hi": v + LEX_TOLERANCE * max(1.0, abs(v))} if sense == 1
+                                          else {"lo": v - LEX_TOLERANCE * max(1.0, abs(v))}))
+            continue
         if sol.x is None:
             if sol.status == "infeasible":
                 raise InfeasiblePlanError([("全区", "模型", "the rules together (一街道一普惠, required sites, budget, "
