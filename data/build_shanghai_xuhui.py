@@ -20,7 +20,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 from shapely.geometry import box
 

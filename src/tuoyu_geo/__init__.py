@@ -25,13 +25,15 @@ from .policy import Policy, available_policies, load_policy
 
 __version__ = "0.1.0"
 
-from . import network  # noqa: E402
-from . import access  # noqa: E402
-from . import indicators  # noqa: E402
-from . import optimize  # noqa: E402
-from . import maps  # noqa: E402
-from . import export  # noqa: E402
-from . import datasets  # noqa: E402
+from . import (
+    access,  # noqa: E402
+    datasets,  # noqa: E402
+    export,  # noqa: E402
+    indicators,  # noqa: E402
+    maps,  # noqa: E402
+    network,  # noqa: E402
+    optimize,  # noqa: E402
+)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

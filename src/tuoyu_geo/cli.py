@@ -163,10 +163,10 @@ def cmd_access(args: argparse.Namespace) -> int:  # filled by the access issue
     for sid, g in res.groupby("street_id"):
         w = inf.loc[g.index]
         tot = float(w.sum())
-        share = (lambda col: float(w[g[col]].sum()) / tot if tot > 0 else float("nan"))
+        any_share, pu_share = (float(w[g[col]].sum()) / tot if tot > 0 else float("nan")
+                               for col in (f"within{tag}_any", f"within{tag}_puhui"))
         rows.append({"street_id": sid, "街道": st.loc[sid, "name"] if sid in st.index else sid,
-                     "infants": tot, f"any≤{tag}min": share(f"within{tag}_any"),
-                     f"普惠≤{tag}min": share(f"within{tag}_puhui")})
+                     "infants": tot, f"any≤{tag}min": any_share, f"普惠≤{tag}min": pu_share})
     tab = pd.DataFrame(rows).sort_values("street_id")
     total = float(inf.sum())
     _out(f"{area.name}: share of infants within {tag} min ({acc.threshold_m(minutes):.0f} m walk) of an institution")
@@ -322,7 +322,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                    "has_puhui_before", "has_puhui_after", f"{cov}_before", f"{cov}_after",
                                    "new_sites") if c in sba.columns]
     _out(_table(sba[cols], floatfmt="{:.2f}"))
-    for k, v in paths.items():
+    for v in paths.values():
         _out(f"wrote {v}")
     return EXIT_OK
 

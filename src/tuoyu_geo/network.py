@@ -607,14 +607,19 @@ def snap_points(graph: nx.MultiDiGraph, points: Any, *, ids: Sequence[Any] | Non
     at = shapely.line_interpolate_point(eg, proj)
     xy = shapely.get_coordinates(at)
     far = dist > warn_m
-    if far.any():
-        shown = ", ".join(ids[far][:20])
-        more = f" … (+{int(far.sum()) - 20} more)" if far.sum() > 20 else ""
+    far_ids = tuple(dict.fromkeys(str(i) for i in ids[far]))
+    if far.any() and (id(graph), warn_m, far_ids) not in _WARNED:
+        _WARNED.add((id(graph), warn_m, far_ids))  # warn once per graph and point set, not per call
+        shown = ", ".join(far_ids[:20])
+        more = f" … (+{len(far_ids) - 20} more)" if len(far_ids) > 20 else ""
         log.warning("%d point(s) are farther than %.0f m from any walkable edge (max %.0f m): %s%s",
                     int(far.sum()), warn_m, float(dist[far].max()), shown, more)
     return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.key[ei], offset_m=off,
                 dist_u_m=off, dist_v_m=L - off, snap_m=np.asarray(dist, dtype=float), x=xy[:, 0], y=xy[:, 1],
                 edge_index=ei, graph_id=id(graph))
+
+
+_WARNED: set[tuple[int, float, tuple[str, ...]]] = set()
 
 
 def _snap_of(graph: nx.MultiDiGraph, pts: Any) -> Snap:
