@@ -211,7 +211,7 @@ def test_atomic_write(tmp_path):
 def test_write_scorecard(built, tmp_path):
     sc = built[2]
     for suffix in (".xlsx", ".csv", ".gpkg", ".geojson"):
-        p = export.write_scorecard(sc, tmp_path / f"sc{suffix}")
+        p = export.write_scorecard_file(sc, tmp_path / f"sc{suffix}")
         assert p.stat().st_size > 0
     assert load_workbook(tmp_path / "sc.xlsx").sheetnames == ["街道指标"]
     assert dict(pyogrio.list_layers(tmp_path / "sc.gpkg")) == {"街道指标": "Polygon"}

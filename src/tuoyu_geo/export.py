@@ -44,7 +44,7 @@ __all__ = [
     "export_plan",
     "site_table",
     "street_comparison",
-    "write_scorecard",
+    "write_scorecard_file",
 ]
 
 FORMATS = ("gpkg", "xlsx", "csv", "geojson")
@@ -654,9 +654,12 @@ def export_plan(plan: Any, out_dir: str | Path, *, formats: Sequence[str] = FORM
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def write_scorecard(scorecard: pd.DataFrame, path: str | Path, *,
+def write_scorecard_file(scorecard: pd.DataFrame, path: str | Path, *,
                     communities: pd.DataFrame | None = None) -> Path:
-    """Write a 街道 scorecard (and optionally a community table) with Chinese headers.
+    """Write a 街道 scorecard (and optionally a community table) to ONE file with Chinese headers.
+
+    For the full analysis bundle (two CSVs + an XLSX with the 说明 sheet of definitions and
+    sources, as written by ``tuoyu-geo analyze``) use :func:`tuoyu_geo.indicators.write_scorecard`.
 
     The format follows the suffix of ``path``: ``.xlsx`` (sheets 街道指标, 小区指标), ``.csv``
     (UTF-8 with BOM; streets only), ``.gpkg`` (layers 街道指标, 小区指标; EPSG:4326) or ``.geojson``
