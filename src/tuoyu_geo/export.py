@@ -375,7 +375,7 @@ def _cell(v: Any) -> Any:
     if v is None:
         return None
     if isinstance(v, (np.bool_, bool)):
-        return bool(v)
+        return "是" if v else "否"  # Chinese sheets: yes/no in words, not TRUE/FALSE
     if isinstance(v, (np.integer, int)):
         return int(v)
     if isinstance(v, (np.floating, float)):
