@@ -219,20 +219,8 @@ def test_write_scorecard(built, tmp_path):
 
 # ------------------------------------------------------------------------------------ CLI, end to end
 
-def _real_pipeline_available() -> bool:
-    try:
-        from tuoyu_geo import access, indicators, optimize  # noqa: F401
-
-        return all(hasattr(m, f) for m, f in ((access, "compute_access"), (indicators, "street_scorecard"),
-                                               (optimize, "plan_sites")))
-    except ImportError:
-        return False
 
 
-real = pytest.mark.skipif(not _real_pipeline_available(), reason="access/indicators/optimize not available yet")
-
-
-@real
 def test_cli_demo_end_to_end(tmp_path, capsys):
     from test_maps import CHROMIUM, run_chromium
 
@@ -261,7 +249,6 @@ def test_cli_demo_end_to_end(tmp_path, capsys):
     assert dom.count('class="leaflet-marker-icon tuoyu-star') == n_sites
 
 
-@real
 def test_cli_map_and_export_on_a_folder(tmp_path, capsys):
     from tuoyu_geo import cli, datasets, maps
 

@@ -372,11 +372,6 @@ def test_cli_analyze_on_fixture(fx, tmp_path, monkeypatch, capsys):
     assert "80%" in out                                  # S1 普惠 share
 
 
-def _has_access_engine() -> bool:
-    return callable(getattr(tg.access, "compute_access", None))
-
-
-@pytest.mark.skipif(not _has_access_engine(), reason="tuoyu_geo.access.compute_access not implemented yet")
 def test_cli_analyze_bundled_area(tmp_path, capsys):
     from pathlib import Path
 

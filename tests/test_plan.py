@@ -16,9 +16,6 @@ K1, K2, K3 (50 + 80 + 100 = 230; K4 adds nothing); least cost takes K2 at 20 pla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -28,22 +25,8 @@ from shapely.geometry import Point, box
 
 import tuoyu_geo as tg
 from tuoyu_geo import DataError, InfeasiblePlanError
+from tuoyu_geo.access import Access
 from tuoyu_geo.optimize import class_options, plan_sites
-
-try:
-    from tuoyu_geo.access import Access
-except ImportError:  # stand-in with the contract's fields until tuoyu_geo.access lands
-    @dataclass(frozen=True)
-    class Access:  # type: ignore[no-redef]
-        minutes: tuple[float, ...]
-        thresholds_m: Mapping[float, float]
-        max_distance_m: float
-        community_ids: pd.Index
-        institution_ids: pd.Index
-        candidate_ids: pd.Index
-        dist_institutions: csr_matrix
-        dist_candidates: csr_matrix
-        communities: pd.DataFrame
 
 POL = tg.load_policy("wuxi-2025")
 
