@@ -1,4 +1,4 @@
-"""Synthetic study areas for the io / bad-input tests (imported by the test modules).
+"""Synthetic study areas for the area/loading and bad-input tests (imported by the test modules).
 
 A regular walk grid in Shanghai (121.43 °E, 31.17 °N) with cells of 0.0017° × 0.0013° (≈162 m ×
 144 m); four 2×2-block 街道 whose boundaries run along grid lines; every community, institution

@@ -13,7 +13,10 @@ import scipy.sparse as sp
 from shapely.geometry import Point, box
 
 import tuoyu_geo as tg
+from tuoyu_geo import datasets
 from tuoyu_geo.access import compute_access, gaussian_weight, isochrones, within
+from tuoyu_geo.area import make_area
+from tuoyu_geo.network import WalkNet
 
 CRS = "EPSG:32651"
 X0, Y0 = 350_000.0, 3_450_000.0
@@ -77,7 +80,7 @@ def area():
         geometry=_wgs([(410, 100), (1600, 20)]), crs="EPSG:4326")
     candidates = gpd.GeoDataFrame({"site_id": ["P1"], "name": ["候选"], "kind": ["其他"], "max_places": [40]},
                                   geometry=_wgs([(0, 20)]), crs="EPSG:4326")
-    return tg.make_area(streets=streets, communities=communities, institutions=institutions,
+    return make_area(streets=streets, communities=communities, institutions=institutions,
                         candidates=candidates, policy="wuxi-2025", graph=G, name="grid", metric_crs=CRS)
 
 
@@ -173,12 +176,49 @@ def test_isochrone_areas_hand(area):
 
 
 def test_no_graph_is_an_error(area):
-    with pytest.raises(tg.NetworkError):
+    with pytest.raises(tg.NetworkError, match="has no walk network"):
         compute_access(area.replace(graph=None))
+    with pytest.raises(tg.NetworkError, match="has no walk network"):
+        isochrones(area.replace(graph=None))
+
+
+def test_given_walknet_is_used(area, acc):
+    """A WalkNet passed as ``network`` gives the same matrices; it also serves an area without graph."""
+    net = WalkNet.from_graph(area.graph)
+    a2 = compute_access(area, network=net)
+    for m1, m2 in ((acc.dist_institutions, a2.dist_institutions), (acc.dist_candidates, a2.dist_candidates)):
+        assert (m1.indices == m2.indices).all() and (m1.data == m2.data).all()
+    pd.testing.assert_frame_equal(acc.communities, a2.communities)
+    a3 = compute_access(area.replace(graph=None), network=net)
+    assert (a3.dist_institutions.data == acc.dist_institutions.data).all()
+    iso = isochrones(area, network=net, minutes=5)
+    assert iso.loc["I2", "area_m2"] == pytest.approx(isochrones(area, minutes=5).loc["I2", "area_m2"], rel=1e-12)
+
+
+def test_policy_is_applied_at_assessment_time(area):
+    """Estimated infants follow the policy given to compute_access.
+
+    Without an infants column every community is estimated: infants = population × infant_share.
+    2SFCA step 1 for I1 (30 places; K1, K2, K4 within 1000 m; populations 500 + 1000 + 2000 = 3500):
+    wuxi-2025 (0.0277): R_I1 = 30 / (3500 × 0.0277) = 30 / 96.95 → K1 sfca_all = 1000 × R_I1 = 309.44;
+    infant_share 0.04: R_I1 = 30 / 140 → K1 = 214.29.  I2 (20 places; K2, K3: 1000 + 1500 = 2500):
+    K3 = 1000 × 20 / (2500 × 0.04) = 200.
+    """
+    est = area.replace(communities=area.communities.drop(columns=["infants", "infants_estimated"]))
+    assert est.communities["infants_estimated"].all()
+    c = compute_access(est).communities
+    assert c.loc["K1", "sfca_all"] == pytest.approx(1000 * 30 / (3500 * 0.0277))
+    other = est.policy.replace(name="high-births", infant_share=0.04)
+    c2 = compute_access(est, other).communities
+    assert c2.loc["K1", "sfca_all"] == pytest.approx(1000 * 30 / 140)
+    assert c2.loc["K3", "sfca_all"] == pytest.approx(200.0)
+    # given infants (the fixture's) do not depend on the policy
+    c3 = compute_access(area, other).communities
+    assert c3.loc["K1", "sfca_all"] == pytest.approx(1000 * 30 / 70)
 
 
 def test_bundled_area_fast_and_consistent():
-    a = tg.datasets.shanghai_xuhui()
+    a = datasets.shanghai_xuhui()
     t = time.perf_counter()
     acc = compute_access(a)
     assert time.perf_counter() - t < 10

@@ -480,7 +480,7 @@ def test_street_without_candidate_under_one_puhui_rule(tmp_path):
 def test_budget_below_cheapest_required_site(grid_area):
     acc = tg.access.compute_access(grid_area)
     with pytest.raises(InfeasiblePlanError) as ei:
-        tg.optimize.plan_sites(grid_area, acc, budget=10, required=["K16"])
+        tg.optimize.plan_sites(grid_area, acc, budget_wan=10, required=["K16"])
     assert any(rule in ("预算", "指定点位") for _, rule, _ in ei.value.reasons)
     assert "K16" in str(ei.value) and "fix: raise the budget" in str(ei.value)
 
@@ -496,12 +496,11 @@ def test_time_limit_too_short_gives_best_plan_not_exception():
 
 
 def test_unwritable_output_folder_raises_output_error(grid_area, tmp_path):
-    acc = tg.access.compute_access(grid_area)
-    plan = tg.optimize.plan_sites(grid_area, acc)
+    a = tg.assess(grid_area, plan=tg.PlanOptions())
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder", encoding="utf-8")
     with pytest.raises(OutputError) as ei:
-        tg.export.export_plan(plan, blocker / "out")
+        tg.export.export_plan(a, blocker / "out")
     assert type(ei.value) is OutputError and ei.value.exit_code == 5
     assert "a_file" in str(ei.value) and "fix:" in str(ei.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing partial left behind

@@ -30,6 +30,10 @@ from shapely.geometry import Point, box
 import tuoyu_geo as tg
 from tuoyu_geo import indicators as ind
 from tuoyu_geo.access import Access
+from tuoyu_geo.pipeline import Assessment
+from tuoyu_geo.plan import explain_gaps
+from tuoyu_geo.report.labels import definition, label
+from tuoyu_geo.report.scorecard import write_scorecard
 
 MET, NOT = "达标", "未达标"
 
@@ -98,6 +102,16 @@ def fx():
                            community=ind.community_scorecard(area, acc))
 
 
+def _assessment(fx) -> Assessment:
+    """A real Assessment of the fixture (its scorecards; no plan, no isochrones)."""
+    pol = tg.load_policy("wuxi-2025")
+    return Assessment(area=fx.area, policy=pol, access=fx.access, streets=fx.street, communities=fx.community,
+                      total=ind.street_total(fx.street, pol), districts=ind.district_scorecard(fx.street, pol),
+                      plan=None, access_after=None, streets_after=None, communities_after=None, total_after=None,
+                      districts_after=None, gaps=explain_gaps(fx.street, fx.street, pol), isochrones=None,
+                      minutes=15.0, timings={})
+
+
 # ----------------------------------------------------------------------------------- expected values
 
 EXPECTED_STREETS = {
@@ -106,6 +120,7 @@ EXPECTED_STREETS = {
     "district": ["测试区"] * 3,
     "population": [9000, 8000, 6000],
     "infants": [225, 200, 6000 * 0.0277],             # S3 filled from the profile's infant_share
+    "infants_estimated": [False, False, True],
     "communities": [2, 1, 2],
     "community_infants": [225, 120, 140],
     "institutions": [2, 1, 0],
@@ -140,7 +155,7 @@ EXPECTED_STREETS = {
 
 EXPECTED_TOTAL = {
     "street_id": "total", "name": "合计", "district": "测试区",
-    "population": 23000, "infants": 225 + 200 + 166.2, "communities": 5, "community_infants": 485,
+    "population": 23000, "infants": 225 + 200 + 166.2, "infants_estimated": True, "communities": 5, "community_infants": 485,
     "institutions": 3, "places": 60, "puhui_institutions": 1, "puhui_places": 40,
     "demonstration_institutions": 1,
     "places_per_1000": 60 / 23000 * 1000,        # 2.6087, from the sums (not the mean 2.27)
@@ -161,6 +176,7 @@ EXPECTED_COMMUNITIES = {
     "street_name": ["一街道", "一街道", "二街道", "三街道", "三街道"],
     "population": [4000, 5000, 5000, 3000, 2400],
     "infants": [100, 125, 120, 80, 60],
+    "infants_estimated": [False] * 5,
     "is_new": [False, True, False, True, False],
     "standard_per_1000": [5.0, 10.0, 5.0, 10.0, 5.0],
     "required_places": [20.0, 50.0, 25.0, 30.0, 12.0],
@@ -205,7 +221,7 @@ def test_street_scorecard_every_column(fx):
 
 
 def test_street_total_recomputes_ratios(fx):
-    t = ind.street_total(fx.street)
+    t = ind.street_total(fx.street, "wuxi-2025")
     assert set(t.index) == set(EXPECTED_STREETS)
     for col, want in EXPECTED_TOTAL.items():
         assert _same(t[col], want), (col, t[col], want)
@@ -214,8 +230,8 @@ def test_street_total_recomputes_ratios(fx):
 def test_policy_argument_overrides_area_policy(fx):
     tj = ind.street_scorecard(fx.area, fx.access, tg.load_policy("tianjin-2025"))   # 普惠 ≥ 60 %
     assert tj["puhui_target"].eq(0.6).all()
-    assert ind.street_total(tj)["status_puhui_share"] == MET                        # 40/60 ≥ 0.6
-    assert ind.street_total(fx.street)["status_puhui_share"] == NOT                 # 40/60 < 0.7
+    assert ind.street_total(tj, "tianjin-2025")["status_puhui_share"] == MET         # 40/60 ≥ 0.6
+    assert ind.street_total(fx.street, "wuxi-2025")["status_puhui_share"] == NOT     # 40/60 < 0.7
     relaxed = tg.load_policy("wuxi-2025", one_puhui_per_street=False, places_per_1000=1.0)
     r = ind.street_scorecard(fx.area, fx.access, relaxed)
     assert r["status_one_puhui"].tolist() == [MET, MET, MET]
@@ -256,9 +272,9 @@ def test_labels_and_definitions_cover_every_column(fx):
     for col in list(fx.street.columns) + list(fx.community.columns):
         if col == "geometry":
             continue
-        assert col in ind.COLUMN_LABELS_ZH, col
-        assert ind._definition(col), col
-    assert ind.COLUMN_LABELS_ZH["places_per_1000"] == "每千人口托位数"
+        assert label(col) != col, col
+        assert definition(col, "street" if col in fx.street.columns else "community"), col
+    assert label("places_per_1000") == "每千人口托位数"
 
 
 def _sheet_rows(ws):
@@ -267,7 +283,7 @@ def _sheet_rows(ws):
 
 
 def test_write_scorecard_files_and_xlsx(fx, tmp_path):
-    paths = ind.write_scorecard(tmp_path / "out", fx.street, fx.community, "wuxi-2025")
+    paths = write_scorecard(tmp_path / "out", _assessment(fx))
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
         "street_scorecard.csv", "community_scorecard.csv", "scorecard.xlsx"}
     raw = paths["street_csv"].read_bytes()
@@ -282,8 +298,9 @@ def test_write_scorecard_files_and_xlsx(fx, tmp_path):
     assert wb.sheetnames == ["街道指标", "小区指标", "说明"]
     head, rows, cells = _sheet_rows(wb["街道指标"])
     cols = [c for c in fx.street.columns if c != "geometry"]
-    assert head == ["街道名称" if c == "name" else ind.COLUMN_LABELS_ZH[c] for c in cols]
-    assert len(rows) == 4 and rows[-1]["街道名称"] == "合计"
+    assert head == [label(c) for c in cols]
+    name = label("name")
+    assert len(rows) == 4 and rows[-1][name] == "合计"
     boolzh = {True: "是", False: "否"}
     for i, sid in enumerate(["S1", "S2", "S3"]):
         for col in cols:
@@ -303,14 +320,14 @@ def test_write_scorecard_files_and_xlsx(fx, tmp_path):
 
     head_c, rows_c, cells_c = _sheet_rows(wb["小区指标"])
     ccols = [c for c in fx.community.columns if c != "geometry"]
-    assert head_c == ["小区名称" if c == "name" else ind.COLUMN_LABELS_ZH[c] for c in ccols]
+    assert head_c == [label(c) for c in ccols]
     for i in range(5):
         for col, want in EXPECTED_COMMUNITIES.items():
             got = rows_c[i][head_c[ccols.index(col)]]
             want = want[i]
             want = boolzh[want] if isinstance(want, (bool, np.bool_)) else want
             assert _same(got, want), (i, col, got, want)
-    assert rows_c[0]["小区名称"] == "甲小区"
+    assert rows_c[0][label("name")] == "甲小区"
 
     _, info, _ = _sheet_rows(wb["说明"])
     text = "\n".join(" ".join(str(v) for v in r.values() if v is not None) for r in info)
@@ -334,43 +351,12 @@ def test_write_scorecard_is_all_or_nothing(fx, tmp_path, monkeypatch):
 
     monkeypatch.setattr(openpyxl.Workbook, "save", boom)
     with pytest.raises(tg.OutputError, match="disk full"):
-        ind.write_scorecard(out, fx.street, fx.community, "wuxi-2025")
+        write_scorecard(out, _assessment(fx))
     assert sorted(p.name for p in out.iterdir()) == ["street_scorecard.csv"]   # no temps, no partial set
     assert (out / "street_scorecard.csv").read_text(encoding="utf-8") == "old"
 
 
-def test_write_xlsx_helper(tmp_path):
-    from tuoyu_geo._xlsx import display_width, write_xlsx
-
-    df = pd.DataFrame({"街道": ["湖南路街道", "合计"], "占比": [0.5, np.nan], "有": [True, False]})
-    p = write_xlsx(tmp_path / "a.xlsx", {"表": df}, number_formats={"占比": "0.0%"}, notes={"表": {"占比": "说明"}})
-    ws = load_workbook(p)["表"]
-    assert [c.value for c in ws[1]] == ["街道", "占比", "有"]
-    assert ws["B2"].value == 0.5 and ws["B2"].number_format == "0.0%" and ws["B3"].value is None
-    assert ws["C2"].value is True and ws["B1"].comment.text == "说明"
-    assert ws.freeze_panes == "A2"
-    assert display_width("湖南路a") == 7
-    with pytest.raises(ValueError, match="sheet name"):
-        write_xlsx(tmp_path / "b.xlsx", {"a/b": df})
-    assert not (tmp_path / "b.xlsx").exists()
-
-
 # ------------------------------------------------------------------------------------------- CLI
-
-def test_cli_analyze_on_fixture(fx, tmp_path, monkeypatch, capsys):
-    from tuoyu_geo import cli
-
-    monkeypatch.setattr(cli, "_area", lambda path, policy=None, **kw: fx.area)
-    monkeypatch.setattr(tg.access, "compute_access", lambda area, policy=None, **kw: fx.access, raising=False)
-    rc = cli.main(["analyze", "anywhere", "--policy", "wuxi-2025", "--out", str(tmp_path / "o")])
-    assert rc == 0
-    assert {p.name for p in (tmp_path / "o").iterdir()} == {
-        "street_scorecard.csv", "community_scorecard.csv", "scorecard.xlsx"}
-    out = capsys.readouterr().out
-    assert "一街道" in out and "合计" in out and "✗" in out and "✓" in out
-    assert "26" in out                                   # S2 gap
-    assert "80%" in out                                  # S1 普惠 share
-
 
 def test_cli_analyze_bundled_area(tmp_path, capsys):
     from pathlib import Path
@@ -395,4 +381,42 @@ def test_cli_analyze_bundled_area(tmp_path, capsys):
     assert wb.sheetnames == ["街道指标", "小区指标", "说明"]
     wb.close()
     out = capsys.readouterr().out
-    assert "湖南路街道" in out and "合计" in out
+    assert "湖南路街道" in out and "合计" in out and "✗" in out and "✓" in out
+    assert "一街道一普惠" in out  # the unmet rules are named, with their reasons
+
+
+def test_place_gap_rounds_up_fractional_places(fx):
+    """4.42 places per 1000: S2 needs 4.42 × 8 = 35.36 → 36 − 10 = 26 (ceil; round and floor give 25);
+    S3 needs 4.42 × 6 = 26.52 → 27."""
+    pol = tg.load_policy("wuxi-2025", places_per_1000=4.42)
+    sc = ind.street_scorecard(fx.area, fx.access, pol)
+    assert sc["place_gap"].tolist() == [0, 26, 27]
+    assert tg.rules.place_gap(4.42, 8000, 10) == 26
+
+
+def test_gaps_name_the_street_the_rule_and_the_reason(fx):
+    pol = tg.load_policy("wuxi-2025")
+    gaps = explain_gaps(fx.street, fx.street, pol)
+    got = {(r.street_id, r.rule) for r in gaps.itertuples()}
+    names = {r.key: r.name for r in tg.rules.RULES}
+    # S1 meets everything; S2 and S3 miss all four per-街道 rules (see EXPECTED_STREETS)
+    want = {(s, names[k]) for s in ("S2", "S3") for k in ("places", "street_puhui_share", "one_puhui", "residential")}
+    assert got == want
+    s2 = gaps.set_index(["street_id", "rule"]).loc[("S2", names["places"]), "why"]
+    assert "缺口26个托位" in s2 and "尚未做选址方案" in s2
+    s3 = gaps.set_index(["street_id", "rule"]).loc[("S3", names["residential"]), "why"]
+    assert "2个小区" in s3 and "共缺32个" in s3
+
+
+def test_district_scorecard_and_demonstration_rule(fx):
+    """测试区 has one demonstration institution (I1): 达标 with 1 required, 未达标 with 2 — then the
+    gaps name the district and 一县区一示范."""
+    d = ind.district_scorecard(fx.street, "wuxi-2025")
+    assert d.loc["测试区", "streets"] == 3 and d.loc["测试区", "streets_met"] == 1
+    assert d.loc["测试区", "places_per_1000"] == pytest.approx(60 / 23000 * 1000)
+    assert d.loc["测试区", "status_demonstration"] == MET
+    two = tg.load_policy("wuxi-2025", demonstration_per_district=2)
+    assert ind.district_scorecard(fx.street, two).loc["测试区", "status_demonstration"] == NOT
+    gaps = explain_gaps(fx.street, fx.street, two)
+    demo = gaps[gaps["rule"] == tg.rules.Demonstration.name]
+    assert demo["name"].tolist() == ["测试区"] and "示范机构1个，要求2个" in demo["why"].iloc[0]

@@ -1,4 +1,5 @@
-"""Loading and validating study areas: readers, the data contract, area.toml, the bundled area."""
+"""Loading and validating study areas: readers, the data contract, area.toml, the bundled area
+(``tuoyu_geo.area``, ``tuoyu_geo.loading``, ``tuoyu_geo.datasets``, ``tuoyu_geo.network.checks``)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ import pandas as pd
 import pytest
 import synth
 
-import tuoyu_geo as tg
-from tuoyu_geo import DataError, crs, io
+from tuoyu_geo import DataError, crs, datasets
+from tuoyu_geo.area import StudyArea, make_area, read_layer
+from tuoyu_geo.loading import load_area
+from tuoyu_geo.network import checks
 
 # ------------------------------------------------------------------------------- bundled area
 
 
 @pytest.fixture(scope="module")
 def xuhui():
-    return tg.datasets.shanghai_xuhui()
+    return datasets.shanghai_xuhui()
 
 
 def test_bundled_area_counts(xuhui):
@@ -35,7 +38,7 @@ def test_bundled_area_counts(xuhui):
 
 
 def test_bundled_population_with_documented_huajing_correction(xuhui):
-    facts = json.loads((tg.datasets.bundled_path() / "build_facts.json").read_text(encoding="utf-8"))
+    facts = json.loads((datasets.bundled_path() / "build_facts.json").read_text(encoding="utf-8"))
     pop = xuhui.streets["population"].sum()
     assert pop == pytest.approx(1.11e6, rel=0.01)
     assert xuhui.communities["population"].sum() == pytest.approx(pop, abs=1)
@@ -60,7 +63,7 @@ def test_bundled_layers_follow_the_contract(xuhui):
 
 
 def test_bundled_area_real_wgs84_does_not_trigger_datum_check(xuhui):
-    t = io.datum_check(xuhui, "wgs84")
+    t = checks.datum_check(xuhui, "wgs84")
     assert t["streets_m"].idxmin() == "wgs84"
     assert t.loc["wgs84", "streets_m"] < 0.5 * t.loc["gcj02", "streets_m"]
 
@@ -76,7 +79,7 @@ def test_summary_and_points(xuhui):
 def test_study_area_is_frozen_and_replace_revalidates(xuhui):
     with pytest.raises(dataclasses.FrozenInstanceError):
         xuhui.name = "x"  # type: ignore[misc]
-    area = tg.make_area(**{k: synth.LAYER_FUNCS[k]() for k in synth.LAYER_FUNCS})
+    area = make_area(**{k: synth.LAYER_FUNCS[k]() for k in synth.LAYER_FUNCS})
     inst = area.institutions.copy()
     inst.loc["I1", "places"] = -5
     with pytest.raises(DataError, match="places is negative") as ei:
@@ -84,7 +87,7 @@ def test_study_area_is_frozen_and_replace_revalidates(xuhui):
     assert "I1" in str(ei.value)
     other = area.replace(name="renamed")
     assert other.name == "renamed" and area.name == "study area"
-    assert tg.make_area(**{k: f() for k, f in synth.LAYER_FUNCS.items()}, input_crs="gcj02") \
+    assert make_area(**{k: f() for k, f in synth.LAYER_FUNCS.items()}, input_crs="gcj02") \
         .replace(name="x").input_crs == "gcj02"
 
 
@@ -98,7 +101,7 @@ def layers(**changes):
 
 
 def test_make_area_fills_defaults():
-    area = tg.make_area(**layers(), policy="wuxi-2025")
+    area = make_area(**layers(), policy="wuxi-2025")
     c = area.communities
     assert list(c.index[:3]) == ["C10", "C11", "C12"]
     assert (c["street_id"].groupby(level=0).first() == c["street_id"]).all()
@@ -108,12 +111,81 @@ def test_make_area_fills_defaults():
     assert area.institutions["places"].tolist() == [20, 25, 30, 35]
     assert (area.candidates["available_year"] == 2024).all()
     assert area.metric_crs == "EPSG:32651" and area.graph is None
+    # no infants column: every row estimated and flagged
+    assert area.communities["infants_estimated"].dtype == bool and area.communities["infants_estimated"].all()
+    assert area.streets["infants_estimated"].all()
+
+
+def _policy_area(tmp_path) -> StudyArea:
+    c = synth.communities()
+    c["infants"] = [33.0] + [None] * 11
+    s = synth.streets()
+    s["infants"] = [150.0, None, None, None]
+    return load_area(synth.write_area(tmp_path / "w", layers={"communities": c, "streets": s},
+                                      policy="wuxi-2025"))
+
+
+def test_with_policy_re_estimates_only_estimated_infants(tmp_path):
+    """Policy at assessment time.
+
+    Loaded with wuxi-2025 (infant_share 0.0277): C11 (population 2100) → 2100 × 0.0277 = 58.17,
+    C12 (2200) → 60.94, 街道 S2 (7000) → 193.9; the given C10 = 33 and S1 = 150 stay.
+    with_policy(infant_share 0.04): C11 → 2100 × 0.04 = 84, C12 → 88, S2 → 280, S4 (9000) → 360;
+    C10 = 33 and S1 = 150 unchanged.  Back to wuxi-2025: 58.17 again.
+    """
+    area = _policy_area(tmp_path)
+    c, s = area.communities, area.streets
+    assert c.loc["C11", "infants"] == pytest.approx(58.17) and c.loc["C12", "infants"] == pytest.approx(60.94)
+    assert s.loc["S2", "infants"] == pytest.approx(193.9)
+    assert c.loc["C10", "infants"] == 33.0 and s.loc["S1", "infants"] == 150.0
+    assert not c.loc["C10", "infants_estimated"] and c["infants_estimated"].sum() == 11
+    assert s["infants_estimated"].tolist() == [False, True, True, True]
+    other = area.policy.replace(name="high-births", infant_share=0.04)
+    b = area.with_policy(other)
+    assert b.policy is other and b.graph is area.graph
+    assert b.communities.loc["C11", "infants"] == pytest.approx(84.0)
+    assert b.communities.loc["C12", "infants"] == pytest.approx(88.0)
+    assert b.streets.loc["S2", "infants"] == pytest.approx(280.0)
+    assert b.streets.loc["S4", "infants"] == pytest.approx(360.0)
+    assert b.communities.loc["C10", "infants"] == 33.0 and b.streets.loc["S1", "infants"] == 150.0
+    assert (b.communities["infants_estimated"] == c["infants_estimated"]).all()
+    # the original area is untouched; going back re-estimates with the old share
+    assert c.loc["C11", "infants"] == pytest.approx(58.17)
+    assert b.with_policy("wuxi-2025").communities.loc["C11", "infants"] == pytest.approx(58.17)
+    # the same policy (object or equal values) or None: the area itself
+    assert area.with_policy(area.policy) is area and area.with_policy("wuxi-2025") is area
+    assert area.with_policy(None) is area
+    # re-validating under another policy gives the same estimate (flags survive make_area)
+    r = area.replace(policy=other)
+    assert r.communities["infants"].tolist() == pytest.approx(b.communities["infants"].tolist())
+    assert r.communities["infants_estimated"].tolist() == b.communities["infants_estimated"].tolist()
+
+
+def test_bundled_area_is_a_fresh_copy_each_call():
+    """Mutating one returned area (frames and graph) never leaks into the next call."""
+    a = datasets.shanghai_xuhui()
+    a.communities.loc["XQ0001", "population"] = -1
+    a.institutions["places"] = 0
+    u, v, k = next(iter(a.graph.edges(keys=True)))
+    a.graph.edges[u, v, k]["length"] = 1e9
+    a.graph.remove_node(next(iter(a.graph.nodes)))
+    b = datasets.shanghai_xuhui()
+    assert b.communities is not a.communities and b.graph is not a.graph
+    assert b.communities.loc["XQ0001", "population"] == 1070
+    assert a.institutions["places"].sum() == 0
+    assert len(b.institutions) == 43 and b.institutions["places"].sum() == 1400
+    assert b.graph.number_of_nodes() == 2510 and b.graph.number_of_edges() == 7570
+    assert b.graph.edges[u, v, k]["length"] < 1e9
+    # a policy argument applies to that copy only
+    t = datasets.shanghai_xuhui(policy="tianjin-2025")
+    assert t.policy.name == "tianjin-2025" and datasets.shanghai_xuhui().policy.name == "wuxi-2025"
+    assert datasets.shanghai_xuhui(load_graph=False).graph is None
 
 
 def test_input_frames_are_not_mutated():
     d = layers()
     before = {k: v.copy() for k, v in d.items()}
-    tg.make_area(**d)
+    make_area(**d)
     for k in d:
         pd.testing.assert_frame_equal(pd.DataFrame(d[k]), pd.DataFrame(before[k]))
 
@@ -122,7 +194,7 @@ def test_given_street_id_is_kept_and_checked():
     c = synth.communities()
     c["street_id"] = ["S1"] * 3 + ["S2"] * 3 + ["S3"] * 3 + ["S4", "", "S9"]
     with pytest.raises(DataError) as ei:
-        tg.make_area(**layers(communities=c))
+        make_area(**layers(communities=c))
     msg = str(ei.value)
     assert "street_id not in the streets layer" in msg and "C42" in msg and "C41" not in msg
 
@@ -130,24 +202,24 @@ def test_given_street_id_is_kept_and_checked():
 def test_puhui_column_overrides_category():
     i = synth.institutions()
     i["puhui"] = ["否", "", "是", "true"]
-    area = tg.make_area(**layers(institutions=i))
+    area = make_area(**layers(institutions=i))
     assert area.institutions["puhui"].tolist() == [False, True, True, True]
     i["puhui"] = ["maybe", "", "", ""]
     with pytest.raises(DataError, match="puhui is not a yes/no value"):
-        tg.make_area(**layers(institutions=i))
+        make_area(**layers(institutions=i))
 
 
 def test_category_aliases():
     i = synth.institutions()
     i["category"] = ["民办普惠", "托班", "营利", "单位办"]
-    area = tg.make_area(**layers(institutions=i))
+    area = make_area(**layers(institutions=i))
     assert area.institutions["category"].tolist() == ["普惠", "幼儿园托班", "民办", "用人单位"]
 
 
 def test_polygon_communities_use_inner_point():
     c = synth.communities()
     c["geometry"] = c.geometry.to_crs(32651).buffer(20).to_crs(4326)
-    area = tg.make_area(**layers(communities=c))
+    area = make_area(**layers(communities=c))
     assert area.communities.loc["C40", "street_id"] == "S4"
     assert (area.points("communities").geom_type == "Point").all()
 
@@ -160,7 +232,7 @@ def test_all_problems_of_all_layers_in_one_error():
     k = synth.candidates()
     k.loc[2, "kind"] = "商场"
     with pytest.raises(DataError) as ei:
-        tg.make_area(**layers(streets=s, institutions=i, candidates=k),
+        make_area(**layers(streets=s, institutions=i, candidates=k),
                      file_names={"streets": "s.geojson", "institutions": "i.csv", "candidates": "k.gpkg"})
     e = ei.value
     assert len(e.problems) == 3 and str(e).startswith("3 problems in the input data")
@@ -185,7 +257,7 @@ def _area_with(tmp_path, key, filename, writer):
     toml = folder / "area.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace(f'{key} = "{key}.geojson"', f'{key} = "{filename}"'),
                     encoding="utf-8")
-    return tg.load_area(folder)
+    return load_area(folder)
 
 
 def test_csv_with_bom(tmp_path):
@@ -286,7 +358,7 @@ def test_projected_file_is_reprojected(tmp_path):
 
 def test_gcj02_files_are_converted_on_load(tmp_path):
     shifted = {k: crs.convert_geoseries(f(), "wgs84", "gcj02") for k, f in synth.LAYER_FUNCS.items()}
-    area = tg.load_area(synth.write_area(tmp_path / "g", layers=shifted, crs="gcj02"))
+    area = load_area(synth.write_area(tmp_path / "g", layers=shifted, crs="gcj02"))
     want = synth.communities().set_index("community_id").geometry
     d = area.communities.to_crs(32651).distance(want.to_crs(32651))
     assert d.max() < 0.5
@@ -295,7 +367,7 @@ def test_gcj02_files_are_converted_on_load(tmp_path):
 
 def test_bd09_files_are_converted_on_load(tmp_path):
     shifted = {k: crs.convert_geoseries(f(), "wgs84", "bd09") for k, f in synth.LAYER_FUNCS.items()}
-    area = tg.load_area(synth.write_area(tmp_path / "b", layers=shifted, crs="bd09"))
+    area = load_area(synth.write_area(tmp_path / "b", layers=shifted, crs="bd09"))
     want = synth.institutions().set_index("institution_id").geometry
     assert area.institutions.to_crs(32651).distance(want.to_crs(32651)).max() < 0.5
 
@@ -309,16 +381,16 @@ def test_lonlat_swapped_detected(tmp_path):
 
 def test_read_layer_errors(tmp_path):
     with pytest.raises(DataError, match="file not found"):
-        io.read_layer(tmp_path / "nope.geojson")
+        read_layer(tmp_path / "nope.geojson")
     bad = tmp_path / "broken.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
     with pytest.raises(DataError, match="cannot read the file") as ei:
-        io.read_layer(bad)
+        read_layer(bad)
     assert "broken.geojson" in str(ei.value)
     csv = tmp_path / "nocoords.csv"
     csv.write_text("institution_id,name\nI1,a\n", encoding="utf-8")
     with pytest.raises(DataError, match="no lon/lat columns"):
-        io.read_layer(csv)
+        read_layer(csv)
 
 
 # ------------------------------------------------------------------------------- area.toml
@@ -327,23 +399,23 @@ def test_read_layer_errors(tmp_path):
 def test_area_toml_policy_path_relative_to_folder(tmp_path):
     folder = synth.write_area(tmp_path / "p", policy="my.toml")
     (folder / "my.toml").write_text('base = "wuxi-2025"\nplaces_per_1000 = 6.0\n', encoding="utf-8")
-    area = tg.load_area(folder)
+    area = load_area(folder)
     assert area.policy.name == "my" and area.policy.places_per_1000 == 6.0
-    assert tg.load_area(folder, policy="tianjin-2025").policy.name == "tianjin-2025"
+    assert load_area(folder, policy="tianjin-2025").policy.name == "tianjin-2025"
 
 
 def test_area_toml_files_and_metadata(tmp_path):
     folder = synth.write_area(tmp_path / "m", network=True)
-    area = tg.load_area(folder)
+    area = load_area(folder)
     assert set(area.files) == {"streets", "communities", "institutions", "candidates", "network"}
     assert area.folder == folder and area.name == "synthetic"
     assert area.graph is not None and str(area.graph.graph["crs"]).upper().endswith("32651")
-    assert tg.load_area(folder, load_graph=False).graph is None
+    assert load_area(folder, load_graph=False).graph is None
 
 
 def test_network_points_on_the_grid_are_accepted(tmp_path):
-    area = tg.load_area(synth.write_area(tmp_path / "n", network=True))
-    t = io.datum_check(area, "wgs84")
+    area = load_area(synth.write_area(tmp_path / "n", network=True))
+    t = checks.datum_check(area, "wgs84")
     assert t.loc["wgs84", "points_m"] < 0.01 and t.loc["gcj02", "points_m"] > 20
 
 
@@ -353,7 +425,7 @@ def test_network_points_on_the_grid_are_accepted(tmp_path):
 def test_cli_validate_and_info_bundled(capsys):
     from tuoyu_geo.cli import main
 
-    assert main(["validate", str(tg.datasets.bundled_path())]) == 0
+    assert main(["validate", str(datasets.bundled_path())]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK: StudyArea('上海市徐汇区': 13 streets, 1709 communities")
     assert main(["info"]) == 0
@@ -420,7 +492,7 @@ def test_ambiguous_alias_is_not_guessed(tmp_path):
 
 def test_area_toml_path_accepted(tmp_path):
     folder = synth.write_area(tmp_path / "t")
-    assert tg.load_area(folder / "area.toml").folder == folder
+    assert load_area(folder / "area.toml").folder == folder
 
 
 def test_single_layer_datum_rule_no_false_alarm_on_real_points(xuhui):
@@ -432,7 +504,7 @@ def test_single_layer_datum_rule_no_false_alarm_on_real_points(xuhui):
         inst = gpd.GeoDataFrame({"institution_id": [f"T{i}" for i in range(n)], "name": "x", "category": "公办",
                                  "places": 10}, geometry=pick.geometry.representative_point().values, crs=4326)
         area = xuhui.replace(institutions=inst)
-        io._check_datum(area, "wgs84", {})  # raises DataError on a (false) alarm
+        checks.check_datum(area, "wgs84", {})  # raises DataError on a (false) alarm
 
 
 @pytest.mark.parametrize("files,declared", [("gcj02", "wgs84"), ("bd09", "gcj02"), ("bd09", "wgs84")])
@@ -442,6 +514,6 @@ def test_datum_mixups_detected_on_the_whole_district(xuhui, files, declared):
     for k in ("streets", "communities", "institutions", "candidates"):
         g = crs.convert_geoseries(getattr(xuhui, k), "wgs84", files)
         layers[k] = crs.convert_geoseries(g, declared, "wgs84") if declared != "wgs84" else g
-    area = tg.make_area(**layers, policy=xuhui.policy, graph=xuhui.graph, metric_crs=xuhui.metric_crs)
+    area = make_area(**layers, policy=xuhui.policy, graph=xuhui.graph, metric_crs=xuhui.metric_crs)
     with pytest.raises(DataError, match=f'set crs = "{files}"'):
-        io._check_datum(area, declared, {})
+        checks.check_datum(area, declared, {})

@@ -1,4 +1,4 @@
-"""Network: graph building from lines, edge snapping, sparse cutoff distances vs networkx."""
+"""Network: graph building from lines, the WalkNet engine, edge snapping, sparse cutoff distances vs networkx."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 import tuoyu_geo as tg
+from tuoyu_geo import datasets
 from tuoyu_geo import network as nw
 
 CRS = "EPSG:32651"
@@ -91,6 +92,71 @@ def test_distance_matrix_hand(line_graph):
     assert (nw.distance_matrix(line_graph, so, sd, max_distance_m=1000) != m).nnz == 0
 
 
+def test_walknet_reused_and_snaps_bound_to_their_net(line_graph):
+    """Two WalkNets of one graph give identical matrices (hand values of test_distance_matrix_hand:
+    a→c = 440, a→e = 30, b→d = 170); a Snap is only valid with the WalkNet it was made with."""
+    n1, n2 = nw.WalkNet.from_graph(line_graph), nw.WalkNet.from_graph(line_graph)
+    assert n1.n_nodes == 6 and n1.n_edges == 5 and n1.crs.to_epsg() == 32651  # reverse twins dropped
+    o = _pts([(100, 30), (1500, 50)])
+    d = _pts([(410, 100), (1600, 20), (100, 0)])
+    m1 = n1.distance_matrix(o, d, max_distance_m=1000)
+    m2 = nw.distance_matrix(n2, o, d, max_distance_m=1000)
+    assert (m1.indptr == m2.indptr).all() and (m1.indices == m2.indices).all() and (m1.data == m2.data).all()
+    assert m1[0, 0] == pytest.approx(440) and m1[0, 2] == pytest.approx(30) and m1[1, 1] == pytest.approx(170)
+    s1 = n1.snap(o)
+    assert s1.net is n1 and s1.take([1]).net is n1
+    assert (nw.distance_matrix(n1, s1, d, max_distance_m=1000) != m1).nnz == 0
+    with pytest.raises(ValueError, match="another walk network"):
+        nw.distance_matrix(n2, s1, d, max_distance_m=1000)
+    with pytest.raises(ValueError, match="another walk network"):
+        n2.node_distances(s1, max_distance_m=100)
+    with pytest.raises(ValueError, match="another walk network"):
+        nw.service_areas(n2, s1, max_distance_m=100)
+    # with the graph object itself, Snaps made on that (unchanged) graph are accepted …
+    assert (nw.distance_matrix(line_graph, s1, nw.snap_points(line_graph, d), max_distance_m=1000) != m1).nnz == 0
+    # … but not with another graph, nor after the graph changed size
+    with pytest.raises(ValueError, match="another walk network"):
+        nw.distance_matrix(line_graph.copy(), s1, d, max_distance_m=1000)
+    changed = line_graph.copy()
+    s_old = nw.snap_points(changed, o)
+    changed.add_node("Z", x=X0 + 2000, y=Y0)
+    with pytest.raises(ValueError, match="another walk network"):
+        nw.distance_matrix(changed, s_old, d, max_distance_m=1000)
+
+
+def test_walknet_components_and_nearest_edges(line_graph):
+    # the line graph (6 nodes) plus a separate 2-node island edge far east
+    G = line_graph.copy()
+    G.add_node("I1", x=X0 + 5000, y=Y0)
+    G.add_node("I2", x=X0 + 5100, y=Y0)
+    G.add_edge("I1", "I2", length=100.0)
+    G.add_edge("I2", "I1", length=100.0)
+    net = nw.WalkNet.from_graph(G)
+    comp, sizes = net.components()
+    assert sizes.tolist() == [6, 2]
+    names = dict(zip(net.nodes, comp, strict=True))
+    assert {names[n] for n in "WCEFNS"} == {0} and names["I1"] == names["I2"] == 1
+    # (100, 30) → edge W–C at 30 m; (5050, 20) → the island edge at 20 m
+    e, dist = net.nearest_edges(np.array([X0 + 100, X0 + 5050]), np.array([Y0 + 30, Y0 + 20]))
+    np.testing.assert_allclose(dist, [30, 20])
+    assert {net.nodes[net.eu[e[0]]], net.nodes[net.ev[e[0]]]} == {"W", "C"}
+    assert comp[net.eu[e[1]]] == 1
+
+
+def test_snap_refuses_polygons_and_warns_once_per_net(line_graph, caplog):
+    with pytest.raises(tg.DataError, match="only points") as ei:
+        nw.snap_points(line_graph, _pts([(100, 30)]).buffer(10))
+    assert "StudyArea.points" in str(ei.value)
+    net = nw.WalkNet.from_graph(line_graph)
+    far = _pts([(1000, 400)])  # 400 m from edge E–F > 300 m
+    with caplog.at_level(logging.WARNING, logger="tuoyu_geo.network"):
+        net.snap(far, ids=["far"])
+        net.snap(far, ids=["far"])
+        assert caplog.text.count("farther than 300 m") == 1
+        nw.WalkNet.from_graph(line_graph).snap(far, ids=["far"])
+        assert caplog.text.count("farther than 300 m") == 2
+
+
 def test_node_distances_and_service_area(line_graph):
     # point at (400, 0) = node C, snap 0: W, E, N, S at 400 m, F at 1200 m.
     dm, nodes = nw.node_distances(line_graph, _pts([(400, 0)]), max_distance_m=1000)
@@ -139,11 +205,17 @@ def test_load_graph_roundtrip(tmp_path, line_graph):
     assert G4.graph["crs"] == "EPSG:4326" or str(G4.graph["crs"]).endswith("4326")
     with pytest.raises(tg.NetworkError):
         nw.load_graph(tmp_path / "missing.graphml")
+    # written through tuoyu_geo.writer: an unwritable target is an OutputError, nothing left behind
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(tg.OutputError, match="file"):
+        nw.save_graph(line_graph, blocker / "g.graphml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "g.graphml"]
 
 
 @pytest.fixture(scope="module")
 def xuhui():
-    return tg.datasets.shanghai_xuhui()
+    return datasets.shanghai_xuhui()
 
 
 def test_distance_matrix_equals_networkx_on_bundled_graph(xuhui):

@@ -1,14 +1,17 @@
-"""plan_sites: every planning rule on a hand-solvable area, plus the bundled 徐汇区 plan.
+"""Site plans on a hand-solvable area with a real (hand-made) walk graph, plus the bundled 徐汇区 plan.
 
 Hand instance (policy wuxi-2025: 4.5 places per 1000 residents, 普惠 share 70 %, 15 min = 1000 m,
 classes 托大班 20 / 托小班 15 / 乳儿班 10):
 
 * 街道 S1 (pop 10,000 → 45 places; has 普惠 I1 with 40 places → short 5), S2 (pop 4,000 → 18;
   民办 I2 with 20 places → short 0, but no 普惠), S3 (pop 4,000 → 18; nothing → short 18).
-* candidates (places options / cost 万元): K1 in S1 20 / 30; K2 in S2 20 or 35 / 30 or 45;
-  K3 in S3 20 / 30; K4 in S3 20 / 25 (cheaper than K3 but covers less).
-* communities (infants, who reaches them within 1000 m): C1 S1 100 (already near I1);
-  C2 S1 50 (K1); C3 S2 80 (K2); C4 S3 60 (K3, K4); C5 S3 40 (K3).
+* candidates (size options / cost 万元 = 10 fixed + 1 per place, K4 5 + 1 per place):
+  K1 in S1 20 / 30; K2 in S2 20 or 35 / 30 or 45; K3 in S3 20 / 30; K4 in S3 20 / 25.
+* communities (infants): C1 S1 100, C2 S1 50, C3 S2 80, C4 S3 60, C5 S3 40.
+* walk graph: one node per point, edges with these lengths (m) — C1–I1 150, C3–I2 900, C1–K1 700,
+  C2–K1 300, C3–K2 200, C4–K3 400, C5–K3 500, C4–K4 250.  Every other community–facility path is
+  longer than 1000 m (e.g. C2→K1→C1→I1 = 1150), so within 15 min: C1 reaches I1 (already covered
+  by 普惠), C2 K1, C3 K2, C4 K3 and K4, C5 K3.
 
 By hand: least shortfall 0 needs K1 and K3 or K4, and 一街道一普惠 needs K2; most coverage then opens
 K1, K2, K3 (50 + 80 + 100 = 230; K4 adds nothing); least cost takes K2 at 20 places: 90 万元.
@@ -17,21 +20,38 @@ K1, K2, K3 (50 + 80 + 100 = 230; K4 adds nothing); least cost takes K2 at 20 pla
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
+import networkx as nx
 import pandas as pd
 import pytest
-from scipy.sparse import csr_matrix
 from shapely.geometry import Point, box
 
 import tuoyu_geo as tg
 from tuoyu_geo import DataError, InfeasiblePlanError
-from tuoyu_geo.access import Access
-from tuoyu_geo.optimize import class_options, plan_sites
+from tuoyu_geo.access import compute_access
+from tuoyu_geo.plan import PlanOptions, class_options, load_plan, plan_sites, save_plan
 
 POL = tg.load_policy("wuxi-2025")
 
+POINTS = {"C1": (121.402, 31.182), "C2": (121.408, 31.188), "C3": (121.415, 31.185), "C4": (121.423, 31.183),
+          "C5": (121.427, 31.187), "I1": (121.403, 31.183), "I2": (121.414, 31.184), "K1": (121.407, 31.187),
+          "K2": (121.416, 31.186), "K3": (121.425, 31.185), "K4": (121.422, 31.182)}
+EDGES = {("C1", "I1"): 150.0, ("C3", "I2"): 900.0, ("C1", "K1"): 700.0, ("C2", "K1"): 300.0,
+         ("C3", "K2"): 200.0, ("C4", "K3"): 400.0, ("C5", "K3"): 500.0, ("C4", "K4"): 250.0}
 
-def _area() -> tg.StudyArea:
+
+def hand_graph(edges=EDGES) -> nx.MultiDiGraph:
+    """One node per point (WGS-84), both directions, ``length`` as given (m)."""
+    G = nx.MultiDiGraph(crs="EPSG:4326")
+    for k, (x, y) in POINTS.items():
+        G.add_node(k, x=x, y=y, street_count=1)
+    for (a, b), length in edges.items():
+        G.add_edge(a, b, length=length, osmid=0, oneway=False, reversed=False)
+        G.add_edge(b, a, length=length, osmid=0, oneway=False, reversed=True)
+    return G
+
+
+def hand_area(*, candidates: dict | None = None, graph=None, policy: str = "wuxi-2025") -> tg.StudyArea:
+    pts = {k: Point(*v) for k, v in POINTS.items()}
     streets = gpd.GeoDataFrame(
         {"street_id": ["S1", "S2", "S3"], "name": ["一街道", "二街道", "三街道"],
          "population": [10000, 4000, 4000], "district": ["测试区"] * 3},
@@ -40,54 +60,42 @@ def _area() -> tg.StudyArea:
     comms = gpd.GeoDataFrame(
         {"community_id": ["C1", "C2", "C3", "C4", "C5"], "name": list("甲乙丙丁戊"),
          "population": [4000, 2000, 3200, 2400, 1600], "infants": [100, 50, 80, 60, 40]},
-        geometry=[Point(121.402, 31.182), Point(121.408, 31.188), Point(121.415, 31.185),
-                  Point(121.423, 31.183), Point(121.427, 31.187)], crs="EPSG:4326")
+        geometry=[pts[c] for c in ("C1", "C2", "C3", "C4", "C5")], crs="EPSG:4326")
     insts = gpd.GeoDataFrame(
         {"institution_id": ["I1", "I2"], "name": ["普惠托育园", "民办托育园"], "category": ["普惠", "民办"],
          "places": [40, 20], "puhui": [True, False]},
-        geometry=[Point(121.403, 31.183), Point(121.414, 31.184)], crs="EPSG:4326")
-    cands = gpd.GeoDataFrame(
-        {"site_id": ["K1", "K2", "K3", "K4"], "name": ["甲点", "乙点", "丙点", "丁点"],
-         "kind": ["社区服务中心", "幼儿园富余", "社区服务中心", "新建小区配建"],
-         "min_places": [20, 20, 20, 20], "max_places": [20, 35, 20, 20],
-         "fixed_cost": [10.0, 10.0, 10.0, 5.0], "cost_per_place": [1.0, 1.0, 1.0, 1.0],
-         "available_year": [2026, 2026, 2027, 2026]},
-        geometry=[Point(121.407, 31.187), Point(121.416, 31.186), Point(121.425, 31.185),
-                  Point(121.422, 31.182)], crs="EPSG:4326")
-    return tg.make_area(streets=streets, communities=comms, institutions=insts, candidates=cands,
-                        policy="wuxi-2025", name="测试区")
-
-
-def _access(area: tg.StudyArea) -> Access:
-    # communities C1..C5 × institutions I1, I2 (m)
-    d_inst = csr_matrix((np.array([150.0, 900.0]), ([0, 2], [0, 1])), shape=(5, 2))
-    # communities × candidates K1..K4: C2-K1, C3-K2, C4-K3, C5-K3, C4-K4 (+ C1-K1 at 700 m, already covered)
-    d_cand = csr_matrix((np.array([700.0, 300.0, 200.0, 400.0, 500.0, 250.0]),
-                         ([0, 1, 2, 3, 4, 3], [0, 0, 1, 2, 2, 3])), shape=(5, 4))
-    pu = area.institutions["puhui"].to_numpy()
-    c = pd.DataFrame(index=area.communities.index)
-    for m, d in {5: 300.0, 10: 500.0, 15: 1000.0}.items():
-        W = csr_matrix(((d_inst.data <= d).astype(float), d_inst.indices, d_inst.indptr), shape=d_inst.shape)
-        c[f"within{m}_any"] = np.asarray(W.sum(axis=1)).ravel() > 0
-        c[f"within{m}_puhui"] = np.asarray(W[:, np.flatnonzero(pu)].sum(axis=1)).ravel() > 0
-    for col in ("snap_m", "nearest_any_m", "nearest_puhui_m", "places15_all", "places15_puhui", "sfca_all",
-                "sfca_puhui", "g2sfca_all", "g2sfca_puhui", "sfca_all_per1000_pop", "sfca_puhui_per1000_pop"):
-        c[col] = 0.0
-    return Access(minutes=(5, 10, 15), thresholds_m={5: 300.0, 10: 500.0, 15: 1000.0}, max_distance_m=1000.0,
-                  community_ids=area.communities.index, institution_ids=area.institutions.index,
-                  candidate_ids=area.candidates.index, dist_institutions=d_inst, dist_candidates=d_cand,
-                  communities=c)
+        geometry=[pts["I1"], pts["I2"]], crs="EPSG:4326")
+    cand = {"site_id": ["K1", "K2", "K3", "K4"], "name": ["甲点", "乙点", "丙点", "丁点"],
+            "kind": ["社区服务中心", "幼儿园富余", "社区服务中心", "新建小区配建"],
+            "min_places": [20, 20, 20, 20], "max_places": [20, 35, 20, 20],
+            "fixed_cost": [10.0, 10.0, 10.0, 5.0], "cost_per_place": [1.0, 1.0, 1.0, 1.0],
+            "available_year": [2026, 2026, 2027, 2026]}
+    cand.update(candidates or {})
+    cands = gpd.GeoDataFrame(cand, geometry=[pts[k] for k in cand["site_id"]], crs="EPSG:4326")
+    return tg.make_area(streets=streets, communities=comms, institutions=insts, candidates=cands, policy=policy,
+                        name="测试区", graph=graph if graph is not None else hand_graph())
 
 
 @pytest.fixture(scope="module")
 def fx():
-    area = _area()
-    return area, _access(area)
+    area = hand_area()
+    return area, compute_access(area, POL)
 
 
 def _plan(fx, **kw):
     area, acc = fx
     return plan_sites(area, acc, POL, **kw)
+
+
+def test_fixture_distances_are_the_hand_lengths(fx):
+    """The real stages reproduce the hand distances (so the plan below is the hand instance)."""
+    area, acc = fx
+    d = pd.DataFrame(acc.dist_candidates.toarray(), index=acc.community_ids, columns=acc.candidate_ids)
+    assert d.loc["C2", "K1"] == pytest.approx(300) and d.loc["C4", "K4"] == pytest.approx(250)
+    assert d.loc["C1", "K1"] == pytest.approx(700) and d.loc["C5", "K4"] == 0  # 1150 m: beyond the cutoff
+    di = pd.DataFrame(acc.dist_institutions.toarray(), index=acc.community_ids, columns=acc.institution_ids)
+    assert di.loc["C1", "I1"] == pytest.approx(150) and di.loc["C3", "I2"] == pytest.approx(900)
+    assert acc.communities["within15_puhui"].tolist() == [True, False, False, False, False]
 
 
 def test_class_options():
@@ -103,22 +111,28 @@ def test_default_plan_by_hand(fx):
     plan = _plan(fx)
     s = plan.sites
     assert sorted(s.index) == ["K1", "K2", "K3"]
-    assert plan.status == "optimal" and plan.gap <= 1e-4
+    assert plan.status == tg.Status.OPTIMAL and plan.status == "optimal" and plan.gap <= 1e-4
     assert s.loc["K2", "places"] == 20 and s.loc["K2", "classes"] == "托大班×1"
-    assert s["cost"].sum() == pytest.approx(90)
     ov = plan.objective_values
     assert ov["shortfall"] == pytest.approx(0, abs=1e-6)
-    assert ov["coverage"] == pytest.approx(230)
-    assert ov["cost"] == pytest.approx(90)
-    assert ov["infants_newly_covered"] == pytest.approx(230)
-    assert ov["places"] == 60 and ov["sites"] == 3
+    assert ov["coverage"] == pytest.approx(230) and ov["infants_newly_covered"] == pytest.approx(230)
+    assert ov["cost"] == pytest.approx(90) and s["cost"].sum() == pytest.approx(90)
+    assert ov["places"] == 60 and ov["sites"] == 3 and ov["infants_covered_before"] == 100
 
 
-def test_lexicographic_cheaper_plan_with_less_coverage_not_chosen(fx):
-    plan = _plan(fx)
-    # K4 (25 万元) is cheaper than K3 (30 万元) and also meets S3's target and 一街道一普惠, but covers
-    # 60 infants instead of 100: coverage is ranked before cost.
-    assert "K3" in plan.sites.index and "K4" not in plan.sites.index
+def test_every_block_is_named_after_its_rule(fx):
+    plan = _plan(fx, budget_wan=1000, max_new_sites=4)
+    blocks = plan.model_size["blocks"]
+    assert {"指定点位", "一街道一普惠", "预算", "最大新增点位数", "每千人口托位数", "全区普惠托位占比", "步行覆盖"} <= set(blocks)
+    assert blocks["一街道一普惠"] == 2  # S2 and S3 lack a 普惠 institution
+    assert blocks["每千人口托位数"] == 2  # S1 (5) and S3 (18) are short
+
+
+def test_coverage_before_cost(fx):
+    """K4 (25 万元) is cheaper than K3 (30) and also meets S3's target and 一街道一普惠, but covers 60
+    infants instead of 100: coverage is ranked before cost."""
+    s = _plan(fx).sites
+    assert "K3" in s.index and "K4" not in s.index
 
 
 def test_explanations(fx):
@@ -127,43 +141,48 @@ def test_explanations(fx):
     # greedy order of marginal coverage: K3 100, K2 80, K1 50
     assert s.sort_values("order").index.tolist() == ["K3", "K2", "K1"]
     assert s.loc["K3", "new_infants_covered"] == 100 and s.loc["K1", "new_infants_covered"] == 50
-    assert "满足三街道一街道一普惠" in s.loc["K3", "reason"]
+    assert s.loc["K3", "reason"].startswith("满足三街道一街道一普惠")
     assert "满足二街道一街道一普惠" in s.loc["K2", "reason"]
-    assert "一街道一普惠" not in s.loc["K1", "reason"] and "补充一街道托位20个" in s.loc["K1", "reason"]
+    assert "一街道一普惠" not in s.loc["K1", "reason"] and "补充一街道托位20个（规划前缺口5个）" in s.loc["K1", "reason"]
     assert s.loc["K3", "runner_up_id"] == "K4" and s.loc["K1", "runner_up_id"] == ""
-    assert s.loc["K3", "street_name"] == "三街道" and s.loc["K3", "kind"] == "社区服务中心"
-    # nearest existing 普惠 (only I1): straight-line metres in the metric CRS (no graph in this area)
+    # nearest existing 普惠 (only I1): with no network given, straight-line metres in the metric CRS
     pts, ip = area.points("candidates"), area.points("institutions")
     for k in s.index:
         assert s.loc[k, "nearest_puhui_id"] == "I1"
         assert s.loc[k, "nearest_puhui_m"] == pytest.approx(pts[k].distance(ip["I1"]), rel=1e-6)
-    assert s.crs.to_epsg() == 4326
 
 
-def test_streets_before_after(fx):
-    plan = _plan(fx)
-    before = plan.streets_before.set_index("street_id") if "street_id" in plan.streets_before else plan.streets_before
-    after = plan.streets_after.set_index("street_id") if "street_id" in plan.streets_after else plan.streets_after
-    assert before.loc[["S2", "S3"], "has_puhui"].tolist() == [False, False]
-    assert after["has_puhui"].all()
-    assert after.loc["S3", "places"] == 20 and after.loc["S1", "places"] == 60
-    inst = plan.area_after.institutions
-    assert set(plan.sites.index) <= set(inst.index) and inst.loc[list(plan.sites.index), "puhui"].all()
+def test_nearest_puhui_on_the_network(fx):
+    """With the network: K1 reaches I1 via C1, 700 + 150 = 850 m; K3 has no path within 5 km."""
+    area, acc = fx
+    s = plan_sites(area, acc, POL, network=tg.WalkNet.from_graph(area.graph)).sites
+    assert s.loc["K1", "nearest_puhui_m"] == pytest.approx(850)
+    assert s.loc["K3", "nearest_puhui_m"] == pytest.approx(area.points("candidates")["K3"].distance(
+        area.points("institutions")["I1"]), rel=1e-6)
+
+
+def test_after_the_plan(fx):
+    area, _ = fx
+    a = tg.assess(area, POL, plan=PlanOptions())
+    assert a.streets.loc[["S2", "S3"], "has_puhui"].tolist() == [False, False]
+    assert a.streets_after["has_puhui"].all()
+    assert a.streets_after.loc["S3", "places"] == 20 and a.streets_after.loc["S1", "places"] == 60
+    inst = a.plan.area_after.institutions
     assert inst.loc["K2", "category"] == "幼儿园托班" and inst.loc["K3", "category"] == "社区托育点"
-    assert len(plan.area.institutions) == 2  # input untouched
+    assert inst.loc[["K1", "K2", "K3"], "puhui"].all() and len(area.institutions) == 2  # input untouched
+    # after: C2, C3, C4, C5 newly within 15 min of 普惠
+    assert a.communities_after["within15_puhui"].all()
 
 
 def test_infeasible_street_lists_every_street(fx):
     with pytest.raises(InfeasiblePlanError) as e:
         _plan(fx, excluded=["K2", "K3", "K4"])
-    streets = sorted(r[0] for r in e.value.reasons)
-    assert streets == ["三街道 (S3)", "二街道 (S2)"]
-    assert all(r[1] == "一街道一普惠" for r in e.value.reasons)
-    assert "一街道一普惠" in str(e.value) and "二街道" in str(e.value) and "三街道" in str(e.value)
+    assert sorted(r[0] for r in e.value.reasons) == ["三街道 (S3)", "二街道 (S2)"]
+    assert all(r[1] == tg.rules.OnePuhuiPerStreet.name for r in e.value.reasons)
 
 
 def test_binding_budget(fx):
-    plan = _plan(fx, budget=60)
+    plan = _plan(fx, budget_wan=60)
     # K2 (30) is forced; K3 (30) beats K4 (25) on coverage; K1 no longer fits: S1 stays 5 short
     assert sorted(plan.sites.index) == ["K2", "K3"]
     assert plan.objective_values["cost"] == pytest.approx(60)
@@ -173,13 +192,12 @@ def test_binding_budget(fx):
 
 def test_budget_below_forced_sites(fx):
     with pytest.raises(InfeasiblePlanError) as e:
-        _plan(fx, budget=50)  # cheapest forced: K2 30 + K4 25 = 55
+        _plan(fx, budget_wan=50)  # cheapest forced: K2 30 + K4 25 = 55
     assert e.value.reasons[0][1] == "预算" and "55.0" in str(e.value)
 
 
 def test_max_new_sites(fx):
-    plan = _plan(fx, max_new_sites=2)
-    assert sorted(plan.sites.index) == ["K2", "K3"]
+    assert sorted(_plan(fx, max_new_sites=2).sites.index) == ["K2", "K3"]
     with pytest.raises(InfeasiblePlanError, match="最大新增点位数"):
         _plan(fx, max_new_sites=1)
 
@@ -193,30 +211,30 @@ def test_required_and_excluded(fx):
     assert plan.objective_values["coverage"] == pytest.approx(190)
     with pytest.raises(DataError, match="K9.*K10|K10.*K9"):
         _plan(fx, required=["K9"], excluded=["K10"])
+    with pytest.raises(DataError, match="both required and excluded"):
+        PlanOptions(required=["K1"], excluded=["K1"])
 
 
 def test_capacity_aware(fx):
     plan = _plan(fx, capacity_aware=True, demand_factor=1.0)
-    # places decide: K1 20 (C2), K2 35 (C3 has 80), K3 20 + K4 20 (C4 60 + C5 40)
+    # places decide: K1 20 (C2 50), K2 35 (C3 80), K3 20 + K4 20 (C4 60 + C5 40): 20 + 35 + 40 = 95
     assert sorted(plan.sites.index) == ["K1", "K2", "K3", "K4"]
     assert plan.sites.loc["K2", "places"] == 35
     assert plan.objective_values["coverage"] == pytest.approx(95)
-    assert plan.parameters["demand_factor"] == 1.0
-    default = _plan(fx, capacity_aware=True)
-    assert default.parameters["demand_factor"] == pytest.approx(4.5 / (1000 * POL.infant_share))
 
 
 def test_phasing(fx):
-    plan = _plan(fx, years=[2026, 2027], budget_per_year={2026: 60, 2027: 60})
+    plan = _plan(fx, years=[2026, 2027], budget_per_year_wan={2026: 60, 2027: 60})
     s = plan.sites
+    assert s.index.is_unique and s.loc["K3", "year"] == 2027  # not before its available_year
+    assert plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-6)
+    for yr in (2026, 2027):
+        assert s.loc[s["year"] == yr, "cost"].sum() <= 60 + 1e-9
+    # no shortfall in 2026 needs K1 (S1) and K4 (S3; K3 comes in 2027): 55 万元, covering 50 + 60;
+    # 2027 adds K2 (一街道一普惠) and K3: 230 in all.  Coverage-years 110 + 230 = 340.
     assert s["year"].to_dict() == {"K1": 2026, "K4": 2026, "K2": 2027, "K3": 2027} or \
         dict(sorted(s["year"].to_dict().items())) == {"K1": 2026, "K2": 2027, "K3": 2027, "K4": 2026}
-    assert s.index.is_unique  # a site opens in at most one year
-    assert s.loc["K3", "year"] >= 2027  # not before its available_year
-    assert plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-6)
-    assert plan.objective_values["coverage"] == pytest.approx(110 + 230)  # coverage-years
-    for yr, cap in ((2026, 60), (2027, 60)):
-        assert s.loc[s["year"] == yr, "cost"].sum() <= cap + 1e-9
+    assert plan.objective_values["coverage"] == pytest.approx(340)
 
 
 def test_radius_beyond_access_cutoff(fx):
@@ -224,49 +242,101 @@ def test_radius_beyond_access_cutoff(fx):
         _plan(fx, minutes=30)
 
 
-@pytest.mark.parametrize("solver", ["cbc"])
-def test_cbc_gives_same_plan(fx, solver):
-    plan = _plan(fx, solver=solver)
+def test_access_of_another_area_is_rejected(fx):
+    area, acc = fx
+    c = area.candidates.assign(site_id=["K1", "K2", "K3", "K5"])
+    other = area.replace(candidates=c.set_axis(c["site_id"]))
+    with pytest.raises(DataError, match="does not match"):
+        plan_sites(other, acc, POL)
+
+
+def test_cbc_gives_same_plan(fx):
+    plan = _plan(fx, solver="cbc")
     assert sorted(plan.sites.index) == ["K1", "K2", "K3"] and plan.status == "optimal"
+    assert plan.objective_values["cost"] == pytest.approx(90)
 
 
-# ------------------------------------------------------------------------------------ bundled area
+# ------------------------------------------------------------------- rules the mutants must break
 
-def _bundled_access(area, pol):
-    try:
-        from tuoyu_geo.access import compute_access
+def test_min_places_is_a_lower_bound():
+    """K2 with min_places 35: its only size is 35 (托大班 + 托小班), never 20 — cost 10 + 35 = 45,
+    plan cost 30 + 45 + 30 = 105 instead of 90."""
+    area = hand_area(candidates={"min_places": [20, 35, 20, 20]})
+    plan = plan_sites(area, compute_access(area, POL), POL)
+    assert plan.sites.loc["K2", "places"] == 35
+    assert plan.objective_values["cost"] == pytest.approx(105)
 
-        return compute_access(area, pol, minutes=(5, 10, 15))
-    except (ImportError, AttributeError, NotImplementedError):
-        pytest.skip("tuoyu_geo.access.compute_access not available yet")
+
+def test_street_target_is_rounded_up():
+    """S3 with population 4,490 needs 4.5 × 4.49 = 20.205 → 21 places.  K3 offers 20 or 35 places
+    (max 35): 20 would leave 1 short, so the plan opens K3 with 35 (and never K4, which covers less).
+    A floored target (20) would take the cheaper 20."""
+    area = hand_area(candidates={"max_places": [20, 35, 35, 20]})
+    area = area.replace(streets=area.streets.assign(population=[10000, 4000, 4490]))
+    plan = plan_sites(area, compute_access(area, POL), POL)
+    assert plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-6)
+    assert plan.sites.loc["K3", "places"] == 35
 
 
-def test_bundled_wuxi_plan():
-    area = tg.datasets.shanghai_xuhui()
-    pol = tg.load_policy("wuxi-2025")
-    acc = _bundled_access(area, pol)
-    plan = plan_sites(area, acc, pol, time_limit_s=60)
+def test_coverage_radius_is_inclusive():
+    """C4–K4 exactly 1000 m: within 15 min (≤, not <): K4 then covers C4 as well as K3 does, and
+    with K3 excluded the plan still covers C4 (60 infants) by K4."""
+    area = hand_area(graph=hand_graph({**EDGES, ("C4", "K4"): 1000.0}))
+    acc = compute_access(area, POL)
+    plan = plan_sites(area, acc, POL, excluded=["K3"])
+    assert plan.objective_values["coverage"] == pytest.approx(50 + 80 + 60)
+
+
+# ------------------------------------------------------------------- saved plans
+
+def test_save_and_load_plan_without_solving(fx, tmp_path):
+    area, acc = fx
+    plan = _plan(fx, budget_wan=60)
+    path = save_plan(plan, tmp_path / "plan.json", area=area)
+    back = load_plan(path, area)
+    assert back.sites.index.tolist() == plan.sites.index.tolist()
+    assert back.sites["places"].tolist() == plan.sites["places"].tolist()
+    assert back.options == plan.options and back.status == plan.status
+    a = tg.assess(area, POL, plan=back)
+    assert a.streets_after.loc["S2", "has_puhui"] and a.plan is back
+    moved = area.replace(candidates=area.candidates.assign(geometry=area.candidates.geometry.translate(0.001)))
+    with pytest.raises(DataError, match="moved"):
+        load_plan(path, moved)
+
+
+# ------------------------------------------------------------------- bundled area
+
+@pytest.fixture(scope="module")
+def bundled():
+    return tg.assess(tg.datasets.shanghai_xuhui(), "wuxi-2025", plan=PlanOptions(), with_isochrones=False)
+
+
+def test_bundled_wuxi_plan(bundled):
+    plan = bundled.plan
     assert plan.status == "optimal" and plan.gap <= 1e-4
-    assert plan.solve_seconds < 30
-    after = plan.streets_after
+    after = bundled.streets_after
     assert len(after) == 13 and bool(after["has_puhui"].all())
     assert {"XH01", "XH12"} <= set(plan.sites["street_id"])
+    # every 街道 still failing a rule is named with the rule and a reason
+    failing = after.index[after["status"] != "达标"]
+    assert set(bundled.gaps["street_id"]) >= set(failing)
+    assert bundled.gaps["why"].str.len().min() > 5
 
 
-def test_cli_plan_writes_csvs(tmp_path, capsys):
-    pytest.importorskip("tuoyu_geo.access").compute_access  # noqa: B018
+def test_cli_plan_then_export_without_solving(tmp_path, capsys):
     from tuoyu_geo import cli
     from tuoyu_geo.datasets import bundled_path
 
     rc = cli.main(["plan", str(bundled_path()), "--policy", "wuxi-2025", "--budget", "1500", "--no-progress",
-                   "--out", str(tmp_path)])
+                   "--out", str(tmp_path / "p")])
     assert rc == 0
-    sites = pd.read_csv(tmp_path / "recommended_sites.csv", encoding="utf-8-sig")
-    sba = pd.read_csv(tmp_path / "street_before_after.csv", encoding="utf-8-sig")
-    assert (tmp_path / "recommended_sites.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
-    assert sites["cost"].sum() <= 1500 + 1e-6 and {"XH01", "XH12"} <= set(sites["street_id"])
-    assert len(sba) == 13 and sba["has_puhui_after"].all() and not sba["has_puhui_before"].all()
-    assert sba["new_places"].sum() == sites["places"].sum()
+    sites = pd.read_csv(tmp_path / "p" / "recommended_sites.csv", encoding="utf-8-sig")
+    assert len(sites) > 0 and (tmp_path / "p" / "plan.json").exists()
     out = capsys.readouterr().out
     assert "new 普惠 sites" in out and "status: optimal" in out
-    assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave no temporary files
+    rc = cli.main(["export", str(bundled_path()), "--policy", "wuxi-2025", "--plan", str(tmp_path / "p" / "plan.json"),
+                   "--no-progress", "--out", str(tmp_path / "e")])
+    assert rc == 0
+    again = pd.read_csv(tmp_path / "e" / "recommended_sites.csv", encoding="utf-8-sig")
+    assert again.equals(sites)
+    assert not list(tmp_path.rglob(".*tmp*"))  # atomic writes leave no temporary files

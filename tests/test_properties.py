@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
-import tuoyu_geo as tg
 from tuoyu_geo import DataError, crs
+from tuoyu_geo.area import LAYERS, StudyArea, make_area
+from tuoyu_geo.loading import load_area
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 FAST = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -91,7 +92,7 @@ def test_random_valid_layers_load(pops, cnames, ids, places):
     c["community_id"], c["name"], c["population"] = ids, cnames, pops
     i = synth.institutions()
     i["places"] = places
-    area = tg.make_area(streets=synth.streets(), communities=c, institutions=i, candidates=synth.candidates())
+    area = make_area(streets=synth.streets(), communities=c, institutions=i, candidates=synth.candidates())
     assert list(area.communities.index) == [s.strip() for s in ids]
     assert area.communities["name"].tolist() == cnames
     assert area.communities["population"].sum() == sum(pops)
@@ -110,7 +111,7 @@ CORRUPTIONS = ["drop_required", "duplicate_id", "blank_id", "bad_number", "no_ge
 def corrupt(layers: dict, op: str, layer: str, row: int, junk) -> bool:
     """Apply ``op`` in place; return False when it does not apply to ``layer``."""
     g = layers[layer]
-    spec = tg.io.LAYERS[layer]
+    spec = LAYERS[layer]
     idc = spec["id"]
     row = row % len(g)
     if op == "drop_required":
@@ -185,7 +186,7 @@ def test_random_corruption_is_a_data_error(op, layer, row, junk):
     layers = {k: f() for k, f in synth.LAYER_FUNCS.items()}
     assume(corrupt(layers, op, layer, row, junk))
     with pytest.raises(DataError) as ei:
-        tg.make_area(**layers)
+        make_area(**layers)
     assert all(p.fix for p in ei.value.problems)
     assert all(p.file for p in ei.value.problems)
 
@@ -213,11 +214,11 @@ def test_random_file_damage_never_crashes(tmp_path_factory, data, fmt, layer):
             del raw[pos:pos + data.draw(st.integers(1, 16))]
     path.write_bytes(bytes(raw))
     try:
-        area = tg.load_area(folder)
+        area = load_area(folder)
     except DataError as e:
         assert str(e)
     else:
-        assert isinstance(area, tg.StudyArea)
+        assert isinstance(area, StudyArea)
 
 
 @SLOW
@@ -228,6 +229,6 @@ def test_random_valid_files_load(tmp_path_factory, pops, fmt):
     c["population"] = pops
     folder = synth.write_area(tmp_path_factory.mktemp("valid"), layers={"communities": c},
                               suffix={"communities": fmt})
-    area = tg.load_area(folder)
+    area = load_area(folder)
     np.testing.assert_allclose(area.communities["population"].to_numpy(), np.asarray(pops, float), rtol=1e-9)
     assert isinstance(area.communities.index, pd.Index) and area.communities.index.is_unique

@@ -1,15 +1,29 @@
 """tuoyu_geo — 0–3 托育 (childcare) planning: walking coverage, policy scorecards and site plans.
 
 >>> import tuoyu_geo as tg
->>> area = tg.datasets.shanghai_xuhui()          # bundled 上海市徐汇区
+>>> area = tg.datasets.shanghai_xuhui()          # bundled 上海市徐汇区 (a fresh copy)
 >>> policy = tg.load_policy("wuxi-2025")
+>>> a = tg.assess(area, policy, plan=tg.PlanOptions(budget_wan=3000))   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import crs, io, policy
+from . import (
+    access,
+    area,
+    crs,
+    datasets,
+    indicators,
+    network,
+    optimize,
+    pipeline,
+    plan,
+    policy,
+    report,
+    rules,
+)
 from ._errors import (
     DataError,
     InfeasiblePlanError,
@@ -20,47 +34,21 @@ from ._errors import (
     SolverError,
     TuoyuError,
 )
-from .io import StudyArea, load_area, make_area
+from ._version import __version__
+from .area import StudyArea, make_area
+from .loading import load_area
+from .network import WalkNet
+from .pipeline import Assessment, assess
+from .plan import PlanOptions, SitePlan, Status
 from .policy import Policy, available_policies, load_policy
-
-__version__ = "0.1.0"
-
-from . import (
-    access,  # noqa: E402
-    datasets,  # noqa: E402
-    export,  # noqa: E402
-    indicators,  # noqa: E402
-    maps,  # noqa: E402
-    network,  # noqa: E402
-    optimize,  # noqa: E402
-)
+from .report import export, maps
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
-    "DataError",
-    "InfeasiblePlanError",
-    "NetworkError",
-    "OutputError",
-    "Policy",
-    "PolicyError",
-    "Problem",
-    "SolverError",
-    "StudyArea",
-    "TuoyuError",
-    "__version__",
-    "access",
-    "available_policies",
-    "crs",
-    "datasets",
-    "export",
-    "indicators",
-    "io",
-    "load_area",
-    "load_policy",
-    "make_area",
-    "maps",
-    "network",
-    "optimize",
-    "policy",
+    "Assessment", "DataError", "InfeasiblePlanError", "NetworkError", "OutputError", "PlanOptions", "Policy",
+    "PolicyError", "Problem", "SitePlan", "SolverError", "Status", "StudyArea", "TuoyuError", "WalkNet",
+    "__version__", "access", "area", "assess", "available_policies", "crs", "datasets", "export", "indicators",
+    "load_area", "load_policy", "make_area", "maps", "network", "optimize", "pipeline", "plan", "policy",
+    "report", "rules",
 ]

@@ -1,8 +1,10 @@
 """Walking coverage and capacity-aware access (2SFCA, Gaussian 2SFCA) per community, isochrones.
 
 Distances come from :func:`tuoyu_geo.network.distance_matrix` (network metres including both snap
-distances, pairs within the largest threshold only).  Thresholds in minutes are converted with
-``policy.threshold_m`` (life-circle table: 5/10/15 min ≈ 300/500/1000 m).
+distances, pairs within the largest threshold only) on a :class:`~tuoyu_geo.network.WalkNet` —
+pass one as ``network=`` to reuse it, or it is built from ``area.graph`` for the call.  Thresholds in
+minutes are converted with ``policy.threshold_m`` (life-circle table: 5/10/15 min ≈ 300/500/1000 m).
+``within(mat, d)`` is THE definition of "within d metres" (stored distance ≤ d, no epsilon).
 
 Examples
 --------
@@ -24,8 +26,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._errors import NetworkError
-from .network import distance_matrix, service_areas, snap_points
+from . import settings
+from .area import StudyArea
+from .network import WalkNet, distance_matrix, service_areas
 from .policy import Policy, load_policy
 
 log = logging.getLogger(__name__)
@@ -144,39 +147,77 @@ def two_step_fca(mat: sp.spmatrix, supply: np.ndarray, demand: np.ndarray, d0: f
     return per * np.bincount(r, weights=w * ratio[c], minlength=m.shape[0])
 
 
-def _policy(area, policy: Policy | str | None) -> Policy:
+def _policy(area: StudyArea, policy: Policy | str | None) -> Policy:
     if policy is None:
         return area.policy
     return load_policy(policy) if isinstance(policy, str) else policy
 
 
-def _graph(area):
-    if area.graph is None:
-        raise NetworkError(f"study area {area.name!r} has no walk network",
-                           fix="add layers.network (GraphML or road lines) to area.toml, or download one with "
-                               "`tuoyu-geo fetch-network PLACE --out FILE`")
-    return area.graph
-
-
-def _points(area, layer: str) -> gpd.GeoSeries:
-    gdf = getattr(area, layer)
-    if len(gdf) == 0:
-        return gpd.GeoSeries([], crs=area.metric_crs)
-    return area.points(layer)
+def _network(area: StudyArea, network: WalkNet | None) -> WalkNet:
+    """``network``, or the WalkNet of ``area.graph`` built for this call."""
+    return network if network is not None else WalkNet.from_area(area)
 
 
 # ------------------------------------------------------------------------------------ main
 
-def compute_access(area, policy: Policy | str | None = None, *,
-                   minutes: Iterable[float] = (5, 10, 15)) -> Access:
+def _matrices(area: StudyArea, net: WalkNet, dmax: float) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+    """Communities × institutions and × candidates walking metres (≤ ``dmax``), communities' snap m."""
+    com, inst, cand = area.communities, area.institutions, area.candidates
+    sc = net.snap(area.points("communities"), ids=com.index)
+    dst_pts = pd.concat([area.points("institutions"), area.points("candidates")])
+    dst_ids = list(inst.index) + list(cand.index)
+    sd = net.snap(gpd.GeoSeries(dst_pts.values, crs=area.metric_crs), ids=dst_ids)
+    full = distance_matrix(net, sc, sd, max_distance_m=dmax)
+    ni = len(inst)
+    d_inst = sp.csr_matrix(full[:, :ni])
+    d_cand = sp.csr_matrix(full[:, ni:])
+    d_inst.sort_indices()
+    d_cand.sort_indices()
+    return d_inst, d_cand, sc.snap_m
+
+
+def _community_table(area: StudyArea, d_inst: sp.csr_matrix, snap_m: np.ndarray,
+                     th: Mapping[float, float], dmax: float) -> pd.DataFrame:
+    """``Access.communities``: snap, nearest, coverage flags, places reached, 2SFCA variants."""
+    com, inst = area.communities, area.institutions
+    ni = len(inst)
+    puhui = inst["puhui"].to_numpy(dtype=bool) if ni else np.zeros(0, bool)
+    places = inst["places"].to_numpy(dtype=float) if ni else np.zeros(0)
+    infants = com["infants"].to_numpy(dtype=float)
+    pop = com["population"].to_numpy(dtype=float)
+    out = pd.DataFrame(index=com.index.copy())
+    out["snap_m"] = snap_m
+    out["nearest_any_m"] = nearest(d_inst)
+    out["nearest_puhui_m"] = nearest(d_inst, puhui)
+    for m, d in th.items():
+        tag = int(m) if float(m).is_integer() else m
+        out[f"within{tag}_any"] = (out["nearest_any_m"] <= d).to_numpy()
+        out[f"within{tag}_puhui"] = (out["nearest_puhui_m"] <= d).to_numpy()
+    reach = within(d_inst, dmax)
+    out["places15_all"] = reach @ places if ni else 0.0
+    out["places15_puhui"] = reach @ (places * puhui) if ni else 0.0
+    pu_places = places * puhui
+    for col, sup in (("all", places), ("puhui", pu_places)):
+        out[f"sfca_{col}"] = two_step_fca(d_inst, sup, infants, dmax) if ni else 0.0
+        out[f"g2sfca_{col}"] = two_step_fca(d_inst, sup, infants, dmax, gaussian=True) if ni else 0.0
+    for col, sup in (("all", places), ("puhui", pu_places)):
+        out[f"sfca_{col}_per1000_pop"] = two_step_fca(d_inst, sup, pop, dmax) if ni else 0.0
+    return out
+
+
+def compute_access(area: StudyArea, policy: Policy | str | None = None, *, network: WalkNet | None = None,
+                   minutes: Iterable[float] = settings.MINUTES) -> Access:
     """Coverage, nearest distances and 2SFCA access of every community.
 
     Parameters
     ----------
     area : StudyArea
-        With a walk graph (``area.graph``).
+        With a walk graph (``area.graph``), unless ``network`` is given.
     policy : Policy or str, optional
-        Thresholds come from ``policy.threshold_m``; default the area's policy.
+        Thresholds come from ``policy.threshold_m``; estimated infants are re-estimated with it
+        (:meth:`StudyArea.with_policy`).  Default the area's policy.
+    network : WalkNet, optional
+        The engine of ``area.graph``; built for this call when None.
     minutes : iterable of float
         Thresholds in minutes.  The largest one is the matrices' cutoff and the 2SFCA catchment.
 
@@ -187,7 +228,7 @@ def compute_access(area, policy: Policy | str | None = None, *,
     Raises
     ------
     NetworkError
-        The area has no walk graph.
+        The area has no walk graph and no ``network`` is given.
 
     Notes
     -----
@@ -196,54 +237,26 @@ def compute_access(area, policy: Policy | str | None = None, *,
     far from any walkable edge are logged with their ids (see :func:`tuoyu_geo.network.snap_points`).
     """
     pol = _policy(area, policy)
+    area = area.with_policy(pol)
     mins = tuple(sorted({float(m) for m in minutes}))
     if not mins or min(mins) <= 0:
         raise ValueError(f"minutes must be positive, got {minutes!r}")
     th = {m: pol.threshold_m(m) for m in mins}
     dmax = max(th.values())
-    G = _graph(area)
+    net = _network(area, network)
+    d_inst, d_cand, snap_m = _matrices(area, net, dmax)
+    out = _community_table(area, d_inst, snap_m, th, dmax)
     com, inst, cand = area.communities, area.institutions, area.candidates
-    sc = snap_points(G, _points(area, "communities"), ids=com.index)
-    dst_pts = pd.concat([_points(area, "institutions"), _points(area, "candidates")])
-    dst_ids = list(inst.index) + list(cand.index)
-    sd = snap_points(G, gpd.GeoSeries(dst_pts.values, crs=area.metric_crs), ids=dst_ids)
-    full = distance_matrix(G, sc, sd, max_distance_m=dmax)
-    ni = len(inst)
-    d_inst = sp.csr_matrix(full[:, :ni])
-    d_cand = sp.csr_matrix(full[:, ni:])
-    d_inst.sort_indices()
-    d_cand.sort_indices()
-
-    puhui = inst["puhui"].to_numpy(dtype=bool) if ni else np.zeros(0, bool)
-    places = inst["places"].to_numpy(dtype=float) if ni else np.zeros(0)
-    infants = com["infants"].to_numpy(dtype=float)
-    pop = com["population"].to_numpy(dtype=float)
-    out = pd.DataFrame(index=com.index.copy())
-    out["snap_m"] = sc.snap_m
-    out["nearest_any_m"] = nearest(d_inst)
-    out["nearest_puhui_m"] = nearest(d_inst, puhui)
-    for m in mins:
-        tag = int(m) if float(m).is_integer() else m
-        out[f"within{tag}_any"] = (out["nearest_any_m"] <= th[m]).to_numpy()
-        out[f"within{tag}_puhui"] = (out["nearest_puhui_m"] <= th[m]).to_numpy()
-    reach = within(d_inst, dmax)
-    out["places15_all"] = reach @ places if ni else 0.0
-    out["places15_puhui"] = reach @ (places * puhui) if ni else 0.0
-    pu_places = places * puhui
-    for col, sup in (("all", places), ("puhui", pu_places)):
-        out[f"sfca_{col}"] = two_step_fca(d_inst, sup, infants, dmax) if ni else 0.0
-        out[f"g2sfca_{col}"] = two_step_fca(d_inst, sup, infants, dmax, gaussian=True) if ni else 0.0
-    for col, sup in (("all", places), ("puhui", pu_places)):
-        out[f"sfca_{col}_per1000_pop"] = two_step_fca(d_inst, sup, pop, dmax) if ni else 0.0
     log.info("access: %d communities, %d institutions, %d candidates, cutoff %.0f m, %d/%d pairs",
-             len(com), ni, len(cand), dmax, d_inst.nnz, d_cand.nnz)
+             len(com), len(inst), len(cand), dmax, d_inst.nnz, d_cand.nnz)
     return Access(minutes=mins, thresholds_m=MappingProxyType(th), max_distance_m=float(dmax),
                   community_ids=com.index.copy(), institution_ids=inst.index.copy(),
                   candidate_ids=cand.index.copy(), dist_institutions=d_inst, dist_candidates=d_cand,
                   communities=out)
 
 
-def isochrones(area, *, minutes: float = 15, layer: str = "institutions", ids: Sequence[str] | None = None,
+def isochrones(area: StudyArea, *, network: WalkNet | None = None, minutes: float = 15,
+               layer: str = "institutions", ids: Sequence[str] | None = None,
                policy: Policy | str | None = None, buffer_m: float = 50.0) -> gpd.GeoDataFrame:
     """Walking service areas (isochrones) of institutions or candidate sites.
 
@@ -254,6 +267,8 @@ def isochrones(area, *, minutes: float = 15, layer: str = "institutions", ids: S
     Parameters
     ----------
     area : StudyArea
+    network : WalkNet, optional
+        The engine of ``area.graph``; built for this call when None.
     minutes : float
         Threshold (``policy.threshold_m(minutes)`` metres).
     layer : {"institutions", "candidates"}
@@ -269,12 +284,20 @@ def isochrones(area, *, minutes: float = 15, layer: str = "institutions", ids: S
     GeoDataFrame
         Index = ids; columns ``id``, ``minutes``, ``distance_m``, ``area_m2`` (computed in the
         metric CRS), ``geometry`` (EPSG:4326).
+
+    Raises
+    ------
+    NetworkError
+        The area has no walk graph and no ``network`` is given.
+    KeyError
+        Unknown ids.
     """
     if layer not in ("institutions", "candidates"):
         raise ValueError(f"layer must be 'institutions' or 'candidates', got {layer!r}")
     pol = _policy(area, policy)
+    area = area.with_policy(pol)
     dist = pol.threshold_m(minutes)
-    G = _graph(area)
+    net = _network(area, network)
     gdf = getattr(area, layer)
     if ids is not None:
         ids = [str(i) for i in ids]
@@ -282,16 +305,14 @@ def isochrones(area, *, minutes: float = 15, layer: str = "institutions", ids: S
         if unknown:
             raise KeyError(f"unknown {layer} ids: {', '.join(unknown[:10])}")
         gdf = gdf.loc[ids]
-    pts = gdf.to_crs(area.metric_crs).geometry
-    pts = pts.where(pts.geom_type == "Point", pts.representative_point())
+    pts = area.points(layer).loc[gdf.index]
     if len(pts):
-        snap = snap_points(G, pts, ids=gdf.index)
-        geoms = service_areas(G, snap, max_distance_m=dist, buffer_m=buffer_m)
+        snap = net.snap(pts, ids=gdf.index)
+        geoms = service_areas(net, snap, max_distance_m=dist, buffer_m=buffer_m)
     else:
         geoms = np.empty(0, dtype=object)
     out = gpd.GeoDataFrame({"id": list(gdf.index), "minutes": float(minutes), "distance_m": float(dist)},
                            geometry=gpd.GeoSeries(geoms, crs=area.metric_crs).values, crs=area.metric_crs,
                            index=pd.Index(gdf.index, name=None))
     out["area_m2"] = out.geometry.area
-    out = out[["id", "minutes", "distance_m", "area_m2", "geometry"]].to_crs("EPSG:4326")
-    return out
+    return out[["id", "minutes", "distance_m", "area_m2", "geometry"]].to_crs("EPSG:4326")

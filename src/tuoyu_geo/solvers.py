@@ -1,4 +1,4 @@
-"""Private sparse MILP layer: build a model as numpy/scipy arrays, solve it with HiGHS or CBC.
+"""Sparse MILP layer: build a model as numpy/scipy arrays, solve it with HiGHS or CBC.
 
 Models are assembled as ``min/max c·x  s.t.  row_lo ≤ A x ≤ row_hi,  lb ≤ x ≤ ub`` with an integrality
 mask, so that building a 100,000-nonzero coverage model is a handful of vectorised numpy calls.
@@ -28,15 +28,31 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import settings
 from ._errors import SolverError
 
 log = logging.getLogger(__name__)
 
 SOLVERS = ("highs", "cbc")
+
+
+class Status(str, Enum):
+    """Outcome of a solve (a ``str``: ``Status.OPTIMAL == "optimal"``)."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
 _FIX_INSTALL = ("install a MILP solver: `pip install highspy` (HiGHS) or `pip install pulp` (ships CBC); "
                 "or pass solver='cbc' / solver='highs' to use the other one")
 
@@ -122,7 +138,7 @@ class Solution:
     x: np.ndarray | None
     objective: float
     bound: float
-    status: str  # optimal | time_limit | infeasible | unbounded | error
+    status: Status
     gap: float
     seconds: float
     solver: str
@@ -134,8 +150,9 @@ def _gap(obj: float, bound: float) -> float:
     return abs(obj - bound) / max(abs(obj), 1e-9) if abs(obj - bound) > 1e-9 else 0.0
 
 
-def solve(model: MILP, *, solver: str = "highs", time_limit_s: float | None = None,
-          mip_gap: float = 1e-4, threads: int | None = None, start: np.ndarray | None = None) -> Solution:
+def solve(model: MILP, *, solver: str = settings.DEFAULT_SOLVER, time_limit_s: float | None = None,
+          mip_gap: float = settings.MIP_GAP, threads: int | None = None,
+          start: np.ndarray | None = None) -> Solution:
     """Solve ``model``; raise :class:`SolverError` when the solver is missing or fails.
 
     ``start`` is a feasible solution handed to the solver as its first incumbent (MIP start), so a
@@ -217,7 +234,8 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> 
     gap = _gap(obj, bound) if has_sol else math.inf
     log.info("HiGHS: %s obj=%s bound=%s gap=%.2e in %.2f s (%d×%d, %d nz)", status, obj, bound,
              gap, secs, A.shape[0], A.shape[1], A.nnz)
-    return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="highs")
+    return Solution(x=x, objective=obj, bound=bound, status=Status(status), gap=gap, seconds=secs,
+                    solver="highs")
 
 
 _CBC_RESULT = re.compile(r"Result - (.+)")
@@ -295,4 +313,5 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
     bound = float(m_bnd.group(1)) if (m_bnd and has_sol) else (obj if status == "optimal" else math.nan)
     gap = _gap(obj, bound) if has_sol and math.isfinite(bound) else (0.0 if status == "optimal" else math.inf)
     log.info("CBC: %s (%s) obj=%s gap=%s in %.2f s", status, result, obj, gap, secs)
-    return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="cbc")
+    return Solution(x=x, objective=obj, bound=bound, status=Status(status), gap=gap, seconds=secs,
+                    solver="cbc")

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._errors import DataError, InfeasiblePlanError, SolverError
-from ._milp import MILP, Solution, solve
+from .._errors import DataError, InfeasiblePlanError, SolverError
+from ..solvers import MILP, Solution, solve
 
 log = logging.getLogger("tuoyu_geo.optimize")
 

@@ -1,0 +1,241 @@
+"""Reading one layer file: GeoJSON/GeoPackage/Shapefile (UTF-8 or GBK) and CSV/XLSX point tables.
+
+Tables may carry a BOM, title rows above the header, a two-row header under merged group cells
+and Chinese column names (:data:`~tuoyu_geo.area.schema.COLUMN_ALIASES`).  Everything is returned
+in WGS-84; GCJ-02/BD-09 coordinates are converted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _stdio
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+from shapely.geometry import Point
+
+from .. import crs as _crs
+from .._errors import DataError
+from .schema import COLUMN_ALIASES, CONTRACT_COLUMNS, LAT_NAMES, LAYERS, LON_NAMES
+
+__all__ = ["read_layer"]
+
+
+def _known_header_names() -> set[str]:
+    names = {c for spec in LAYERS.values() for c in spec["required"]} | set(LON_NAMES) | set(LAT_NAMES)
+    names |= {a.lower() for al in COLUMN_ALIASES.values() for a in al} | set(COLUMN_ALIASES)
+    return names
+
+
+def _apply_aliases(df: pd.DataFrame) -> pd.DataFrame:
+    """Rename alias columns (e.g. 人口 → population) when the contract column is absent."""
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    ren = {}
+    for target, aliases in COLUMN_ALIASES.items():
+        if target in df.columns:
+            continue
+        hits = [lower[a.lower()] for a in aliases if a.lower() in lower]
+        if len(hits) == 1 and hits[0] not in ren:
+            ren[hits[0]] = target
+    return df.rename(columns=ren) if ren else df
+
+
+def _header_index(rows: list[list[Any]]) -> int | None:
+    """Index of the first row (of the first 10) holding ≥ 2 contract/alias column names."""
+    known = _known_header_names()
+    for i, row in enumerate(rows[:10]):
+        vals = [str(v).strip().lower() for v in row if v is not None and str(v) != "nan"]
+        if sum(v in known for v in vals) >= 2:
+            return i
+    return None
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    suf = path.suffix.lower()
+    if suf in (".xlsx", ".xls"):
+        raw = pd.read_excel(path, header=None, dtype=object)
+        return _header_from_raw(raw, path)
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel "Unicode 文本" export: UTF-16, tab separated
+        encs: tuple[str, ...] = ("utf-16",)
+    else:
+        encs = ("utf-8-sig", "gb18030")
+    for enc in encs:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        lines = text.splitlines()[:10]
+        try:
+            dialect = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;")
+            sep = dialect.delimiter
+        except csv.Error:
+            sep = ","
+        skip = _header_index(list(csv.reader(lines, delimiter=sep))) or 0  # title rows above the header
+        return pd.read_csv(_stdio.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False)
+    raise DataError("cannot decode the CSV as UTF-8, GBK or UTF-16", file=path.name,
+                    fix="save the file as UTF-8 (Excel: 另存为 ▸ CSV UTF-8)")
+
+
+def _cell(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+
+
+def _header_from_raw(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Find the header row of a sheet that may have merged title rows above it, and merge a
+    two-row header (e.g. a merged 坐标 cell above ``lon``/``lat``)."""
+    rows = [raw.iloc[i].tolist() for i in range(min(len(raw), 12))]
+    i = _header_index(rows)
+    if i is None:
+        raise DataError("no header row with the contract column names found in the first 10 rows",
+                        file=path.name, fix="put the column names (e.g. institution_id, name, lon, lat) in one row")
+    known = _known_header_names()
+    head = [_cell(v) for v in rows[i]]
+    start = i + 1
+    if i + 1 < len(rows):
+        sub = [_cell(v) for v in rows[i + 1]]
+        if any(v.lower() in known for v in sub):  # a second header row below merged group cells
+            head = [b if b.lower() in known or (b and not a) else a for a, b in zip(head, sub, strict=True)]
+            start = i + 2
+    cols = [h if h else f"unnamed_{j}" for j, h in enumerate(head)]
+    df = raw.iloc[start:].copy()
+    df.columns = cols
+    df = df.dropna(how="all").reset_index(drop=True)
+    return df.astype(object).where(df.notna(), "").astype(str)
+
+
+def _points_from_table(df: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
+    lower = {c.lower().strip(): c for c in df.columns}
+    lon = next((lower[c] for c in LON_NAMES if c in lower), None)
+    lat = next((lower[c] for c in LAT_NAMES if c in lower), None)
+    if lon is None or lat is None:
+        raise DataError("no lon/lat columns found", file=path.name,
+                        fix="name the coordinate columns lon and lat (or lng/longitude/经度, latitude/纬度)")
+    x = pd.to_numeric(df[lon].replace("", np.nan), errors="coerce")
+    y = pd.to_numeric(df[lat].replace("", np.nan), errors="coerce")
+    geom = [Point(a, b) if np.isfinite(a) and np.isfinite(b) else None for a, b in zip(x, y, strict=True)]
+    return gpd.GeoDataFrame(df.drop(columns=[lon, lat]), geometry=geom, crs="EPSG:4326")
+
+
+def _looks_garbled(gdf: pd.DataFrame) -> bool:
+    for c in gdf.columns:
+        if c == "geometry":
+            continue
+        if gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]):
+            s = gdf[c].dropna().astype(str)
+            if s.str.contains("\ufffd").any():
+                return True
+            # GBK bytes decoded as latin-1 give many chars in U+0080–U+00FF
+            if s.str.count(r"[\u0080-\u00ff]").sum() > max(3, 0.2 * s.str.len().sum()):
+                return True
+    return any("\ufffd" in str(c) for c in gdf.columns)
+
+
+def _untruncate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Restore contract column names cut to 10 characters by the Shapefile (dBASE) format."""
+    ren = {}
+    for c in gdf.columns:
+        if len(c) == 10 and c not in CONTRACT_COLUMNS:
+            full = [k for k in CONTRACT_COLUMNS if len(k) > 10 and k[:10] == c and k not in gdf.columns]
+            if len(full) == 1:
+                ren[c] = full[0]
+    return gdf.rename(columns=ren) if ren else gdf
+
+
+def _reread_encoded(path: Path, kw: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Re-read a Shapefile without a usable .cpg: UTF-8 if it decodes, else GBK (GB18030)."""
+    for enc in ("utf-8", "gb18030"):
+        try:
+            gdf = gpd.read_file(path, engine="pyogrio", encoding=enc, **kw)
+        except UnicodeDecodeError:
+            continue
+        if not _looks_garbled(gdf):
+            return gdf
+    raise DataError("the text in the Shapefile is neither UTF-8 nor GBK", file=path.name,
+                    fix=f"add {path.with_suffix('.cpg').name} containing the encoding name (e.g. UTF-8 or GBK)")
+
+
+def _read_any(path: Path, layer: str | None) -> pd.DataFrame:
+    """The raw frame of a table or GIS file (no CRS handling yet)."""
+    suf = path.suffix.lower()
+    try:
+        if suf in (".csv", ".txt", ".xlsx", ".xls"):
+            return _points_from_table(_read_table(path), path)
+        kw: dict[str, Any] = {"layer": layer} if layer else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gdf = gpd.read_file(path, engine="pyogrio", **kw)
+            if suf in (".shp", ".dbf") and _looks_garbled(gdf):
+                gdf = _reread_encoded(path, kw)
+            if suf in (".shp", ".dbf"):
+                gdf = _untruncate(gdf)
+        return gdf
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure becomes a clear DataError
+        raise DataError(f"cannot read the file ({type(exc).__name__}: {exc})", file=path.name,
+                        fix="check that it is a valid GeoJSON/GeoPackage/Shapefile/CSV/XLSX") from None
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, input_crs: str, fname: str) -> gpd.GeoDataFrame:
+    """Declared input CRS → WGS-84 (reprojection, or the GCJ-02/BD-09 conversion)."""
+    src = _crs.parse_crs(input_crs, file=fname)
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326", allow_override=True)
+    elif isinstance(src, pyproj.CRS) or not gdf.crs.is_geographic:
+        if isinstance(src, pyproj.CRS) and gdf.crs.equals(pyproj.CRS.from_epsg(4326)) and not src.is_geographic:
+            gdf = gdf.set_crs(src, allow_override=True)
+        gdf = gdf.to_crs("EPSG:4326")
+    if isinstance(src, str) and src != "wgs84":
+        ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+        conv = _crs.convert_geoseries(gdf.geometry[ok], src, "wgs84")
+        geo = gdf.geometry.copy()
+        geo[ok] = conv
+        gdf = gdf.set_geometry(geo)
+    return gdf
+
+
+def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read one layer file into a GeoDataFrame in WGS-84.
+
+    Parameters
+    ----------
+    path : str or Path
+        GeoJSON, GeoPackage, Shapefile (UTF-8 or GBK; the encoding is detected) or CSV/XLSX with
+        lon/lat columns (a BOM and merged title rows above the header are handled).
+    input_crs : str
+        ``wgs84``, ``gcj02``, ``bd09`` or an EPSG code; GCJ-02/BD-09 are converted to WGS-84.
+        Files that carry their own projected CRS are reprojected.
+    layer : str, optional
+        Layer name inside a GeoPackage.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:4326; ``attrs["source_file"]`` is the file name.
+
+    Raises
+    ------
+    DataError
+        File missing or unreadable.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"file not found: {path}", file=path.name,
+                        fix="check the file name in area.toml [layers]")
+    gdf = _read_any(path, layer)
+    if isinstance(gdf, pd.DataFrame):
+        gdf = _apply_aliases(gdf)
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError("the file has no geometry", file=path.name,
+                        fix="give point coordinates as lon/lat columns or use a GIS format")
+    gdf = _to_wgs84(gdf, input_crs, path.name)
+    gdf.attrs["source_file"] = path.name
+    return gdf

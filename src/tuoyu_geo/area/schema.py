@@ -1,0 +1,76 @@
+"""The data contract of a study area: layers, their id/required/numeric columns, categories, aliases.
+
+Pure constants (no I/O).  See DESIGN.md and :mod:`tuoyu_geo.area` for how they are used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CANDIDATE_KINDS",
+    "CATEGORIES",
+    "CATEGORY_ALIASES",
+    "COLUMN_ALIASES",
+    "CONTRACT_COLUMNS",
+    "DATUM_LABEL",
+    "LAT_NAMES",
+    "LAYERS",
+    "LON_NAMES",
+    "POINT_LAYERS",
+    "PUHUI_CATEGORIES",
+]
+
+#: institution categories (DESIGN.md) and accepted aliases
+CATEGORIES = ("公办", "普惠", "民办", "幼儿园托班", "用人单位", "社区托育点", "家庭托育点", "综合服务中心")
+CATEGORY_ALIASES = {"民办普惠": "普惠", "普惠性": "普惠", "民办(营利)": "民办", "民办（营利）": "民办",
+                    "营利": "民办", "托班": "幼儿园托班", "单位办": "用人单位"}
+#: categories that count as 普惠 when the ``puhui`` column is absent or empty
+PUHUI_CATEGORIES = ("公办", "普惠", "社区托育点", "综合服务中心")
+CANDIDATE_KINDS = ("社区服务中心", "日间照料中心", "幼儿园富余", "存量用地", "国企房屋", "新建小区配建", "其他")
+
+LAYERS: dict[str, dict[str, Any]] = {
+    "streets": {"id": "street_id", "required": ("street_id", "name", "population"),
+                "numeric": ("population", "infants"), "geom": ("Polygon", "MultiPolygon")},
+    "communities": {"id": "community_id", "required": ("community_id", "name", "population"),
+                    "numeric": ("population", "infants", "households"),
+                    "geom": ("Point", "Polygon", "MultiPolygon")},
+    "institutions": {"id": "institution_id", "required": ("institution_id", "name", "category", "places"),
+                     "numeric": ("places",), "geom": ("Point",)},
+    "candidates": {"id": "site_id", "required": ("site_id", "name", "kind", "max_places"),
+                   "numeric": ("max_places", "min_places", "fixed_cost", "cost_per_place"),
+                   "geom": ("Point",)},
+}
+#: the layers whose features are places people walk from or to (snapped to the walk network)
+POINT_LAYERS = ("communities", "institutions", "candidates")
+
+#: accepted names of the coordinate columns of CSV/XLSX tables
+LON_NAMES = ("lon", "lng", "longitude", "经度", "x", "point_x")
+LAT_NAMES = ("lat", "latitude", "纬度", "y", "point_y")
+
+#: common Chinese (and English) spellings of contract columns, used when the contract name is absent
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "street_id": ("街道编号", "街道代码", "街道id"),
+    "community_id": ("小区编号", "社区编号", "小区id", "社区id"),
+    "institution_id": ("机构编号", "机构id", "机构代码"),
+    "site_id": ("站点编号", "点位编号", "候选编号"),
+    "name": ("名称", "机构名称", "小区名称", "社区名称", "街道名称", "站点名称", "点位名称"),
+    "population": ("人口", "常住人口", "人口数", "pop"),
+    "infants": ("婴幼儿数", "0-3岁人口", "0～3岁人口", "0-3岁", "婴幼儿"),
+    "places": ("托位", "托位数", "核定托位", "capacity"),
+    "category": ("类别", "机构类别", "机构类型", "性质"),
+    "kind": ("站点类型", "点位类型", "候选类型"),
+    "max_places": ("最大托位", "最大托位数", "可设托位"),
+    "district": ("区", "区县"),
+    "built_year": ("建成年份", "竣工年份"),
+}
+
+#: every contract column (required and optional) of every layer
+CONTRACT_COLUMNS = ("street_id", "name", "population", "district", "infants", "is_town", "community_id",
+                    "households", "built_year", "is_new", "institution_id", "category", "places", "puhui",
+                    "is_demonstration", "status", "site_id", "kind", "max_places", "min_places",
+                    "fixed_cost", "cost_per_place", "available_year", "infants_estimated")
+
+#: display names of the Chinese datums (error messages)
+DATUM_LABEL = {"wgs84": "WGS-84 (GPS/OpenStreetMap)", "gcj02": "GCJ-02 (AMap/Tencent)",
+               "bd09": "BD-09 (Baidu)"}

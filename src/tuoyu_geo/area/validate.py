@@ -1,0 +1,342 @@
+"""Validation of in-memory layers against the data contract; every problem is collected.
+
+Each function appends :class:`~tuoyu_geo.Problem` objects (file, message, row ids, fix) to a list;
+:func:`tuoyu_geo.area.make_area` raises them together as one :class:`~tuoyu_geo.DataError`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import Point
+
+from .. import crs as _crs
+from .._errors import Problem
+from .points import representative_points
+from .schema import (
+    CANDIDATE_KINDS,
+    CATEGORIES,
+    CATEGORY_ALIASES,
+    DATUM_LABEL,
+    LAYERS,
+    PUHUI_CATEGORIES,
+)
+
+__all__ = ["STREET_OVERLAP_SHARE"]
+
+#: two 街道 polygons overlap when their intersection exceeds this share of the smaller one
+#: (digitising slivers along shared boundaries are far smaller)
+STREET_OVERLAP_SHARE = 0.05
+
+_TRUE = ["true", "1", "1.0", "yes", "是"]
+
+
+def ids_str(s: pd.Series) -> pd.Series:
+    """Ids as strings: missing → "", 12.0 → "12", stripped."""
+    def f(v: Any) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    return s.map(f).astype(object)
+
+
+def text(s: pd.Series) -> pd.Series:
+    """Values as stripped strings, missing → "" (pandas ≥ 3 keeps NaN through ``astype(str)``)."""
+    return s.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+                 else str(v).strip()).astype(object)
+
+
+def bool_values(s: pd.Series) -> pd.Series:
+    """Yes/no cells as bools (true/1/yes/是 → True, anything else → False)."""
+    return text(s).str.lower().isin(_TRUE)
+
+
+def bool_col(gdf: pd.DataFrame, col: str) -> None:
+    """Make ``col`` a bool column in place (False when absent)."""
+    gdf[col] = bool_values(gdf[col]) if col in gdf.columns else False
+
+
+# ------------------------------------------------------------------------------ one layer
+
+def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Problem]) -> pd.Series:
+    """Normalise the id column in place; report blank and duplicate ids.  Returns row labels."""
+    idc = LAYERS[layer]["id"]
+    gdf[idc] = ids_str(gdf[idc])
+    blank = gdf.index[gdf[idc] == ""]
+    if len(blank):
+        problems.append(Problem(fname, f"{len(blank)} row(s) without {idc}",
+                                tuple(f"row {i + 1}" for i in range(len(gdf)) if gdf[idc].iloc[i] == ""),
+                                f"give every row a unique {idc}"))
+    dup = gdf[idc][gdf[idc].duplicated(keep=False) & (gdf[idc] != "")]
+    if len(dup):
+        problems.append(Problem(fname, f"duplicate {idc}", tuple(dict.fromkeys(dup)),
+                                f"make {idc} unique (each row one {layer[:-1]})"))
+    return gdf[idc].where(gdf[idc] != "", [f"row {i + 1}" for i in range(len(gdf))])
+
+
+def _check_numbers(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
+                   problems: list[Problem]) -> None:
+    """Numeric contract columns → float in place; report text, missing required, negative/inf."""
+    spec = LAYERS[layer]
+    for col in spec["numeric"]:
+        if col not in gdf.columns:
+            continue
+        raw = gdf[col]
+        empty = raw.isna() | text(raw).isin(["", "nan", "NaN", "None"])
+        num = pd.to_numeric(raw.where(~empty, np.nan), errors="coerce")
+        required = col in spec["required"]
+        txt = ~empty & num.isna()
+        if txt.any():
+            problems.append(Problem(fname, f"{col} is not a number", tuple(ids[txt]),
+                                    f"write {col} as a number (no units or text)"))
+        if required and empty.any():
+            problems.append(Problem(fname, f"{col} is missing (empty or NaN)", tuple(ids[empty]),
+                                    f"fill {col}; use 0 if there really is none"))
+        inf = np.isinf(num)
+        neg = (num < 0) | inf
+        if neg.any():
+            problems.append(Problem(fname, f"{col} is negative or infinite", tuple(ids[neg]),
+                                    f"{col} must be a finite number ≥ 0"))
+        gdf[col] = num.astype(float)
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
+                    problems: list[Problem]) -> None:
+    """Missing, wrong-type, invalid, swapped or out-of-range geometries."""
+    spec = LAYERS[layer]
+    geom = gdf.geometry
+    nogeom = geom.isna() | geom.is_empty
+    if nogeom.any():
+        problems.append(Problem(fname, "empty or missing geometry", tuple(ids[nogeom]),
+                                "give every row a geometry (lon/lat for points)"))
+    ok = ~nogeom
+    wrong = ok & ~geom.geom_type.isin(spec["geom"])
+    if wrong.any():
+        kinds = ", ".join(sorted(set(geom[wrong].geom_type)))
+        problems.append(Problem(fname, f"wrong geometry type ({kinds}); expected {' or '.join(spec['geom'])}",
+                                tuple(ids[wrong]), f"use {' or '.join(spec['geom'])} geometries for {layer}"))
+    invalid = ok & ~wrong & ~geom.is_valid
+    if invalid.any():
+        problems.append(Problem(fname, "invalid geometry (self-intersection or similar)", tuple(ids[invalid]),
+                                "repair it, e.g. QGIS ▸ Vector ▸ Geometry Tools ▸ Fix Geometries"))
+    good = ok & ~wrong
+    if good.any():
+        b = geom[good].bounds
+        bad_range = (b.minx < -180) | (b.maxx > 180) | (b.miny < -90) | (b.maxy > 90)
+        cx, cy = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
+        swapped = (cy > 70) & (cy < 140) & (cx > 0) & (cx < 56)
+        if swapped.any():
+            problems.append(Problem(fname, "longitude and latitude look swapped", tuple(ids[good][swapped]),
+                                    "swap the lon/lat columns (lon ≈ 73–135 °E, lat ≈ 18–54 °N in China)"))
+        rng = bad_range & ~swapped
+        if rng.any():
+            problems.append(Problem(fname, "coordinates out of range for degrees", tuple(ids[good][rng]),
+                                    "give lon/lat in degrees or set crs in area.toml to the projected EPSG code"))
+
+
+def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
+                   problems: list[Problem]) -> gpd.GeoDataFrame | None:
+    """A checked copy of one layer (ids as str, numbers as float), or None when unusable."""
+    spec = LAYERS[layer]
+    if len(gdf) == 0:
+        problems.append(Problem(fname, f"the {layer} layer is empty", (), f"add at least one {layer[:-1]} row"))
+        return None
+    missing = [c for c in spec["required"] if c not in gdf.columns]
+    if missing:
+        have = ", ".join(c for c in gdf.columns if c != "geometry")
+        problems.append(Problem(fname, f"missing required column(s): {', '.join(missing)}", (),
+                                f"add or rename the column(s); the file has: {have}"))
+        return None
+    gdf = gdf.copy()
+    ids = _check_ids(gdf, layer, fname, problems)
+    _check_numbers(gdf, layer, fname, ids, problems)
+    _check_geometry(gdf, layer, fname, ids, problems)
+    return gdf
+
+
+# ------------------------------------------------------------------------- per-layer columns
+
+def fill_infants(gdf: pd.DataFrame, infant_share: float) -> None:
+    """Estimate missing ``infants`` (population × ``infant_share``) in place and flag them.
+
+    Rows flagged in an existing ``infants_estimated`` column (an area's layer passed back to
+    :func:`make_area`) are re-estimated too, so a new policy never keeps an old estimate.
+    """
+    if "infants" not in gdf.columns:
+        gdf["infants"] = np.nan
+    est = gdf["infants"].isna()
+    if "infants_estimated" in gdf.columns:
+        est = est | bool_values(gdf["infants_estimated"])
+    gdf["infants_estimated"] = est.to_numpy(dtype=bool)
+    gdf["infants"] = gdf["infants"].where(~est, gdf["population"] * infant_share)
+
+
+def finish_streets(st: gpd.GeoDataFrame, infant_share: float) -> None:
+    """Streets' optional columns in place: infants (estimated where missing), district, is_town."""
+    fill_infants(st, infant_share)
+    if "district" not in st.columns:
+        st["district"] = ""
+    bool_col(st, "is_town")
+
+
+def finish_communities(g: gpd.GeoDataFrame, infant_share: float) -> None:
+    """Communities' optional columns in place: infants (estimated where missing), is_new, built_year."""
+    fill_infants(g, infant_share)
+    bool_col(g, "is_new")
+    if "built_year" not in g.columns:
+        g["built_year"] = np.nan
+    g["built_year"] = pd.to_numeric(g["built_year"], errors="coerce")
+
+
+def finish_institutions(g: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
+    """Institutions in place: category/puhui/is_demonstration, places as int, status (default 运营)."""
+    category(g, fname, problems)
+    if np.isfinite(g["places"].to_numpy(dtype=float)).all() and (g["places"] >= 0).all():
+        g["places"] = g["places"].round().astype(int)
+    if "status" not in g.columns:
+        g["status"] = "运营"
+
+
+def finish_candidates(g: gpd.GeoDataFrame, fname: str, problems: list[Problem], default_year: int) -> None:
+    """Candidates in place: kind checked, cost/min_places defaults, available_year (default
+    ``default_year``), min_places ≤ max_places."""
+    kind = text(g["kind"])
+    bad = ~kind.isin(CANDIDATE_KINDS)
+    if bad.any():
+        problems.append(Problem(fname, f"unknown kind ({', '.join(sorted({v or '<empty>' for v in kind[bad]}))})",
+                                tuple(g.loc[bad, "site_id"]), f"use one of {', '.join(CANDIDATE_KINDS)}"))
+    g["kind"] = kind
+    for c, d in (("min_places", 0.0), ("fixed_cost", 0.0), ("cost_per_place", 0.0)):
+        if c not in g.columns:
+            g[c] = d
+        g[c] = pd.to_numeric(g[c], errors="coerce").fillna(d)
+    if "available_year" not in g.columns:
+        g["available_year"] = default_year
+    g["available_year"] = pd.to_numeric(g["available_year"], errors="coerce").fillna(default_year).astype(int)
+    badmin = g["min_places"] > g["max_places"]
+    if badmin.any():
+        problems.append(Problem(fname, "min_places > max_places", tuple(g.loc[badmin, "site_id"]),
+                                "make min_places ≤ max_places"))
+
+
+def category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
+    """Institution ``category`` (aliases resolved), ``puhui`` and ``is_demonstration`` in place."""
+    cat = text(gdf["category"]).replace(CATEGORY_ALIASES)
+    bad = ~cat.isin(CATEGORIES)
+    if bad.any():
+        vals = ", ".join(sorted({v or "<empty>" for v in text(gdf.loc[bad, "category"])}))
+        problems.append(Problem(fname, f"unknown category ({vals})", tuple(gdf.loc[bad, "institution_id"]),
+                                f"use one of {', '.join(CATEGORIES)}"))
+    gdf["category"] = cat
+    if "puhui" in gdf.columns:
+        raw = text(gdf["puhui"]).str.lower()
+        truthy = raw.isin(["true", "1", "1.0", "yes", "y", "是", "普惠"])
+        falsy = raw.isin(["false", "0", "0.0", "no", "n", "否", ""]) | gdf["puhui"].isna() | raw.isin(["nan", "none"])
+        unknown = ~(truthy | falsy)
+        if unknown.any():
+            problems.append(Problem(fname, "puhui is not a yes/no value", tuple(gdf.loc[unknown, "institution_id"]),
+                                    "write puhui as true/false (or 是/否)"))
+        given = ~(raw.isin(["", "nan", "none"]) | gdf["puhui"].isna())
+        gdf["puhui"] = np.where(given, truthy, cat.isin(PUHUI_CATEGORIES))
+    else:
+        gdf["puhui"] = cat.isin(PUHUI_CATEGORIES)
+    gdf["puhui"] = gdf["puhui"].astype(bool)
+    bool_col(gdf, "is_demonstration")
+
+
+# ------------------------------------------------------------------------------ across layers
+
+def check_overlaps(streets: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
+    """Report 街道 polygons overlapping by more than :data:`STREET_OVERLAP_SHARE`."""
+    c = streets.geometry.union_all().centroid
+    g = streets.geometry.to_crs(_crs.utm_crs(c.x, c.y)).values
+    area = shapely.area(g)
+    a, b = shapely.STRtree(g).query(g, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return
+    inter = shapely.area(shapely.intersection(g[a], g[b]))
+    bad = inter > STREET_OVERLAP_SHARE * np.minimum(area[a], area[b])
+    if bad.any():
+        ids = streets["street_id"].to_numpy()
+        pairs = [f"{ids[i]}/{ids[j]}" for i, j in zip(a[bad], b[bad], strict=True)]
+        problems.append(Problem(fname, f"街道 polygons overlap by more than {STREET_OVERLAP_SHARE:.0%} of the "
+                                "smaller one (a duplicated or mis-drawn 街道)", tuple(pairs),
+                                "remove the duplicate or fix the boundaries so each place is in one 街道"))
+
+
+def datum_hint(pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, declared: str) -> str | None:
+    """The Chinese datum under which ALL of ``pts`` (outside every 街道) would fall inside one."""
+    if declared not in _crs.CRS_NAMES:
+        return None
+    union = streets.geometry.union_all()
+    raw = _crs.convert(pts.x.to_numpy(), pts.y.to_numpy(), "wgs84", declared)
+    for alt in _crs.CRS_NAMES:
+        if alt == declared:
+            continue
+        x, y = _crs.convert(*raw, alt, "wgs84")
+        if len(x) and all(union.contains(Point(a, b)) for a, b in zip(x, y, strict=True)):
+            return alt
+    return None
+
+
+def _street_points(gdf: gpd.GeoDataFrame, metric_crs: Any) -> gpd.GeoSeries:
+    """WGS-84 representative points (:func:`representative_points`; points kept exactly)."""
+    g = gdf.geometry
+    poly = (g.geom_type != "Point").to_numpy()
+    if not poly.any():
+        return g
+    out = g.copy()
+    out[poly] = representative_points(g[poly], metric_crs).to_crs("EPSG:4326").values
+    return out
+
+
+def assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str, fname: str,
+                   problems: list[Problem], *, metric_crs: Any, declared: str = "wgs84") -> None:
+    """Fill/check ``street_id`` in place: given ids must exist, missing ones come from location."""
+    idc = LAYERS[layer]["id"]
+    pts = _street_points(gdf, metric_crs)
+    ptg = gpd.GeoDataFrame({"_i": np.arange(len(gdf))}, geometry=pts.values, crs="EPSG:4326")
+    j = gpd.sjoin(ptg, streets[["street_id", "geometry"]].reset_index(drop=True), how="left",
+                  predicate="within")
+    j = j.sort_values("_i").drop_duplicates("_i")
+    found = pd.Series(j["street_id"].values, index=gdf.index)
+    if "street_id" in gdf.columns:
+        given = ids_str(gdf["street_id"])
+        unknown = (given != "") & ~given.isin(streets["street_id"])
+        if unknown.any():
+            problems.append(Problem(fname, "street_id not in the streets layer",
+                                    tuple(gdf.loc[unknown, idc]),
+                                    "use a street_id of the streets layer or leave it empty to assign by location"))
+        gdf["street_id"] = given.where(given != "", found)
+    else:
+        gdf["street_id"] = found
+    outside = gdf["street_id"].isna() | text(gdf["street_id"]).isin(["", "nan"])
+    if outside.any():
+        _report_outside(gdf, pts[outside.to_numpy()], streets, layer, fname, outside, problems, declared)
+    gdf["street_id"] = gdf["street_id"].astype(object)
+
+
+def _report_outside(gdf: gpd.GeoDataFrame, pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, layer: str,
+                    fname: str, outside: pd.Series, problems: list[Problem], declared: str) -> None:
+    idc = LAYERS[layer]["id"]
+    alt = datum_hint(pts, streets, declared)
+    if alt is not None:
+        problems.append(Problem(
+            fname, f"{layer} outside every 街道 polygon; all of them would fall inside one if read as "
+            f"{DATUM_LABEL[alt]} — check whether the file holds {alt} coordinates declared as {declared}",
+            tuple(gdf.loc[outside, idc]),
+            f'if every layer is {alt}, set crs = "{alt}" in area.toml; if only this file is, convert it '
+            f'first: tuoyu_geo.crs.convert_geoseries(gdf, "{alt}", "{declared}")'))
+    else:
+        problems.append(Problem(fname, f"{layer} outside every 街道 polygon", tuple(gdf.loc[outside, idc]),
+                                "check their coordinates and CRS (GCJ-02/BD-09 data must be declared so "
+                                "in area.toml), or remove them / add the missing 街道"))

@@ -1,0 +1,196 @@
+"""Reading a study-area folder: ``area.toml`` + layer files + walk network, validated and checked.
+
+A study area is a folder with one file per layer and an ``area.toml``::
+
+    name = "上海市徐汇区"
+    crs = "wgs84"                 # input CRS: wgs84 | gcj02 | bd09 | EPSG code
+    policy = "wuxi-2025"          # shipped profile name or a TOML path (relative to the folder)
+    attribution = "© OpenStreetMap contributors (ODbL)"
+
+    [layers]
+    streets = "streets.geojson"
+    communities = "communities.geojson"
+    institutions = "institutions.csv"
+    candidates = "candidates.gpkg"
+    network = "walk.graphml"      # optional
+
+Every layer is validated; all problems of all layers are collected and raised as one
+:class:`~tuoyu_geo.DataError` naming the file, the row ids and the fix.  Nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyproj
+
+from . import crs as _crs
+from ._errors import DataError, Problem
+from .area import LAYERS, StudyArea, make_area, read_layer
+from .network import WalkNet, read_network
+from .network.checks import check_datum, check_reach
+from .policy import Policy, load_policy
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AREA_TOML_KEYS", "load_area"]
+
+#: keys allowed at the top of area.toml
+AREA_TOML_KEYS = frozenset({"name", "crs", "policy", "attribution", "layers", "metric_crs", "description"})
+
+
+def _check_toml_types(conf: Mapping[str, Any]) -> None:
+    """area.toml values must be strings (``crs`` may be an EPSG number) and [layers] a table of file
+    names; ``metric_crs`` must be a projected (metric) CRS."""
+    problems = []
+    for key in ("name", "policy", "attribution", "description", "metric_crs", "crs"):
+        v = conf.get(key)
+        if v is not None and not isinstance(v, str) and not (key == "crs" and isinstance(v, int)
+                                                             and not isinstance(v, bool)):
+            problems.append(Problem("area.toml", f"{key} = {v!r} is not a string", (key,),
+                                    f'write it in quotes, e.g. {key} = "…"'))
+    lay = conf.get("layers", {})
+    if not isinstance(lay, Mapping):
+        problems.append(Problem("area.toml", "layers is not a table", ("layers",),
+                                'write a [layers] section with lines like streets = "streets.geojson"'))
+    else:
+        for k, v in lay.items():
+            if k not in (*LAYERS, "network"):
+                problems.append(Problem("area.toml", f"unknown layer layers.{k}", (f"layers.{k}",),
+                                        f"layers are: {', '.join((*LAYERS, 'network'))}"))
+            elif not isinstance(v, str) or not v.strip():
+                problems.append(Problem("area.toml", f"layers.{k} = {v!r} is not a file name", (f"layers.{k}",),
+                                        f'write {k} = "<file name>" (relative to the area folder)'))
+    mc = conf.get("metric_crs")
+    if isinstance(mc, str):
+        try:
+            c = pyproj.CRS.from_user_input(mc)
+            ok = c.is_projected and c.axis_info[0].unit_name in ("metre", "meter")
+        except pyproj.exceptions.CRSError:
+            ok = False
+        if not ok:
+            problems.append(Problem("area.toml", f"metric_crs = {mc!r} is not a projected CRS in metres",
+                                    ("metric_crs",), 'remove it (the UTM zone is chosen) or use e.g. "EPSG:32651"'))
+    DataError.collect(problems)
+
+
+def _read_toml(folder: Path) -> dict[str, Any]:
+    """The checked contents of ``folder/area.toml``."""
+    toml = folder / "area.toml"
+    if not toml.exists():
+        raise DataError(f"no area.toml in {folder}", file=str(toml),
+                        fix="create area.toml naming the layer files, crs and policy (see README)")
+    try:
+        with open(toml, "rb") as fh:
+            conf = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"area.toml is not valid TOML: {exc}", file=str(toml),
+                        fix="fix the TOML syntax") from None
+    unknown = sorted(set(conf) - AREA_TOML_KEYS)
+    if unknown:
+        raise DataError(f"unknown key(s) in area.toml: {', '.join(unknown)}", file="area.toml",
+                        fix=f"allowed keys: {', '.join(sorted(AREA_TOML_KEYS))}")
+    _check_toml_types(conf)
+    return conf
+
+
+def _policy(folder: Path, conf: Mapping[str, Any], policy: str | Policy | None) -> Policy:
+    name = policy if policy is not None else conf.get("policy", "national-2025")
+    if isinstance(name, str) and name.endswith(".toml") and not Path(name).is_absolute():
+        name = str(folder / name)
+    return load_policy(name)
+
+
+def _read_layers(folder: Path, lay: Mapping[str, str], input_crs: str | pyproj.CRS,
+                 files: dict[str, str]) -> dict[str, gpd.GeoDataFrame | None]:
+    """Every layer file read (all problems collected); ``files`` gets layer → path."""
+    problems: list[Problem] = []
+    frames: dict[str, gpd.GeoDataFrame | None] = {}
+    crs_arg = input_crs if isinstance(input_crs, str) else input_crs.to_string()
+    for key in LAYERS:
+        fname = lay.get(key)
+        if not fname:
+            problems.append(Problem("area.toml", f"layers.{key} is not given", (),
+                                    f'add {key} = "<file>" under [layers]'))
+            frames[key] = None
+            continue
+        files[key] = str(folder / fname)
+        try:
+            frames[key] = read_layer(folder / fname, input_crs=crs_arg)
+        except DataError as e:
+            problems.extend(e.problems)
+            frames[key] = None
+    DataError.collect(problems)
+    return frames
+
+
+def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_graph: bool = True) -> StudyArea:
+    """Read and validate a study-area folder (see the module docstring for ``area.toml``).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding ``area.toml`` and the layer files (or the ``area.toml`` itself).
+    policy : str or Policy, optional
+        Override the profile named in ``area.toml``.
+    load_graph : bool
+        Read the walk network (``layers.network``) if given.
+
+    Returns
+    -------
+    StudyArea
+
+    Raises
+    ------
+    DataError
+        Missing ``area.toml``/files, unknown CRS, or any layer breaking the data contract; with a
+        network, also layers that fit the network clearly better under another Chinese datum
+        (e.g. GCJ-02 coordinates declared as WGS-84; rule in
+        :func:`tuoyu_geo.network.checks.check_datum`).
+    NetworkError
+        Unreadable network, or points farther than the largest walking threshold from every edge
+        or next to a small disconnected island of the network
+        (:func:`tuoyu_geo.network.checks.check_reach`).
+    PolicyError
+        The named policy profile/file is unknown or malformed.
+
+    Notes
+    -----
+    The datum and reach checks need the network; :func:`tuoyu_geo.area.make_area` (in-memory
+    layers) does not run them.
+    """
+    folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() == ".toml":  # the area.toml itself was given
+        folder = folder.parent
+    conf = _read_toml(folder)
+    input_crs = _crs.parse_crs(conf.get("crs"), file="area.toml")
+    pol = _policy(folder, conf, policy)
+    lay = conf.get("layers", {})
+    files: dict[str, str] = {}
+    frames = _read_layers(folder, lay, input_crs, files)
+    graph = None
+    if load_graph and lay.get("network"):
+        files["network"] = str(folder / lay["network"])
+        graph = read_network(folder / lay["network"])
+    fnames = {k: Path(v).name for k, v in files.items()}
+    area = make_area(streets=frames["streets"], communities=frames["communities"],
+                     institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
+                     graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
+                     input_crs=str(conf.get("crs")), folder=folder, files=files,
+                     attribution=conf.get("attribution", ""), file_names=fnames)
+    if area.graph is not None:
+        net = WalkNet.from_graph(area.graph)
+        if isinstance(input_crs, str):
+            check_datum(area, input_crs, fnames, net=net)
+        check_reach(area, fnames, net=net)
+    return area

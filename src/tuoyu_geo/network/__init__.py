@@ -1,0 +1,47 @@
+"""Walking networks: building/loading graphs, the :class:`WalkNet` engine (snapping points to edges,
+sparse cutoff walking distances, service areas) and the checks of an area against its network.
+
+Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, osmnx downloads),
+:mod:`~tuoyu_geo.network.engine` (:class:`WalkNet`, :class:`Snap`, :func:`distance_matrix`,
+:func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
+:mod:`~tuoyu_geo.network.checks` (datum and reach checks).
+
+Every function that computes on a network takes a :class:`WalkNet` or a networkx graph; with a
+graph a WalkNet is built for that call only — build one with ``WalkNet.from_graph(G)`` and pass it
+to reuse the arrays, the edge tree and the adjacency.
+"""
+
+from __future__ import annotations
+
+from . import checks
+from .build import (
+    NON_WALK_HIGHWAYS,
+    graph_from_lines,
+    graph_from_overpass_json,
+    graph_from_place,
+    graph_from_polygon,
+    load_graph,
+    read_network,
+    save_graph,
+)
+from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
+from .service import service_areas
+
+__all__ = [
+    "NON_WALK_HIGHWAYS",
+    "Snap",
+    "WalkNet",
+    "as_net",
+    "checks",
+    "distance_matrix",
+    "graph_from_lines",
+    "graph_from_overpass_json",
+    "graph_from_place",
+    "graph_from_polygon",
+    "load_graph",
+    "node_distances",
+    "read_network",
+    "save_graph",
+    "service_areas",
+    "snap_points",
+]

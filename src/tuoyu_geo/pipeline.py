@@ -1,0 +1,187 @@
+"""The one place the stages are chained: area → network → access → scorecards → plan → after.
+
+:func:`assess` runs every stage as a pure function and returns a frozen :class:`Assessment`, which
+maps, exports, reports and the CLI consume (they never recompute a stage).
+
+>>> import tuoyu_geo as tg
+>>> a = tg.assess(tg.datasets.shanghai_xuhui(), "wuxi-2025", plan=tg.PlanOptions(budget_wan=3000))  # doctest: +SKIP
+>>> a.plan.summary(), a.gaps.head()                                                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import geopandas as gpd
+import pandas as pd
+
+from . import settings
+from .access import Access, compute_access, isochrones
+from .area import StudyArea
+from .indicators import community_scorecard, district_scorecard, street_scorecard, street_total
+from .network import WalkNet
+from .plan import PlanOptions, SitePlan, explain_gaps, plan_sites
+from .policy import Policy, load_policy
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Assessment", "assess"]
+
+
+@dataclass(frozen=True, eq=False)
+class Assessment:
+    """Everything known about a study area under a policy, before and (with a plan) after.
+
+    Attributes
+    ----------
+    area : StudyArea
+        The area with the policy applied (:meth:`StudyArea.with_policy`).
+    policy : Policy
+    access : Access
+        Walking access now.
+    streets, communities : GeoDataFrame
+        Street and community scorecards now; ``total`` their area total row, ``districts`` the
+        per-district table (一县区一示范).
+    plan : SitePlan or None
+    access_after, streets_after, communities_after, total_after, districts_after
+        The same after the plan (None without a plan).
+    gaps : DataFrame
+        Per 街道 and rule still unmet (after the plan, or now without one): ``street_id, name,
+        rule, why``.
+    isochrones : GeoDataFrame or None
+        Walking service areas at ``minutes`` of the existing 普惠 institutions (``kind`` =
+        ``existing_puhui``) and the recommended sites (``recommended``); columns ``id, kind, name,
+        minutes, distance_m, area_m2, geometry`` (EPSG:4326).
+    minutes : float
+        The coverage time shown on maps and exports (the plan's, else 15).
+    timings : mapping
+        Seconds per stage.
+    """
+
+    area: StudyArea
+    policy: Policy
+    access: Access
+    streets: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    total: pd.Series
+    districts: pd.DataFrame
+    plan: SitePlan | None
+    access_after: Access | None
+    streets_after: gpd.GeoDataFrame | None
+    communities_after: gpd.GeoDataFrame | None
+    total_after: pd.Series | None
+    districts_after: pd.DataFrame | None
+    gaps: pd.DataFrame
+    isochrones: gpd.GeoDataFrame | None
+    minutes: float
+    timings: Mapping[str, float]
+
+    @property
+    def final_streets(self) -> gpd.GeoDataFrame:
+        """The street scorecard after the plan, or now without a plan."""
+        return self.streets_after if self.streets_after is not None else self.streets
+
+    def __repr__(self) -> str:
+        met = int((self.streets["status"] == "达标").sum())
+        after = "" if self.streets_after is None else \
+            f" → {int((self.streets_after['status'] == '达标').sum())} after the plan"
+        plan = "no plan" if self.plan is None else f"plan: {len(self.plan.sites)} sites, {self.plan.status}"
+        return (f"Assessment({self.area.name!r}, policy {self.policy.name}: {met}/{len(self.streets)} 街道 达标"
+                f"{after}; {plan}; {len(self.gaps)} unmet rule(s))")
+
+
+def _scorecards(area, acc, pol) -> tuple:
+    cs = community_scorecard(area, acc, pol)
+    st = street_scorecard(area, acc, pol, communities=cs)
+    return cs, st, street_total(st, pol), district_scorecard(st, pol)
+
+
+def _service_areas(area, net, plan: SitePlan | None, minutes: float) -> gpd.GeoDataFrame:
+    parts = []
+    inst = area.institutions
+    pu = [str(i) for i in inst.index[inst["puhui"].astype(bool)]]
+    for layer, ids, kind, names in (("institutions", pu, "existing_puhui", inst["name"]),
+                                    ("candidates", list(plan.sites.index) if plan is not None else [], "recommended",
+                                     area.candidates["name"])):
+        if ids:
+            g = isochrones(area, network=net, minutes=minutes, layer=layer, ids=ids)
+            parts.append(g.assign(kind=kind, name=names.reindex(g.index).astype(str).to_numpy()))
+    cols = ["id", "kind", "name", "minutes", "distance_m", "area_m2", "geometry"]
+    if not parts:
+        return gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame(pd.concat(parts), crs="EPSG:4326")[cols]
+
+
+def assess(area: StudyArea, policy: Policy | str | None = None, *, network: WalkNet | None = None,
+           plan: PlanOptions | SitePlan | None = None, minutes: tuple[float, ...] | None = None,
+           with_isochrones: bool = True, progress: Callable[[str], None] | None = None) -> Assessment:
+    """Assess ``area`` under ``policy`` and, with ``plan``, plan new sites and assess the result.
+
+    Parameters
+    ----------
+    area : StudyArea
+    policy : Policy or str, optional
+        Default ``area.policy``; applied here (estimated infants follow this policy).
+    network : WalkNet, optional
+        The walk-network engine; built once from ``area.graph`` when not given.
+    plan : PlanOptions or SitePlan, optional
+        Solve a plan with these options, or use a plan already made (e.g. :func:`tuoyu_geo.plan.load_plan`).
+    minutes : tuple of float, optional
+        Access thresholds (default ``settings.MINUTES`` plus the plan's minutes).
+    with_isochrones : bool
+        Compute the service areas drawn on maps and written to exports.
+    progress : callable, optional
+        Called with a short label before each stage (the CLI shows it).
+
+    Returns
+    -------
+    Assessment
+    """
+    step = progress or (lambda label: None)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(key: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        timings[key] = round(now - t, 3)
+        t = now
+
+    pol = load_policy(policy if policy is not None else area.policy)
+    area = area.with_policy(pol)
+    plan_minutes = plan.options.minutes if isinstance(plan, SitePlan) else (plan.minutes if plan else 15.0)
+    mins = tuple(sorted({*(minutes or settings.MINUTES), float(plan_minutes)}))
+    step("walk network")
+    net = network if network is not None else WalkNet.from_area(area)
+    lap("network_s")
+    step("walking access")
+    acc = compute_access(area, pol, network=net, minutes=mins)
+    lap("access_s")
+    step("scorecards")
+    cs, st, total, districts = _scorecards(area, acc, pol)
+    lap("scorecard_s")
+    site_plan = plan if isinstance(plan, SitePlan) else None
+    if isinstance(plan, PlanOptions):
+        step("site plan (MILP)")
+        site_plan = plan_sites(area, acc, pol, options=plan, network=net, scorecard=st)
+        lap("plan_s")
+    after = (None,) * 5
+    if site_plan is not None:
+        step("after the plan")
+        acc_after = compute_access(site_plan.area_after, pol, network=net, minutes=mins)
+        after = (acc_after, *_scorecards(site_plan.area_after, acc_after, pol))
+        lap("after_s")
+    gaps = explain_gaps(st, after[2] if site_plan is not None else st, pol, site_plan)
+    iso = None
+    if with_isochrones:
+        step("service areas")
+        iso = _service_areas(area, net, site_plan, plan_minutes)
+        lap("isochrones_s")
+    return Assessment(area=area, policy=pol, access=acc, streets=st, communities=cs, total=total,
+                      districts=districts, plan=site_plan, access_after=after[0], communities_after=after[1],
+                      streets_after=after[2], total_after=after[3], districts_after=after[4], gaps=gaps,
+                      isochrones=iso, minutes=float(plan_minutes), timings=MappingProxyType(timings))

@@ -1,0 +1,77 @@
+"""Build the plan's MILP from an area, its access and the rules; check the rules can be met."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._errors import DataError, InfeasiblePlanError
+from ..access import within
+from ..rules import RULES, Unmet
+from ..solvers import MILP
+from .model import PlanModel, class_options
+from .options import PlanOptions
+
+__all__ = ["build_model", "check_inputs"]
+
+
+def check_inputs(area, access, options: PlanOptions, radius_m: float) -> None:
+    """Raise DataError when ``access`` does not belong to ``area`` or ids are unknown."""
+    if radius_m > float(access.max_distance_m) + 1e-6:
+        raise DataError(f"coverage radius {radius_m:.0f} m ({options.minutes:g} min) exceeds the access cutoff "
+                        f"{access.max_distance_m:.0f} m", file="access",
+                        fix=f"recompute access with minutes including {options.minutes:g}")
+    pairs = ((access.community_ids, area.communities), (access.candidate_ids, area.candidates),
+             (access.institution_ids, area.institutions))
+    if any(list(map(str, ids)) != list(map(str, layer.index)) for ids, layer in pairs):
+        raise DataError("the access result does not match the area (communities/candidates/institutions differ)",
+                        file="access", fix="recompute access for this area: tuoyu_geo.access.compute_access(area)")
+    unknown = sorted(set(options.required + options.excluded) - set(map(str, area.candidates.index)))
+    if unknown:
+        raise DataError(f"unknown candidate site id(s): {', '.join(unknown)}", file="candidates",
+                        fix="use site_id values from the candidates layer")
+
+
+def _demand_factor(policy, options: PlanOptions) -> float:
+    if not options.capacity_aware:
+        return 1.0
+    if options.demand_factor is not None:
+        return float(options.demand_factor)
+    return min(1.0, policy.places_per_1000 / (1000.0 * float(policy.infant_share)))
+
+
+def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFrame, radius_m: float) -> PlanModel:
+    """The plan's :class:`PlanModel` with every rule's block added.
+
+    Raises
+    ------
+    InfeasiblePlanError
+        Listing every rule that no plan can meet (each 街道, rule and reason), before solving.
+    """
+    cands, insts = area.candidates, area.institutions
+    years = options.years if options.years is not None else (None,)
+    opts = [class_options(float(r.min_places), float(r.max_places), policy.class_sizes)
+            for r in cands[["min_places", "max_places"]].itertuples()]
+    site_ids = np.array([str(c) for c in cands.index], dtype=object)
+    avail = cands["available_year"].astype(int).to_numpy()
+    allowed = np.array([bool(o) and s not in options.excluded for s, o in zip(site_ids, opts, strict=True)])
+    if options.years is not None:
+        allowed &= avail <= years[-1]
+    puhui = insts["puhui"].astype(bool).to_numpy()
+    reach_inst = within(access.dist_institutions, radius_m)
+    covered0 = np.asarray(reach_inst[:, np.flatnonzero(puhui)].sum(axis=1)).ravel() > 0
+    model = PlanModel(
+        milp=MILP(), policy=policy, options=options, rules=RULES, streets=streets, site_ids=site_ids,
+        site_street=cands["street_id"].astype(str).to_numpy(dtype=object), size_options=opts,
+        available_year=avail, fixed_cost=cands["fixed_cost"].astype(float).to_numpy(),
+        cost_per_place=cands["cost_per_place"].astype(float).to_numpy(), allowed=allowed, years=tuple(years),
+        infants=area.communities["infants"].astype(float).to_numpy(), covered0=covered0,
+        reach=within(access.dist_candidates, radius_m).tocsr(), radius_m=radius_m,
+        demand_factor=_demand_factor(policy, options))
+    unmet: list[Unmet] = [u for rule in RULES for u in rule.precheck(model)]
+    if unmet:
+        fixes = "; ".join(dict.fromkeys(u.fix for u in unmet if u.fix))
+        raise InfeasiblePlanError([u.as_tuple() for u in unmet], fix=fixes)
+    for rule in RULES:
+        rule.build(model)
+    return model

@@ -1,0 +1,131 @@
+"""Explain a solved plan: the order in which sites matter, the reasons each rule gives, the runner-up
+candidate of each site and the nearest existing 普惠 institution."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..network import distance_matrix
+from ..rules import FALLBACK_REASON_RULE, SITE_REASON_RULES, SiteContext
+from .model import PlanModel
+
+__all__ = ["SITE_COLUMNS", "explain_sites", "greedy_order", "nearest_puhui"]
+
+SITE_COLUMNS = ["site_id", "name", "kind", "street_id", "street_name", "places", "classes", "cost", "year",
+                "new_infants_covered", "reason", "nearest_puhui_id", "nearest_puhui_m", "runner_up_id", "order",
+                "geometry"]
+#: network search radius (m) for the nearest existing 普惠 institution; straight line beyond
+NEAREST_CUTOFF_M = 5000.0
+
+
+def _reach_lists(model: PlanModel) -> list[np.ndarray]:
+    rt = model.reach.T.tocsr()  # candidates × communities
+    return [rt.indices[rt.indptr[j]:rt.indptr[j + 1]] for j in range(model.n_sites)]
+
+
+def greedy_order(model: PlanModel, chosen: np.ndarray, reach: list[np.ndarray]) -> tuple[list[int], dict, float]:
+    """Chosen options ordered year by year, each time the one adding most newly covered infants
+    (ties: larger site, then smaller id); returns (order, marginal gains, infants newly covered)."""
+    w, cov = model.infants, model.covered0.copy()
+    order: list[int] = []
+    marginal: dict[int, float] = {}
+    for t in sorted(set(model.ot[chosen].tolist())):
+        pool = [int(k) for k in chosen if model.ot[k] == t]
+        while pool:
+            gains = {k: float(w[reach[model.oj[k]]][~cov[reach[model.oj[k]]]].sum()) for k in pool}
+            top = max(gains.values())
+            best = min((k for k in pool if gains[k] == top),
+                       key=lambda k: (-model.osize[k], model.site_ids[model.oj[k]]))
+            marginal[best] = gains[best]
+            cov[reach[model.oj[best]]] = True
+            order.append(best)
+            pool.remove(best)
+    return order, marginal, float(w[cov & ~model.covered0].sum())
+
+
+def _runner_up(model: PlanModel, j: int, reach: list[np.ndarray], count: np.ndarray, chosen_sites: set) -> str:
+    """Best unchosen allowed candidate of the same 街道 if it replaced site ``j``: most infants it
+    would newly cover, then least cost, then smallest id."""
+    w, mc = model.infants, model.min_cost
+    mine = np.zeros(len(w), bool)
+    mine[reach[j]] = True
+    base = model.covered0 | (count - mine.astype(int) > 0)
+    best, best_key = "", None
+    for a in np.flatnonzero(model.allowed & (model.site_street == model.site_street[j])):
+        if int(a) in chosen_sites:
+            continue
+        r = reach[a]
+        key = (-float(w[r][~base[r]].sum()), float(mc[a]), str(model.site_ids[a]))
+        if best_key is None or key < best_key:
+            best, best_key = str(model.site_ids[a]), key
+    return best
+
+
+def nearest_puhui(area, site_ids: list[str], *, network=None) -> tuple[dict, dict, str]:
+    """Nearest existing 普惠 institution of each site: walking metres on ``network`` (a WalkNet,
+    within :data:`NEAREST_CUTOFF_M`), else — and beyond the cutoff — straight-line metres."""
+    insts = area.institutions
+    pu = insts[insts["puhui"].astype(bool)]
+    if not site_ids or pu.empty:
+        return {}, {}, "none"
+    sp_pts, ip = area.points("candidates").loc[site_ids], area.points("institutions").loc[pu.index]
+    near_id: dict[str, str] = {}
+    near_m: dict[str, float] = {}
+    how = "euclidean"
+    if network is not None:
+        d = distance_matrix(network, sp_pts, ip, max_distance_m=NEAREST_CUTOFF_M).tocsr()
+        for r, s in enumerate(site_ids):
+            a, b = d.indptr[r], d.indptr[r + 1]
+            if b > a:
+                k = a + int(np.argmin(d.data[a:b]))
+                near_id[s], near_m[s] = str(pu.index[d.indices[k]]), float(d.data[k])
+        how = f"network (cutoff {NEAREST_CUTOFF_M:.0f} m; euclidean beyond)"
+    xy_i = np.c_[ip.x.to_numpy(), ip.y.to_numpy()]
+    for s, px, py in zip(site_ids, sp_pts.x.to_numpy(), sp_pts.y.to_numpy(), strict=True):
+        if s not in near_id:
+            d2 = np.hypot(xy_i[:, 0] - px, xy_i[:, 1] - py)
+            k = int(np.argmin(d2))
+            near_id[s], near_m[s] = str(pu.index[k]), float(d2[k])
+    return near_id, near_m, how
+
+
+def _reasons(model: PlanModel, ctx: SiteContext) -> dict[int, str]:
+    parts: dict[int, list[str]] = {k: [] for k in ctx.order}
+    for rule in SITE_REASON_RULES:
+        for k, text in rule.explain_sites(model, ctx).items():
+            parts[k].append(text)
+    fallback = FALLBACK_REASON_RULE.explain_sites(model, ctx)
+    return {k: "；".join(p) if p else fallback[k] for k, p in parts.items()}
+
+
+def explain_sites(area, model: PlanModel, *, network=None) -> tuple[gpd.GeoDataFrame, float]:
+    """One row per chosen site (columns :data:`SITE_COLUMNS`) and the infants newly covered."""
+    chosen = model.chosen()
+    reach = _reach_lists(model)
+    order, marginal, infants_new = greedy_order(model, chosen, reach)
+    ctx = SiteContext(order=tuple(order), marginal=marginal, minutes=float(model.options.minutes))
+    reasons = _reasons(model, ctx)
+    count = np.zeros(len(model.infants), np.int64)
+    for k in chosen:
+        count[reach[model.oj[k]]] += 1
+    chosen_sites = {int(model.oj[k]) for k in chosen}
+    near_id, near_m, how = nearest_puhui(area, [str(model.site_ids[model.oj[k]]) for k in order], network=network)
+    cands = area.candidates
+    rows = []
+    for rank, k in enumerate(order, start=1):
+        j = int(model.oj[k])
+        sid, street = str(model.site_ids[j]), str(model.site_street[j])
+        rows.append({"site_id": sid, "name": str(cands["name"].iloc[j]), "kind": str(cands["kind"].iloc[j]),
+                     "street_id": street, "street_name": model.street_name(street), "places": int(model.osize[k]),
+                     "classes": model.size_options[j][model.om[k]][1], "cost": round(float(model.ocost[k]), 4),
+                     "year": int(model.years[model.ot[k]]) if model.phased else int(model.available_year[j]),
+                     "new_infants_covered": round(float(marginal[k]), 2), "reason": reasons[k],
+                     "nearest_puhui_id": near_id.get(sid, ""), "nearest_puhui_m": near_m.get(sid, np.nan),
+                     "runner_up_id": _runner_up(model, j, reach, count, chosen_sites), "order": rank,
+                     "geometry": cands.geometry.iloc[j]})
+    df = gpd.GeoDataFrame(pd.DataFrame(rows, columns=SITE_COLUMNS), geometry="geometry", crs="EPSG:4326")
+    df.index = pd.Index(df["site_id"].astype(str), name=None)
+    df.attrs["nearest_puhui_distance"] = how
+    return df, infants_new

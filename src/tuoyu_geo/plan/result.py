@@ -1,0 +1,116 @@
+"""The plan's result object and the area with the new sites added."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..solvers import Status
+from .options import PlanOptions
+
+__all__ = ["NEW_SITE_CATEGORY", "SitePlan", "area_with_sites"]
+
+#: category of a new site by candidate kind (every new site is 普惠); other kinds → 社区托育点
+NEW_SITE_CATEGORY = {"幼儿园富余": "幼儿园托班"}
+_DEFAULT_CATEGORY = "社区托育点"
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
+@dataclass(frozen=True, eq=False)
+class SitePlan:
+    """A recommended set of new 普惠 sites, explained.
+
+    Attributes
+    ----------
+    sites : geopandas.GeoDataFrame
+        One row per new site (EPSG:4326, index = ``site_id``): ``site_id, name, kind, street_id,
+        street_name, places, classes, cost`` (万元), ``year, new_infants_covered, reason,
+        nearest_puhui_id, nearest_puhui_m, runner_up_id, order``.
+    objective_values : mapping
+        ``shortfall`` (places short of the 街道 targets and the 普惠 share), ``coverage`` (infants
+        newly within reach, or children placed with ``capacity_aware``; summed over years when
+        phased), ``cost`` (万元), ``infants_newly_covered``, ``infants_covered_before``, ``places``,
+        ``sites``.
+    status : Status
+        ``optimal`` when every stage was proven optimal within ``mip_gap``, else ``time_limit``.
+    gap : float
+        Largest relative gap over the stages.
+    solve_seconds, build_seconds : float
+        Solver time of all stages; model building time.
+    options : PlanOptions
+    radius_m : float
+        Coverage radius (``policy.threshold_m(options.minutes)``).
+    stages : tuple of dict
+        Per stage: status, objective, bound, gap, seconds.
+    model_size : mapping
+        ``n_vars``, ``n_rows`` and the rows of every named block.
+    nearest_puhui_distance : str
+        How ``nearest_puhui_m`` was measured.
+    area_after : StudyArea
+        The area with the new sites added as 普惠 institutions (status 规划).
+    street_capacity : DataFrame
+        Per 街道: ``allowed`` candidates, ``chosen`` sites, ``places`` chosen, ``spare`` places the
+        allowed candidates could still add (used to explain remaining gaps).
+    """
+
+    sites: gpd.GeoDataFrame
+    objective_values: Mapping[str, float]
+    status: Status
+    gap: float
+    solve_seconds: float
+    build_seconds: float
+    options: PlanOptions
+    radius_m: float
+    stages: tuple
+    model_size: Mapping[str, Any]
+    nearest_puhui_distance: str
+    area_after: Any
+    street_capacity: pd.DataFrame
+
+    def summary(self) -> str:
+        """One-line summary (used by the CLI)."""
+        ov = self.objective_values
+        return (f"{len(self.sites)} new 普惠 sites, {ov['places']:.0f} places, cost {ov['cost']:.1f} 万元, "
+                f"{ov['infants_newly_covered']:.0f} infants newly within {self.options.minutes:g} min; shortfall "
+                f"{ov['shortfall']:.0f} places; status {self.status} (gap {self.gap:.1e}, {self.solve_seconds:.1f} s)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able record of the plan (no frames): options, values, status, stages, model size."""
+        return {"options": self.options.to_dict(), "radius_m": self.radius_m,
+                "objective_values": {k: _finite(v) for k, v in self.objective_values.items()},
+                "status": str(self.status), "gap": _finite(self.gap), "solve_seconds": round(self.solve_seconds, 3),
+                "build_seconds": round(self.build_seconds, 3),
+                "stages": [{k: _finite(v) for k, v in s.items()} for s in self.stages],
+                "model_size": dict(self.model_size), "nearest_puhui_distance": self.nearest_puhui_distance,
+                "sites": self.sites.drop(columns="geometry").assign(
+                    lon=self.sites.geometry.x, lat=self.sites.geometry.y).to_dict(orient="records")}
+
+    def __repr__(self) -> str:
+        return f"SitePlan({self.summary()})"
+
+
+def area_with_sites(area, sites: gpd.GeoDataFrame):
+    """``area`` with ``sites`` appended to its institutions as 普惠 institutions (status 规划)."""
+    insts = area.institutions
+    new = pd.DataFrame({
+        "institution_id": [s if s not in insts.index else f"new_{s}" for s in sites["site_id"]],
+        "name": sites["name"].to_numpy(),
+        "category": [NEW_SITE_CATEGORY.get(k, _DEFAULT_CATEGORY) for k in sites["kind"]],
+        "places": sites["places"].astype(int).to_numpy(),
+        "puhui": True, "is_demonstration": False, "status": "规划",
+        "street_id": sites["street_id"].to_numpy()})
+    new_g = gpd.GeoDataFrame(new, geometry=list(sites.geometry), crs="EPSG:4326")
+    merged = pd.concat([insts.reset_index(drop=True), new_g.reindex(columns=list(insts.columns))],
+                       ignore_index=True)
+    return area.replace(institutions=gpd.GeoDataFrame(merged, geometry=insts.geometry.name, crs=insts.crs))

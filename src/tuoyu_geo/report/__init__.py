@@ -1,0 +1,37 @@
+"""Everything a person reads: labels, maps, exports, scorecard workbooks and figures.
+
+The report layer consumes an :class:`~tuoyu_geo.pipeline.Assessment` and computes nothing of its
+own; every file goes through :mod:`tuoyu_geo.writer`.
+
+* :mod:`~tuoyu_geo.report.labels` — THE one table of Chinese headers, definitions, number formats.
+* :mod:`~tuoyu_geo.report.maps` — :func:`coverage_map`, :func:`save_map` (and :func:`plot_scorecard`).
+* :mod:`~tuoyu_geo.report.export` — :func:`export_plan` (GeoPackage/XLSX/CSV/GeoJSON + manifest).
+* :mod:`~tuoyu_geo.report.scorecard` — :func:`write_scorecard` (the ``analyze`` bundle) and
+  :func:`write_scorecard_file` (one file).
+* :mod:`~tuoyu_geo.report.figures` — :func:`plot_scorecard`, :func:`cjk_font`.
+"""
+
+from __future__ import annotations
+
+from . import export, figures, labels, maps, scorecard
+from .export import export_plan
+from .figures import plot_scorecard
+from .labels import definition, label
+from .maps import coverage_map, save_map
+from .scorecard import write_scorecard, write_scorecard_file
+
+__all__ = [
+    "coverage_map",
+    "definition",
+    "export",
+    "export_plan",
+    "figures",
+    "label",
+    "labels",
+    "maps",
+    "plot_scorecard",
+    "save_map",
+    "scorecard",
+    "write_scorecard",
+    "write_scorecard_file",
+]

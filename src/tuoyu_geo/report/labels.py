@@ -1,0 +1,310 @@
+"""THE one table of Chinese labels, column definitions and XLSX number formats of every output.
+
+Every table meant for people (XLSX sheets, CSV with Chinese headers, GeoPackage layers, map popups)
+takes its headers from :func:`label`, so the same English column has the same Chinese header in
+every file.  Identifiers use the spelling of the input aliases of the area schema (``街道编号``,
+``小区编号``, ``机构编号``, ``站点编号``), so an exported table can be read back as an input.
+
+Generated names are handled: ``cover{N}_{any|puhui}``, ``within{N}_{any|puhui}`` for any minutes
+N, and the ``_before``/``_after`` suffixes of the before/after tables (``places_after`` →
+``托位数（方案后）``).  Status columns are labelled from the rule objects: ``f"{rule.name}状态"``.
+
+>>> label("street_id")
+'街道编号'
+>>> label("within15_puhui_after")
+'15分钟内有普惠机构（方案后）'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from ..indicators import minute_key  # the N of withinN_*/coverN_* (one definition)
+from ..rules import RULES
+from ..writer import NO, YES
+
+__all__ = [
+    "COMMUNITY_DEFINITIONS",
+    "DEFINITIONS",
+    "ISOCHRONE_KINDS_ZH",
+    "LABELS_ZH",
+    "NO",
+    "NUMBER_FORMATS",
+    "SUFFIXES_ZH",
+    "YES",
+    "definition",
+    "label",
+    "labels",
+    "minute_key",
+    "number_format",
+    "number_formats",
+]
+
+_BASE: dict[str, str] = {
+    # identifiers and names (spelled as the input aliases of the area schema)
+    "street_id": "街道编号",
+    "community_id": "小区编号",
+    "institution_id": "机构编号",
+    "site_id": "站点编号",
+    "id": "编号",
+    "name": "名称",
+    "district": "区县",
+    "street_name": "所属街道",
+    # street scorecard
+    "population": "常住人口",
+    "infants": "0–3岁婴幼儿数",
+    "infants_estimated": "婴幼儿数为估算",
+    "communities": "小区数",
+    "community_infants": "小区婴幼儿数合计",
+    "institutions": "托育机构数",
+    "places": "托位数",
+    "puhui_institutions": "普惠机构数",
+    "puhui_places": "普惠托位数",
+    "demonstration_institutions": "示范机构数",
+    "places_per_1000": "每千人口托位数",
+    "target_per_1000": "每千人口托位目标",
+    "place_gap": "托位缺口",
+    "puhui_share": "普惠托位占比",
+    "puhui_target": "普惠占比目标",
+    "has_puhui": "有普惠机构",
+    "sfca_mean": "可达托位（2SFCA，每千婴幼儿，均值）",
+    "res_meet": "配建达标小区数",
+    "res_miss": "配建未达标小区数",
+    "res_missing_places": "小区配建缺口托位合计",
+    "status": "综合状态",  # per-rule status columns: f"{rule.name}状态" from tuoyu_geo.rules
+    # community scorecard
+    "is_new": "新建小区",
+    "built_year": "建成年份",
+    "standard_per_1000": "配建标准（每千人托位）",
+    "required_places": "应配托位数",
+    "places15_all": "15分钟内托位数",
+    "places15_puhui": "15分钟内普惠托位数",
+    "meets_standard": "配建达标",
+    "missing_places": "配建缺口托位",
+    "snap_m": "接入路网距离（米）",
+    "nearest_any_m": "最近托育机构距离（米）",
+    "nearest_puhui_m": "最近普惠机构距离（米）",
+    "sfca_all": "可达托位（2SFCA，每千婴幼儿）",
+    "sfca_puhui": "可达普惠托位（2SFCA，每千婴幼儿）",
+    "g2sfca_all": "可达托位（高斯2SFCA，每千婴幼儿）",
+    "g2sfca_puhui": "可达普惠托位（高斯2SFCA，每千婴幼儿）",
+    "sfca_all_per1000_pop": "可达托位（2SFCA，每千人口）",
+    "sfca_puhui_per1000_pop": "可达普惠托位（2SFCA，每千人口）",
+    # institutions and candidates
+    "category": "机构类别",
+    "puhui": "普惠",
+    "is_demonstration": "示范机构",
+    "address": "地址",
+    "kind": "站点类型",
+    "min_places": "最小托位数",
+    "max_places": "最大托位数",
+    "fixed_cost": "固定投入（万元）",
+    "cost_per_place": "每托位投入（万元）",
+    "available_year": "最早可用年份",
+    # recommended sites
+    "classes": "班级配置",
+    "cost": "投资估算（万元）",
+    "year": "建设年份",
+    "new_infants_covered": "新增覆盖婴幼儿数",
+    "reason": "推荐理由（满足的规则）",
+    "nearest_puhui_id": "最近普惠机构编号",
+    "runner_up_id": "备选站点编号",
+    "order": "优先顺序",
+    "lon_wgs84": "经度（WGS-84）",
+    "lat_wgs84": "纬度（WGS-84）",
+    "lon_gcj02": "经度（GCJ-02）",
+    "lat_gcj02": "纬度（GCJ-02）",
+    # before/after and plan outputs
+    "new_sites": "新增站点数",
+    "new_places": "新增托位数",
+    "new_cost_wan": "新增投资（万元）",
+    "newly_covered": "方案后新增普惠覆盖",
+    # service areas
+    "minutes": "步行分钟",
+    "distance_m": "步行距离（米）",
+    "area_m2": "面积（平方米）",
+    # gaps after the plan
+    "rule": "规则",
+    "why": "原因",
+}
+
+
+def _with_rules(base: dict[str, str]) -> dict[str, str]:
+    out = dict(base)
+    for rule in RULES:
+        if rule.status_column:
+            out[rule.status_column] = f"{rule.name}状态"
+    return out
+
+
+#: English column → Chinese header (read-only; generated names are handled by :func:`label`)
+LABELS_ZH: Mapping[str, str] = MappingProxyType(_with_rules(_BASE))
+
+#: suffix of the before/after tables → its Chinese note
+SUFFIXES_ZH: Mapping[str, str] = MappingProxyType({"_before": "方案前", "_after": "方案后"})
+
+#: values of the ``kind`` column of service areas
+ISOCHRONE_KINDS_ZH: Mapping[str, str] = MappingProxyType(
+    {"existing_puhui": "现有普惠机构", "recommended": "推荐站点"})
+
+_GENERATED = re.compile(r"(cover|within)(\d+(?:\.\d+)?)_(any|puhui)")
+
+
+def _split_suffix(col: str) -> tuple[str, str | None]:
+    for suffix in SUFFIXES_ZH:
+        if col.endswith(suffix) and len(col) > len(suffix):
+            return col[: -len(suffix)], suffix
+    return col, None
+
+
+def label(col: str) -> str:
+    """Chinese header of an English column (the column name itself when there is none).
+
+    >>> label("cover7.5_any"), label("places_before")
+    ('7.5分钟覆盖率（任一机构）', '托位数（方案前）')
+    """
+    col = str(col)
+    if col in LABELS_ZH:
+        return LABELS_ZH[col]
+    base, suffix = _split_suffix(col)
+    if suffix is not None:
+        return f"{label(base)}（{SUFFIXES_ZH[suffix]}）"
+    m = _GENERATED.fullmatch(col)
+    if m:
+        kind, minutes, what = m.groups()
+        if kind == "cover":
+            return f"{minutes}分钟覆盖率（{'任一机构' if what == 'any' else '普惠机构'}）"
+        return f"{minutes}分钟内有{'托育机构' if what == 'any' else '普惠机构'}"
+    return col
+
+
+def labels(columns: Iterable[str], *, geometry: str | None = "geometry") -> dict[str, str]:
+    """``{column: label(column)}`` for ``DataFrame.rename`` (the geometry column keeps its name)."""
+    return {c: (c if c == geometry else label(c)) for c in columns}
+
+
+# ---------------------------------------------------------------------------------- definitions
+
+def _status_definitions() -> dict[str, str]:
+    names = [rule.name for rule in RULES if rule.status_column]
+    return {"status": f"各项规则（{'、'.join(names)}）全部达标才为达标。"}
+
+
+#: definition of each column (and of a few terms), written on the 说明 sheet and as header comments
+DEFINITIONS: Mapping[str, str] = MappingProxyType({
+    "普惠": "机构图层 puhui 列为真的机构（未给 puhui 列时按类别判定：公办、普惠、幼儿园托班、社区托育点、"
+            "综合服务中心等）。机构图层中的所有机构都计入，不论 status。",
+    "street_id": "街道/乡镇编号（街道图层；小区表中为小区所属街道，给定或按位置判定）。",
+    "name": "名称（街道图层/小区图层 name）。",
+    "district": "所属区县（街道图层 district）。",
+    "community_id": "小区编号（小区图层）。",
+    "street_name": "小区所属街道名称。",
+    "is_new": "新建小区（小区图层 is_new），适用新建居住区配建标准。",
+    "built_year": "建成年份（小区图层 built_year，可空）。",
+    "snap_m": "小区点到最近步行路网边的距离（米），已计入所有步行距离。",
+    "population": "街道常住人口（街道图层 population）。",
+    "infants": "街道0–3岁婴幼儿数（街道图层 infants；缺失时 = 常住人口 × 政策 infant_share）。",
+    "infants_estimated": "婴幼儿数缺失、按 常住人口 × 政策 infant_share 估算时为“是”。",
+    "communities": "街道内小区数（小区 street_id）。",
+    "community_infants": "街道内各小区 infants 之和，覆盖率与2SFCA均值的权重。",
+    "institutions": "street_id 为该街道的托育机构数（按机构所在街道计，不跨界）。",
+    "places": "street_id 为该街道的托育机构托位数之和。",
+    "puhui_institutions": "该街道内普惠机构数。",
+    "puhui_places": "该街道内普惠机构托位数之和。",
+    "demonstration_institutions": "该街道内示范机构数（is_demonstration）。",
+    "places_per_1000": "托位数 ÷ 常住人口 × 1000（人口为0时为空）。",
+    "target_per_1000": "政策每千人口托位目标（places_per_1000）。",
+    "place_gap": "max(0, ceil(目标 × 常住人口 ÷ 1000 − 托位数))，达到目标还需的整数托位；达标时为0。",
+    "puhui_share": "普惠托位数 ÷ 托位数；无托位时记为0（未达标）。",
+    "puhui_target": "政策普惠托位占比目标（puhui_share）。",
+    "has_puhui": "街道内至少有1个普惠机构（一街道一普惠）。",
+    "coverN": "coverN_any / coverN_puhui：街道内小区中，N分钟步行距离内（路网距离 ≤ 政策 circle_m[N] 米，"
+              "含接入路网距离）有任一/普惠托育机构的小区的婴幼儿数之和 ÷ 街道内全部小区婴幼儿数之和"
+              "（0–1，以婴幼儿数加权）；街道内无小区婴幼儿时为空。",
+    "sfca_mean": "街道内小区2SFCA可达性 sfca_all（最大步行阈值内，每千婴幼儿可达托位数）的婴幼儿加权平均；"
+                 "无值的小区按0计。",
+    "standard_per_1000": "小区配建标准：新建小区（is_new）= 政策 new_residential_per_1000，"
+                         "既有小区 = existing_residential_per_1000（每千人托位）。",
+    "required_places": "小区应配托位 = 小区人口 × 配建标准 ÷ 1000（不取整）。",
+    "places15_all": "小区最大步行阈值（通常15分钟）内所有托育机构托位数之和（同一机构可计入多个小区）。",
+    "places15_puhui": "小区最大步行阈值内普惠机构托位数之和。",
+    "meets_standard": "15分钟内托位数 ≥ 应配托位数 即达标（相等算达标）。",
+    "missing_places": "max(0, 应配托位数 − 15分钟内托位数)（不取整）。",
+    "res_meet": "街道内配建达标的小区数。",
+    "res_miss": "街道内配建未达标的小区数。",
+    "res_missing_places": "街道内各小区 max(0, 应配托位 − 15分钟内托位数) 之和（不取整）。",
+    "nearest_any_m": "到最近托育机构的步行路网距离（米，含接入路网距离）；最大阈值内没有则为空。",
+    "nearest_puhui_m": "到最近普惠机构的步行路网距离（米）；最大阈值内没有则为空。",
+    "withinN": "withinN_any / withinN_puhui：N分钟步行距离（路网距离 ≤ circle_m[N] 米）内有任一/普惠机构。",
+    "sfca": "2SFCA：R_j = 托位_j ÷ Σ(阈值内小区婴幼儿)，A_i = Σ(阈值内 R_j) × 1000，即每千婴幼儿可达托位；"
+            "高斯2SFCA 两步均以 G(d) = (e^{-½(d/D)²} − e^{-½}) / (1 − e^{-½}) 加权；"
+            "per1000_pop 为按人口计的同一指标。",
+    "status_places": "托位缺口 = 0 为达标。",
+    "status_puhui_share": "普惠托位占比 ≥ 目标为达标（无托位为未达标）。",
+    "status_one_puhui": "有普惠机构为达标（政策不要求一街道一普惠时恒为达标）。",
+    "status_residential": "配建未达标小区数 = 0 为达标（街道内无小区亦为达标）。",
+    **_status_definitions(),
+    "合计": "合计行：人口、婴幼儿、机构、托位、缺口（各街道缺口之和，即每个街道都达标所需托位）、小区数等为求和；"
+            "每千人口托位数、普惠占比用合计数重新计算；覆盖率与2SFCA均值按全部小区婴幼儿加权重新计算；"
+            "千人托位、普惠占比状态按全区合计判定，一街道一普惠与居住区配建状态要求所有街道/小区达标。",
+    "取整": "表中数值不取整保存，XLSX 只改变显示格式（占比0.0%、每千人0.00、距离0）；托位缺口向上取整。",
+})
+
+#: definitions that differ on the community sheet
+COMMUNITY_DEFINITIONS: Mapping[str, str] = MappingProxyType({
+    "name": "小区名称（小区图层 name）。",
+    "street_id": "小区所属街道编号（小区图层 street_id，缺失时按位置判定）。",
+    "population": "小区人口（小区图层 population）。",
+    "infants": "小区0–3岁婴幼儿数（小区图层 infants；缺失时 = 人口 × 政策 infant_share）。",
+    "infants_estimated": "小区婴幼儿数缺失、按 人口 × 政策 infant_share 估算时为“是”。",
+})
+
+
+def definition(col: str, sheet: str = "street") -> str:
+    """Definition text of a column (``sheet`` = ``"street"`` or ``"community"``; "" if none)."""
+    col, _ = _split_suffix(str(col))
+    if sheet == "community" and col in COMMUNITY_DEFINITIONS:
+        return COMMUNITY_DEFINITIONS[col]
+    if col in DEFINITIONS:
+        return DEFINITIONS[col]
+    m = _GENERATED.fullmatch(col)
+    if m:
+        return DEFINITIONS["coverN" if m.group(1) == "cover" else "withinN"]
+    if "sfca" in col:
+        return DEFINITIONS["sfca"]
+    return ""
+
+
+# ------------------------------------------------------------------------------- number formats
+
+#: Excel number format per English column (shares 0.0%, per-1000 figures 0.00, distances 0)
+NUMBER_FORMATS: Mapping[str, str] = MappingProxyType({
+    "population": "#,##0", "infants": "#,##0.0", "community_infants": "#,##0.0", "places": "#,##0",
+    "puhui_places": "#,##0", "places_per_1000": "0.00", "target_per_1000": "0.00", "place_gap": "#,##0",
+    "puhui_share": "0.0%", "puhui_target": "0.0%", "sfca_mean": "0.00", "res_missing_places": "#,##0.0",
+    "standard_per_1000": "0.0", "required_places": "0.0", "places15_all": "#,##0",
+    "places15_puhui": "#,##0", "missing_places": "0.0", "snap_m": "0", "nearest_any_m": "0",
+    "nearest_puhui_m": "0", "sfca_all": "0.00", "sfca_puhui": "0.00", "g2sfca_all": "0.00",
+    "g2sfca_puhui": "0.00", "sfca_all_per1000_pop": "0.00", "sfca_puhui_per1000_pop": "0.00",
+    "built_year": "0", "cost": "#,##0.0", "new_infants_covered": "#,##0.0", "year": "0",
+    "lon_wgs84": "0.0000000", "lat_wgs84": "0.0000000", "lon_gcj02": "0.0000000",
+    "lat_gcj02": "0.0000000", "new_places": "#,##0", "new_cost_wan": "#,##0.0",
+    "distance_m": "0", "area_m2": "#,##0",
+})
+
+
+def number_format(col: str) -> str | None:
+    """Excel number format of a column (suffixes and cover/within names handled), or None."""
+    col, _ = _split_suffix(str(col))
+    if col in NUMBER_FORMATS:
+        return NUMBER_FORMATS[col]
+    if col.startswith("cover") and _GENERATED.fullmatch(col):
+        return "0.0%"
+    return None
+
+
+def number_formats(columns: Iterable[str]) -> dict[str, str]:
+    """``{label: number format}`` for the columns that have one (for :func:`~tuoyu_geo.writer.write_xlsx`)."""
+    return {label(c): f for c in columns if (f := number_format(c))}
