@@ -359,13 +359,11 @@ def test_write_scorecard_is_all_or_nothing(fx, tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------- CLI
 
 def test_cli_analyze_bundled_area(tmp_path, capsys):
-    from pathlib import Path
 
     from tuoyu_geo import cli
+    from tuoyu_geo.datasets import bundled_path
 
-    folder = Path(__file__).parents[1] / "data" / "shanghai-xuhui"
-    if not folder.exists():
-        pytest.skip(f"bundled area folder {folder} not found (installed package without the repo data)")
+    folder = bundled_path()
     rc = cli.main(["analyze", str(folder), "--policy", "wuxi-2025", "--out", str(tmp_path), "--no-progress"])
     assert rc == 0
     area = tg.load_area(folder, load_graph=False)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import ipykernel  # noqa: F401  (the kernel the notebooks run in; a test dependency, never skipped)
+import nbclient
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-
-import tuoyu_geo  # noqa: E402
+import tuoyu_geo
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

@@ -280,19 +280,7 @@ def _plan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-sites", type=int, help="at most this many new sites")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="tuoyu-geo", description="0–3 托育 planning: coverage, scorecards, site plans",
-                                 epilog=EPILOG)
-    ap.add_argument("-v", "--verbose", action="store_true", help="log details (INFO)")
-    ap.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    common = _common()
-
-    def add(name: str, fn, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, epilog=EPILOG, parents=[common])
-        p.set_defaults(func=fn)
-        return p
-
+def _add_area_commands(add) -> None:
     p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
     p.add_argument("--sources", action="store_true", help="also print the source of every number")
     p = add("validate", cmd_validate, "load and validate a study-area folder")
@@ -312,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="study-area folder (e.g. data/shanghai-xuhui)")
     p.add_argument("--policy", help="policy profile name or TOML file (default: the area's)")
     p.add_argument("--out", required=True, help="output folder for the CSV/XLSX scorecards")
+
+
+def _add_plan_commands(add) -> None:
     p = add("plan", cmd_plan, "optimal new sites (MILP); writes plan.json for map/export --plan")
     p.add_argument("dir")
     p.add_argument("--policy")
@@ -323,24 +314,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", default=settings.DEFAULT_SOLVER, choices=["highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=settings.TIME_LIMIT_S, help="seconds (all stages)")
     p.add_argument("--out", required=True)
-    p = add("map", cmd_map, "HTML coverage map of a study area")
-    p.add_argument("dir")
-    p.add_argument("--policy")
-    p.add_argument("--out", required=True, help="HTML file")
-    p.add_argument("--offline", action="store_true",
-                   help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
-    p.add_argument("--tiles", choices=["osm", "amap", "tencent", "none"], default=None,
-                   help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted)")
-    p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
-    p.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
-    _plan_flags(p)
-    p = add("export", cmd_export, "plan + GeoPackage/XLSX/CSV/GeoJSON exports for land-use review")
-    p.add_argument("dir")
-    p.add_argument("--policy")
-    _plan_flags(p)
-    p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
-    p.add_argument("--out", required=True, help="output folder")
+    for name, fn, help_, out_help in (
+            ("map", cmd_map, "HTML coverage map of a study area", "HTML file"),
+            ("export", cmd_export, "plan + GeoPackage/XLSX/CSV/GeoJSON exports for land-use review", "output folder")):
+        p = add(name, fn, help_)
+        p.add_argument("dir")
+        p.add_argument("--policy")
+        p.add_argument("--out", required=True, help=out_help)
+        p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
+        _plan_flags(p)
     p.add_argument("--map", help="also write an offline HTML map to this file")
+    pm = add.parser("map")
+    pm.add_argument("--offline", action="store_true",
+                    help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
+    pm.add_argument("--tiles", choices=["osm", "amap", "tencent", "none"], default=None,
+                    help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted)")
+    pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
     p.add_argument("--out", default="outputs", help="export folder (default ./outputs)")
     p.add_argument("--map", default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
@@ -348,6 +337,32 @@ def build_parser() -> argparse.ArgumentParser:
     _plan_flags(p)
     p.add_argument("--online", dest="offline", action="store_false",
                    help="map with OpenStreetMap tiles and CDN scripts instead of the self-contained offline map")
+
+
+class _Adder:
+    """Adds a subcommand with the common flags; remembers the parsers by name."""
+
+    def __init__(self, sub: Any, common: argparse.ArgumentParser):
+        self.sub, self.common, self.parsers = sub, common, {}
+
+    def __call__(self, name: str, fn: Any, help: str) -> argparse.ArgumentParser:
+        p = self.sub.add_parser(name, help=help, description=help, epilog=EPILOG, parents=[self.common])
+        p.set_defaults(func=fn)
+        self.parsers[name] = p
+        return p
+
+    def parser(self, name: str) -> argparse.ArgumentParser:
+        return self.parsers[name]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tuoyu-geo", description="0–3 托育 planning: coverage, scorecards, site plans",
+                                 epilog=EPILOG)
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details (INFO)")
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    add = _Adder(ap.add_subparsers(dest="command", metavar="COMMAND"), _common())
+    _add_area_commands(add)
+    _add_plan_commands(add)
     return ap
 
 

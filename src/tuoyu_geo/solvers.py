@@ -21,10 +21,12 @@ A solution is reported ``"optimal"`` only when the solver proved optimality with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -166,38 +168,65 @@ def solve(model: MILP, *, solver: str = settings.DEFAULT_SOLVER, time_limit_s: f
     return _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
 
 
+def _new_highs(highspy):
+    """A Highs object, built with file descriptor 1 pointed at /dev/null: the constructor prints its
+    banner to stdout before any option (``output_flag``) can be set."""
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _highs_lp(highspy, model: MILP):
+    """The model as a ``highspy.HighsLp`` (column-wise matrix, always minimising)."""
+    c, lb, ub, integer, A, lo, hi = model.arrays()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = int(A.shape[1]), int(A.shape[0])
+    lp.col_cost_ = c * model.sense
+    lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_ = lb, ub, lo, hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    if integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+                           for f in integer]
+    return lp, c, bool(integer.any()), A
+
+
+def _highs_status(highspy, ms) -> Status:
+    S = highspy.HighsModelStatus
+    if ms == S.kOptimal:
+        return Status.OPTIMAL
+    if ms in (S.kTimeLimit, S.kInterrupt, S.kIterationLimit, S.kSolutionLimit):
+        return Status.TIME_LIMIT
+    if ms in (S.kInfeasible, S.kUnboundedOrInfeasible):
+        return Status.INFEASIBLE
+    return Status.UNBOUNDED if ms == S.kUnbounded else Status.ERROR
+
+
 def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
     try:
         import highspy
     except ImportError as e:  # pragma: no cover - environment dependent
         raise SolverError(f"HiGHS (highspy) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
-    c, lb, ub, integer, A, lo, hi = model.arrays()
+    lp, c, is_mip, A = _highs_lp(highspy, model)
     t0 = time.perf_counter()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs(highspy)
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.setOptionValue("mip_abs_gap", 1e-9)
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     if threads:
         h.setOptionValue("threads", int(threads))
-    lp = highspy.HighsLp()
-    lp.num_col_ = int(A.shape[1])
-    lp.num_row_ = int(A.shape[0])
-    lp.col_cost_ = c * model.sense  # always minimise internally
-    lp.col_lower_ = lb
-    lp.col_upper_ = ub
-    lp.row_lower_ = lo
-    lp.row_upper_ = hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data
-    lp.a_matrix_.num_col_ = lp.num_col_
-    lp.a_matrix_.num_row_ = lp.num_row_
-    if integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
-                           for f in integer]
     h.passModel(lp)
     if start is not None:
         hs = highspy.HighsSolution()
@@ -206,56 +235,30 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> 
         h.setSolution(hs)
     h.run()
     secs = time.perf_counter() - t0
-    ms = h.getModelStatus()
     info = h.getInfo()
-    S = highspy.HighsModelStatus
+    status = _highs_status(highspy, h.getModelStatus())
     has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, float) if has_sol else None
     obj = float(c @ x) if has_sol else math.nan
-    is_mip = bool(integer.any())
-    if is_mip:
-        bound = float(info.mip_dual_bound) * model.sense
-    else:
-        bound = obj
-    if ms == S.kOptimal:
-        status = "optimal"
-    elif ms == S.kTimeLimit:
-        status = "time_limit"
-    elif ms in (S.kInfeasible,):
-        status = "infeasible"
-    elif ms in (S.kUnbounded, S.kUnboundedOrInfeasible):
-        status = "unbounded" if ms == S.kUnbounded else "infeasible"
-    elif ms in (S.kInterrupt, S.kIterationLimit, S.kSolutionLimit):
-        status = "time_limit"
-    else:
-        status = "error"
-    if status == "optimal" and not is_mip:
-        bound = obj
+    bound = float(info.mip_dual_bound) * model.sense if is_mip else obj
     gap = _gap(obj, bound) if has_sol else math.inf
     log.info("HiGHS: %s obj=%s bound=%s gap=%.2e in %.2f s (%d×%d, %d nz)", status, obj, bound,
              gap, secs, A.shape[0], A.shape[1], A.nnz)
-    return Solution(x=x, objective=obj, bound=bound, status=Status(status), gap=gap, seconds=secs,
-                    solver="highs")
+    return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="highs")
 
 
 _CBC_RESULT = re.compile(r"Result - (.+)")
 _CBC_NUM = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|inf|nan))"
 
 
-def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
-    try:
-        import pulp
-    except ImportError as e:  # pragma: no cover
-        raise SolverError(f"PuLP (CBC) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
-    cmd_cls = pulp.PULP_CBC_CMD
+def _cbc_problem(pulp, model: MILP):
+    """The model as a PuLP problem; returns (problem, variables, objective vector)."""
     c, lb, ub, integer, A, lo, hi = model.arrays()
     prob = pulp.LpProblem("m", pulp.LpMinimize if model.sense == 1 else pulp.LpMaximize)
-    xs = [pulp.LpVariable(f"x{k}", lowBound=None if not np.isfinite(lb[k]) else float(lb[k]),
-                          upBound=None if not np.isfinite(ub[k]) else float(ub[k]),
-                          cat=pulp.LpInteger if integer[k] else pulp.LpContinuous)
-          for k in range(len(c))]
-    nz = np.flatnonzero(c)
-    prob.setObjective(pulp.LpAffineExpression([(xs[k], float(c[k])) for k in nz]))
+    xs = [pulp.LpVariable(f"x{k}", lowBound=float(lb[k]) if np.isfinite(lb[k]) else None,
+                          upBound=float(ub[k]) if np.isfinite(ub[k]) else None,
+                          cat=pulp.LpInteger if integer[k] else pulp.LpContinuous) for k in range(len(c))]
+    prob.setObjective(pulp.LpAffineExpression([(xs[k], float(c[k])) for k in np.flatnonzero(c)]))
     R = A.tocsr()
     for r in range(R.shape[0]):
         s, e = R.indptr[r], R.indptr[r + 1]
@@ -267,6 +270,11 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
             prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=float(lo[r])), f"r{r}l")
         if np.isfinite(hi[r]):
             prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=float(hi[r])), f"r{r}u")
+    return prob, xs, c
+
+
+def _run_cbc(pulp, prob, xs, *, time_limit_s, mip_gap, threads, start) -> tuple[str, float]:
+    """Solve with CBC; return (CBC's log text, seconds)."""
     fd, logpath = tempfile.mkstemp(prefix="tuoyu_cbc_", suffix=".log")
     os.close(fd)
     try:
@@ -274,8 +282,8 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
             for v, val in zip(xs, np.asarray(start, float), strict=True):
                 if v.cat == pulp.LpInteger:  # CBC's MIP start uses the integer columns
                     v.setInitialValue(round(val))
-        cmd = cmd_cls(msg=False, timeLimit=time_limit_s, gapRel=mip_gap, logPath=logpath,
-                      threads=threads, warmStart=start is not None)
+        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=mip_gap, logPath=logpath,
+                                threads=threads, warmStart=start is not None)
         if not cmd.available():
             raise SolverError(f"CBC binary not available at {cmd.path}\n  fix: {_FIX_INSTALL}")
         t0 = time.perf_counter()
@@ -285,33 +293,43 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
             raise SolverError(f"CBC failed: {e}\n  fix: {_FIX_INSTALL}") from e
         secs = time.perf_counter() - t0
         with open(logpath, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+            return fh.read(), secs
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.remove(logpath)
-        except OSError:
-            pass
+
+
+def _cbc_status(pulp, prob, result: str) -> Status:
+    r, sol = result.lower(), prob.sol_status
+    if "infeasible" in r or prob.status == pulp.LpStatusInfeasible:
+        return Status.INFEASIBLE
+    if "unbounded" in r or prob.status == pulp.LpStatusUnbounded:
+        return Status.UNBOUNDED
+    if sol == pulp.LpSolutionOptimal and r.startswith("optimal"):
+        return Status.OPTIMAL
+    if "stopped" in r or sol == pulp.LpSolutionIntegerFeasible:
+        return Status.TIME_LIMIT
+    if sol == pulp.LpSolutionOptimal and prob.status == pulp.LpStatusOptimal:
+        return Status.OPTIMAL
+    return Status.ERROR
+
+
+def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
+    try:
+        import pulp
+    except ImportError as e:  # pragma: no cover
+        raise SolverError(f"PuLP (CBC) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
+    prob, xs, c = _cbc_problem(pulp, model)
+    text, secs = _run_cbc(pulp, prob, xs, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
+                          start=start)
     res = _CBC_RESULT.search(text)
     result = res.group(1).strip() if res else ""
-    sol_status = prob.sol_status
-    has_sol = sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    status = _cbc_status(pulp, prob, result)
+    has_sol = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float) if has_sol else None
     obj = float(c @ x) if has_sol else math.nan
     m_bnd = re.search(r"(?:Lower|Upper) bound:\s+" + _CBC_NUM, text)  # in the model's own sense
-    if "infeasible" in result.lower() or prob.status == pulp.LpStatusInfeasible:
-        status = "infeasible"
-    elif "unbounded" in result.lower() or prob.status == pulp.LpStatusUnbounded:
-        status = "unbounded"
-    elif result.lower().startswith("optimal") and sol_status == pulp.LpSolutionOptimal:
-        status = "optimal"
-    elif "stopped" in result.lower() or sol_status == pulp.LpSolutionIntegerFeasible:
-        status = "time_limit"
-    elif prob.status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
-        status = "optimal"
-    else:
-        status = "error"
-    bound = float(m_bnd.group(1)) if (m_bnd and has_sol) else (obj if status == "optimal" else math.nan)
-    gap = _gap(obj, bound) if has_sol and math.isfinite(bound) else (0.0 if status == "optimal" else math.inf)
+    bound = float(m_bnd.group(1)) if (m_bnd and has_sol) else (obj if status == Status.OPTIMAL else math.nan)
+    gap = _gap(obj, bound) if has_sol and math.isfinite(bound) else (0.0 if status == Status.OPTIMAL else math.inf)
     log.info("CBC: %s (%s) obj=%s gap=%s in %.2f s", status, result, obj, gap, secs)
-    return Solution(x=x, objective=obj, bound=bound, status=Status(status), gap=gap, seconds=secs,
-                    solver="cbc")
+    return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="cbc")

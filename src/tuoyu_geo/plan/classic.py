@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .. import settings
 from .._errors import DataError, InfeasiblePlanError, SolverError
 from ..solvers import MILP, Solution, solve
 
@@ -62,7 +63,7 @@ class ModelResult:
     percent_covered: float | None = None
     bound: float = math.nan
     build_seconds: float = 0.0
-    solver: str = "highs"
+    solver: str = settings.DEFAULT_SOLVER
 
     def __repr__(self) -> str:
         return (f"ModelResult({self.model}: {len(self.selected)} facilities, objective={self.objective:.6g}, "
@@ -122,7 +123,7 @@ def _check(sol: Solution, model: str) -> None:
         if sol.status == "infeasible":
             raise InfeasiblePlanError([("model", model, "the solver proved the model infeasible")])
         raise SolverError(f"{model}: the {sol.solver} solver returned no feasible solution (status "
-                          f"{sol.status!r} after {sol.seconds:.1f} s)\n  fix: raise time_limit_s or try the "
+                          f"{sol.status} after {sol.seconds:.1f} s)\n  fix: raise time_limit_s or try the "
                           f"other solver (solver='cbc' / 'highs')")
 
 
@@ -146,10 +147,32 @@ def _result(model, sol, sel, objective, assignment, build_s, **extra) -> ModelRe
                        solver=sol.solver, **extra)
 
 
+def _greedy_cover(ci: np.ndarray, fj: np.ndarray, w: np.ndarray, pre: np.ndarray, p: int, n: int,
+                  m: int) -> np.ndarray:
+    """Greedy MCLP selection (the predefined facilities, then each time the facility covering the most
+    still-uncovered weight; ties to the smaller index): the MIP start of :func:`mclp`, so that a run
+    cut off by the time limit returns at least this."""
+    A = sp.csc_matrix((np.ones(len(ci)), (ci, fj)), shape=(n, m))
+    chosen = list(pre)
+    uncovered = np.ones(n, bool)
+    for j in pre:
+        uncovered[A.indices[A.indptr[j]:A.indptr[j + 1]]] = False
+    free = np.ones(m, bool)
+    free[pre] = False
+    while len(chosen) < p:
+        gains = A.T @ (w * uncovered)
+        gains[~free] = -1.0
+        j = int(np.argmax(gains))
+        chosen.append(j)
+        free[j] = False
+        uncovered[A.indices[A.indptr[j]:A.indptr[j + 1]]] = False
+    return np.asarray(chosen, np.int64)
+
+
 # ------------------------------------------------------------------------------------ models
 
-def lscp(cost, *, radius: float, predefined=None, solver: str = "highs", time_limit_s: float | None = None,
-         mip_gap: float = 1e-4) -> ModelResult:
+def lscp(cost, *, radius: float, predefined=None, solver: str = settings.DEFAULT_SOLVER, time_limit_s: float | None = None,
+         mip_gap: float = settings.MIP_GAP) -> ModelResult:
     """Location set covering: fewest facilities so that every client has one within ``radius``.
 
     Parameters
@@ -193,8 +216,8 @@ def lscp(cost, *, radius: float, predefined=None, solver: str = "highs", time_li
                    percent_covered=100.0 * float((assign >= 0).mean()) if n else 100.0)
 
 
-def mclp(cost, weights, *, p: int, radius: float, predefined=None, solver: str = "highs",
-         time_limit_s: float | None = None, mip_gap: float = 1e-4) -> ModelResult:
+def mclp(cost, weights, *, p: int, radius: float, predefined=None, solver: str = settings.DEFAULT_SOLVER,
+         time_limit_s: float | None = None, mip_gap: float = settings.MIP_GAP) -> ModelResult:
     """Maximal covering location: open exactly ``p`` facilities to cover the most client weight.
 
     ``p`` counts the ``predefined`` facilities too (they are forced open), as in spopt.
@@ -226,8 +249,12 @@ def mclp(cost, weights, *, p: int, radius: float, predefined=None, solver: str =
     mdl.add_rows(np.r_[np.arange(len(reach)), r], np.r_[z, y[fj[keep]]],
                  np.r_[np.ones(len(reach)), -np.ones(len(r))], len(reach), hi=0.0)
     mdl.add_row(y, 1.0, lo=p, hi=p)
+    start = np.zeros(mdl.n_cols)
+    g = _greedy_cover(ci[keep], fj[keep], w, pre, p, n, m)
+    start[y[g]] = 1.0
+    start[z[pos[np.unique(ci[keep][np.isin(fj[keep], g)])]]] = 1.0
     build = time.perf_counter() - t0
-    sol = solve(mdl, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    sol = solve(mdl, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start)
     _check(sol, "mclp")
     open_ = sol.x[y] > 0.5
     assign = _nearest_selected(ci, fj, d, open_, n)
@@ -238,8 +265,8 @@ def mclp(cost, weights, *, p: int, radius: float, predefined=None, solver: str =
                    n_uncovered=int((~covered).sum()), percent_covered=100.0 * cw / tot if tot > 0 else 100.0)
 
 
-def p_median(cost, weights, *, p: int, solver: str = "highs", time_limit_s: float | None = None,
-             mip_gap: float = 1e-4) -> ModelResult:
+def p_median(cost, weights, *, p: int, solver: str = settings.DEFAULT_SOLVER, time_limit_s: float | None = None,
+             mip_gap: float = settings.MIP_GAP) -> ModelResult:
     """p-median: open ``p`` facilities minimising Σ w_i c_ij over each client's allocated facility.
 
     Formulation (Revelle–Swain): Σ_j x_ij = 1, x_ij ≤ y_j, Σ y_j = p, x ≥ 0, y binary.  For sparse
@@ -274,8 +301,8 @@ def p_median(cost, weights, *, p: int, solver: str = "highs", time_limit_s: floa
     return _result("p_median", sol, np.flatnonzero(open_), obj, assign, build)
 
 
-def capacitated_coverage(cost, weights, capacities, *, p: int, radius: float, solver: str = "highs",
-                         time_limit_s: float | None = None, mip_gap: float = 1e-4) -> ModelResult:
+def capacitated_coverage(cost, weights, capacities, *, p: int, radius: float, solver: str = settings.DEFAULT_SOLVER,
+                         time_limit_s: float | None = None, mip_gap: float = settings.MIP_GAP) -> ModelResult:
     """Capacitated maximal coverage: open ``p`` facilities and assign client weight to open facilities
     within ``radius`` up to each facility's capacity, maximising the weight assigned.
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..rules import DEMONSTRATION, MET, SCORED_RULES
+from ..rules import BY_KEY, DEMONSTRATION, MET, SCORED_RULES
 from .options import PlanOptions
 from .result import SitePlan
 
@@ -37,7 +37,7 @@ class GapContext:
         if opts.budget_wan is not None:
             notes.append(f"预算已用{cap.attrs['budget_used_wan']:.1f}/{opts.budget_wan:.1f}万元")
         if opts.max_new_sites is not None and cap.attrs["sites"] >= opts.max_new_sites:
-            notes.append(f"已达最大新增点位数{opts.max_new_sites}")
+            notes.append(f"已达{BY_KEY['max_sites'].name}{opts.max_new_sites}")
         return "；".join(notes)
 
 
