@@ -63,7 +63,7 @@ def _gcj(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return g.set_geometry(crs.convert_geoseries(g.geometry, "wgs84", "gcj02"))
 
 
-def planner_folder(folder: Path, *, roads_datum: str = "wgs84") -> Path:
+def planner_folder(folder: Path, *, roads_datum: str = "wgs84", network_crs: str | None = None) -> Path:
     """Write the planner-style folder described in the module docstring."""
     folder.mkdir(parents=True, exist_ok=True)
     st = _gcj(synth.streets())
@@ -90,7 +90,8 @@ def planner_folder(folder: Path, *, roads_datum: str = "wgs84") -> Path:
     _gcj(synth.candidates()).to_file(folder / "houxuan.gpkg", driver="GPKG", engine="pyogrio")
     road_lines(datum=roads_datum).to_file(folder / "walk.gpkg", driver="GPKG", engine="pyogrio")
     (folder / "area.toml").write_text(
-        'name = "测试区"\ncrs = "gcj02"\npolicy = "national-2025"\n\n[layers]\n'
+        'name = "测试区"\ncrs = "gcj02"\n' + (f'network_crs = "{network_crs}"\n' if network_crs else "")
+        + 'policy = "national-2025"\n\n[layers]\n'
         'streets = "jiedao.shp"\ncommunities = "xiaoqu.xlsx"\ninstitutions = "jigou.csv"\n'
         'candidates = "houxuan.gpkg"\nnetwork = "walk.gpkg"\n', encoding="utf-8")
     return folder
@@ -161,6 +162,21 @@ def test_gcj02_road_lines_error_names_the_network_file(tmp_path):
     with pytest.raises(DataError) as e:
         tg.load_area(folder)
     assert "walk.gpkg" in str(e.value)
+
+
+def test_gcj02_road_lines_with_network_crs_load_in_place(tmp_path, area):
+    """The fix the error names: ``network_crs = "gcj02"`` reads GCJ-02 road lines as GCJ-02.  The area
+    then loads and its network lies where the WGS-84 one does: the same graph size and every node
+    within 0.5 m of a node of the WGS-84 roads' graph (the datum round trip is ≤ 0.5 m)."""
+    ok = tg.load_area(planner_folder(tmp_path / "area", roads_datum="gcj02", network_crs="gcj02"))
+    ref = area.graph
+    assert ok.graph.number_of_nodes() == ref.number_of_nodes()
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    xy = np.array([[d["x"], d["y"]] for _, d in ok.graph.nodes(data=True)])
+    xy_ref = np.array([[d["x"], d["y"]] for _, d in ref.nodes(data=True)])
+    assert cKDTree(xy_ref).query(xy)[0].max() < 0.5
 
 
 # ------------------------------------------------------- bug: plan.json from another study area

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 __all__ = ["AREA_TOML_KEYS", "load_area"]
 
 #: keys allowed at the top of area.toml
-AREA_TOML_KEYS = frozenset({"name", "crs", "policy", "attribution", "layers", "metric_crs", "description"})
+AREA_TOML_KEYS = frozenset({"name", "crs", "network_crs", "policy", "attribution", "layers", "metric_crs",
+                            "description"})
 
 
 def _check_toml_types(conf: Mapping[str, Any]) -> None:
@@ -181,7 +182,9 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     graph = None
     if load_graph and lay.get("network"):
         files["network"] = str(folder / lay["network"])
-        graph = read_network(folder / lay["network"])
+        net_crs = _crs.parse_crs(conf.get("network_crs", "wgs84"), file="area.toml")
+        graph = read_network(folder / lay["network"],
+                             input_crs=net_crs if isinstance(net_crs, str) else net_crs.to_string())
     fnames = {k: Path(v).name for k, v in files.items()}
     area = make_area(streets=frames["streets"], communities=frames["communities"],
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
@@ -191,6 +194,6 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     if area.graph is not None:
         net = WalkNet.from_graph(area.graph)
         if isinstance(input_crs, str):
-            check_datum(area, input_crs, fnames, net=net)
+            check_datum(area, input_crs, fnames, net=net, network_crs=str(conf.get("network_crs", "wgs84")))
         check_reach(area, fnames, net=net)
     return area

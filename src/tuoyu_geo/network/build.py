@@ -190,9 +190,12 @@ def load_graph(path: str | Path, *, to_crs: Any | None = None) -> nx.MultiDiGrap
     return G if to_crs is None else project(G, to_crs)
 
 
-def read_network(path: str | Path) -> nx.MultiDiGraph:
+def read_network(path: str | Path, *, input_crs: str = "wgs84") -> nx.MultiDiGraph:
     """The walk network of a study area: osmnx GraphML, or road lines (GeoPackage/Shapefile/GeoJSON)
     noded into a graph by :func:`graph_from_lines`.
+
+    ``input_crs`` is the datum of road-line coordinates (``network_crs`` in area.toml: ``wgs84`` for
+    OpenStreetMap extracts, ``gcj02`` for AMap/Chinese GIS roads); GraphML keeps its own CRS.
 
     Raises
     ------
@@ -213,7 +216,7 @@ def read_network(path: str | Path) -> nx.MultiDiGraph:
 
             G = ox.load_graphml(path)
         else:
-            G = graph_from_lines(read_layer(path))
+            G = graph_from_lines(read_layer(path, input_crs=input_crs))
     except (DataError, NetworkError):
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file

@@ -172,6 +172,7 @@ def _prefers(t: pd.DataFrame, declared: str) -> str | None:
 
 
 def check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str] | None = None, *,
+                network_crs: str = "wgs84",
                 net: WalkNet | None = None) -> None:
     """Raise DataError when the layers clearly fit the network better under another datum.
 
@@ -189,6 +190,8 @@ def check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str] | None
         Declared datum (``wgs84``, ``gcj02`` or ``bd09``).
     fnames : mapping, optional
         Layer → file name for the messages.
+    network_crs : str
+        Datum the road lines were read in (named in the message as the other suspect).
     net : WalkNet, optional
         The engine of ``area.graph`` (built for this call when None).
     """
@@ -202,14 +205,17 @@ def check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str] | None
         _check_layer_datum(area, t, declared, fnames)
         return
     a = t.loc[alt]
-    files = tuple(fnames.get(k, k) for k in LAYERS)
+    files = tuple(fnames.get(k, k) for k in LAYERS) + ((fnames["network"],) if "network" in fnames else ())
+    net_file = fnames.get("network", "the walk network")
     raise DataError([Problem(
         "area.toml",
         f"looks like {DATUM_LABEL[alt]} coordinates declared as {DATUM_LABEL[declared].split(' (')[0]}: "
         f"median distance to the walk network is {d.streets_m:.0f} m (街道 boundaries) / "
         f"{d.points_m:.0f} m (points) as declared, but {a.streets_m:.0f} m / {a.points_m:.0f} m if the "
-        f"files are {alt}", files,
-        f'set crs = "{alt}" in area.toml (or convert the files to {declared} first)')])
+        f"files are {alt} — or the layers are {declared} and the road lines of {net_file} are read in "
+        f"another datum ({network_crs})", files,
+        f'set crs = "{alt}" in area.toml (or convert the files to {declared} first); if instead the road '
+        f'lines of {net_file} are {declared} like the other layers, set network_crs = "{declared}"')])
 
 
 def _layer_alternative(t: pd.DataFrame, layer: str, declared: str) -> tuple[str, float] | None:

@@ -38,7 +38,9 @@ class SitePlan:
         street_name, places, classes, cost`` (万元), ``year, new_infants_covered, reason,
         nearest_puhui_id, nearest_puhui_m, runner_up_id, order``.
     objective_values : mapping
-        ``shortfall`` (places short of the 街道 targets and the 普惠 share), ``coverage`` (infants
+        ``shortfall`` (the first lexicographic stage's objective: the rules' penalties, i.e. places
+        short of the 街道 targets plus the 普惠-share shortfall in places, summed over the years when
+        phased — the places still missing per 街道 are in the after scorecard), ``coverage`` (infants
         newly within reach, or children placed with ``capacity_aware``; summed over years when
         phased), ``cost`` (万元), ``infants_newly_covered``, ``infants_covered_before``, ``places``,
         ``sites``.

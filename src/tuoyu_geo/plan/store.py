@@ -63,10 +63,17 @@ def load_plan(path: str | Path, area) -> SitePlan:
     d = _read(path)
     recs = pd.DataFrame(d["sites"], columns=[c for c in SITE_COLUMNS if c != "geometry"] + ["lon", "lat"])
     ids = recs["site_id"].astype(str)
-    unknown = sorted(set(ids) - set(map(str, area.candidates.index)))
-    if unknown:
-        raise DataError(f"the plan's sites are not candidates of {area.name!r}: {', '.join(unknown[:10])}",
-                        file=str(path), fix="load the study area the plan was made for, or plan again")
+    cands = area.candidates
+    unknown = sorted(set(ids) - set(map(str, cands.index)))
+    moved_street = [s for s, st in zip(ids, recs["street_id"].astype(str), strict=True)
+                    if s in cands.index and str(cands.loc[s, "street_id"]) != st]
+    if unknown or moved_street or sorted(map(str, cands.index)) != d.get("candidates"):
+        detail = (f"sites not among its candidates: {', '.join(unknown[:10])}" if unknown else
+                  f"sites in other 街道: {', '.join(moved_street[:10])}" if moved_street else
+                  "its candidate list differs")
+        raise DataError(f"{path.name} was made for study area {d.get('area')!r}, not for {area.name!r} as loaded "
+                        f"({detail})", file=str(path),
+                        fix="load the study area the plan was made for, or plan again for this one")
     geom = area.candidates.geometry.loc[list(ids)].to_numpy()
     moved = [s for s, g, x, y in zip(ids, geom, recs.pop("lon"), recs.pop("lat"), strict=True)
              if abs(g.x - float(x)) > 1e-7 or abs(g.y - float(y)) > 1e-7]

@@ -88,7 +88,9 @@ def plan_lines(a) -> list[str]:
              f"plan: {len(p.sites)} new 普惠 sites, {ov['places']:.0f} places, cost {ov['cost']:,.1f} 万元"
              + (f" (budget {o.budget_wan:,.1f})" if o.budget_wan is not None else ""),
              f"infants newly within {o.minutes:g} min of 普惠: {ov['infants_newly_covered']:,.0f} "
-             f"(before {ov['infants_covered_before']:,.0f}); remaining shortfall {ov['shortfall']:,.0f} places",
+             f"(before {ov['infants_covered_before']:,.0f}); remaining shortfall "
+             f"{int(a.total_after['place_gap']):,} places (Σ 街道 gaps after the plan, before "
+             f"{int(a.total['place_gap']):,}); 普惠 share after {a.total_after['puhui_share']:.0%}",
              f"status: {p.status} (gap {p.gap:.1e}; solver {p.solve_seconds:.1f} s)"]
     show = ["order", "site_id", "name", "street_name", "places", "classes", "cost", "year", "new_infants_covered",
             "reason"]
