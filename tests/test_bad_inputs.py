@@ -470,11 +470,15 @@ def test_street_without_candidate_under_one_puhui_rule(tmp_path):
     a = tg.load_area(synth.write_area(tmp_path / "a", network=True, layers={"candidates": k[~k["site_id"].str.startswith("K4")]}))
     acc = tg.access.compute_access(a)
     with pytest.raises(InfeasiblePlanError) as ei:
-        tg.optimize.plan_sites(a, acc)
+        tg.optimize.plan_sites(a, acc, strict=True)
     assert type(ei.value) is InfeasiblePlanError and ei.value.exit_code == 3
-    (street, rule, why), = ei.value.reasons
-    assert "S4" in street and rule == "一街道一普惠" and "no allowed candidate" in why
+    reasons = [r for r in ei.value.reasons if r[1] == "一街道一普惠"]
+    (street, rule, why), = reasons
+    assert "S4" in street and "no allowed candidate" in why
     assert "fix:" in str(ei.value)
+    # best effort (the default): a plan for the others, S4 named under 一街道一普惠 with its reason
+    plan = tg.optimize.plan_sites(a, acc)
+    assert "S4" not in set(plan.sites["street_id"]) and plan.objective_values["penalty_one_puhui"] == 1
 
 
 def test_budget_below_cheapest_required_site(grid_area):
@@ -520,10 +524,13 @@ def test_cli_plan_infeasible_exit_3_no_output(tmp_path, capsys):
     k = synth.candidates()
     folder = synth.write_area(tmp_path / "a", network=True, layers={"candidates": k[~k["site_id"].str.startswith("K4")]})
     out_dir = tmp_path / "out"
-    rc = main(["plan", str(folder), "--out", str(out_dir)])
+    rc = main(["plan", str(folder), "--strict", "--out", str(out_dir)])
     out, err = capsys.readouterr()
     assert rc == 3 and "一街道一普惠" in out + err and "Traceback" not in out + err
     assert not out_dir.exists() or not any(out_dir.rglob("*"))
+    rc = main(["plan", str(folder), "--no-progress", "--out", str(out_dir)])
+    out, _ = capsys.readouterr()
+    assert rc == 0 and "✗ 一街道一普惠" in out and "无可用候选点" in out
 
 
 def test_cli_solver_error_exit_4(monkeypatch, capsys):

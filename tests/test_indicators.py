@@ -30,8 +30,9 @@ from shapely.geometry import Point, box
 import tuoyu_geo as tg
 from tuoyu_geo import indicators as ind
 from tuoyu_geo.access import Access
+from tuoyu_geo.equity import equity_table
 from tuoyu_geo.pipeline import Assessment
-from tuoyu_geo.plan import explain_gaps
+from tuoyu_geo.plan import explain_gaps, residential_fixers, rule_status
 from tuoyu_geo.report.labels import definition, label
 from tuoyu_geo.report.scorecard import write_scorecard
 
@@ -108,7 +109,9 @@ def _assessment(fx) -> Assessment:
     return Assessment(area=fx.area, policy=pol, access=fx.access, streets=fx.street, communities=fx.community,
                       total=ind.street_total(fx.street, pol), districts=ind.district_scorecard(fx.street, pol),
                       plan=None, access_after=None, streets_after=None, communities_after=None, total_after=None,
-                      districts_after=None, gaps=explain_gaps(fx.street, fx.street, pol), isochrones=None,
+                      districts_after=None, gaps=explain_gaps(fx.street, fx.street, pol),
+                      rule_table=rule_status(fx.street, fx.street, pol),
+                      equity=equity_table(fx.community).to_frame("before"), isochrones=None,
                       minutes=15.0, timings={})
 
 
@@ -121,6 +124,7 @@ EXPECTED_STREETS = {
     "population": [9000, 8000, 6000],
     "infants": [225, 200, 6000 * 0.0277],             # S3 filled from the profile's infant_share
     "infants_estimated": [False, False, True],
+    "infants_source": ["given", "given", "population share"],
     "communities": [2, 1, 2],
     "community_infants": [225, 120, 140],
     "institutions": [2, 1, 0],
@@ -155,7 +159,8 @@ EXPECTED_STREETS = {
 
 EXPECTED_TOTAL = {
     "street_id": "total", "name": "合计", "district": "测试区",
-    "population": 23000, "infants": 225 + 200 + 166.2, "infants_estimated": True, "communities": 5, "community_infants": 485,
+    "population": 23000, "infants": 225 + 200 + 166.2, "infants_estimated": True,
+    "infants_source": "given、population share", "communities": 5, "community_infants": 485,
     "institutions": 3, "places": 60, "puhui_institutions": 1, "puhui_places": 40,
     "demonstration_institutions": 1,
     "places_per_1000": 60 / 23000 * 1000,        # 2.6087, from the sums (not the mean 2.27)
@@ -177,6 +182,7 @@ EXPECTED_COMMUNITIES = {
     "population": [4000, 5000, 5000, 3000, 2400],
     "infants": [100, 125, 120, 80, 60],
     "infants_estimated": [False] * 5,
+    "infants_source": ["given"] * 5,
     "is_new": [False, True, False, True, False],
     "standard_per_1000": [5.0, 10.0, 5.0, 10.0, 5.0],
     "required_places": [20.0, 50.0, 25.0, 30.0, 12.0],
@@ -393,8 +399,13 @@ def test_place_gap_rounds_up_fractional_places(fx):
 
 
 def test_gaps_name_the_street_the_rule_and_the_reason(fx):
+    """The residential 配建 reasons name the communities: S3's 丁 (30 missing) and 戊 (2) lie within
+    1000 m of candidate K1 (100 m, 300 m), so K1 could fix them; S2's 丙 (5) has no candidate within
+    reach — reported as not a planning failure."""
     pol = tg.load_policy("wuxi-2025")
-    gaps = explain_gaps(fx.street, fx.street, pol)
+    fixers = residential_fixers(fx.area, fx.access)
+    assert fixers == {"C1": [], "C2": [], "C3": [], "C4": ["K1"], "C5": ["K1"]}
+    gaps = explain_gaps(fx.street, fx.street, pol, communities=fx.community, fixers=fixers)
     got = {(r.street_id, r.rule) for r in gaps.itertuples()}
     names = {r.key: r.name for r in tg.rules.RULES}
     # S1 meets everything; S2 and S3 miss all four per-街道 rules (see EXPECTED_STREETS)
@@ -403,7 +414,15 @@ def test_gaps_name_the_street_the_rule_and_the_reason(fx):
     s2 = gaps.set_index(["street_id", "rule"]).loc[("S2", names["places"]), "why"]
     assert "缺口26个托位" in s2 and "尚未做选址方案" in s2
     s3 = gaps.set_index(["street_id", "rule"]).loc[("S3", names["residential"]), "why"]
-    assert "2个小区" in s3 and "共缺32个" in s3
+    assert "丁小区缺30个（可由K1补足）、戊小区缺2个（可由K1补足）" in s3
+    s2 = gaps.set_index(["street_id", "rule"]).loc[("S2", names["residential"]), "why"]
+    assert "丙小区缺5个（15分钟内无候选点）" in s2 and "不属于规划失败" in s2
+    table = rule_status(fx.street, fx.street, pol).set_index(["street_id", "rule"])
+    assert len(table) == 3 * 4 and (table.loc["S1", "status"] == MET).all()
+    assert table.loc[("S2", names["places"]), "figure"] == "1.25/千人（10托位，缺口26）"
+    assert table.loc[("S2", names["places"]), "target"] == "≥4.5/千人"
+    assert table.loc[("S1", names["street_puhui_share"]), "figure"] == "80%（普惠40/50托位）"
+    assert table.loc[("S1", names["places"]), "why"] == ""
 
 
 def test_district_scorecard_and_demonstration_rule(fx):

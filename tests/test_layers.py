@@ -16,13 +16,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tuoyu_geo"
 
 #: (layer name, module prefixes in import order inside the layer)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("_errors", "_version", "settings", "crs", "policy", "writer", "solvers")),
+    ("core", ("_errors", "_version", "settings", "crs", "policy", "demand", "writer", "solvers")),
     ("area", ("area",)),
     ("network", ("network",)),
     ("loading", ("loading", "datasets")),
     ("access", ("access",)),
     ("rules", ("rules",)),
-    ("indicators", ("indicators",)),
+    ("indicators", ("indicators", "equity")),
     ("plan", ("plan", "optimize")),
     ("pipeline", ("pipeline",)),
     ("report", ("report",)),

@@ -13,8 +13,15 @@ classes 托大班 20 / 托小班 15 / 乳儿班 10):
   longer than 1000 m (e.g. C2→K1→C1→I1 = 1150), so within 15 min: C1 reaches I1 (already covered
   by 普惠), C2 K1, C3 K2, C4 K3 and K4, C5 K3.
 
-By hand: least shortfall 0 needs K1 and K3 or K4, and 一街道一普惠 needs K2; most coverage then opens
-K1, K2, K3 (50 + 80 + 100 = 230; K4 adds nothing); least cost takes K2 at 20 places: 90 万元.
+Sizes are whole classes of 10/15/18/20 between min and max: K2 may hold 20, 25, 28, 30, 33 or 35.
+
+By hand, with the area-wide 普惠 share only (``street_puhui_share=False``, as most tests below): least
+shortfall 0 needs K1 and K3 or K4, and 一街道一普惠 needs K2; most coverage then opens K1, K2, K3
+(50 + 80 + 100 = 230; K4 adds nothing); least cost takes K2 at 20 places: 90 万元.
+
+With the per-街道 普惠 share (the default, level 70 %): S2 has 20 民办 places and no 普惠 ones, so it
+needs (1 − 0.7) × new ≥ 0.7 × 20 − 0 = 14, i.e. 46.7 new places; K2 holds at most 35, leaving
+14 − 0.3 × 35 = 3.5 places short: K2 opens with 35 places (45 万元), plan cost 105 万元.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from shapely.geometry import Point, box
 import tuoyu_geo as tg
 from tuoyu_geo import DataError, InfeasiblePlanError
 from tuoyu_geo.access import compute_access
-from tuoyu_geo.plan import PlanOptions, class_options, load_plan, plan_sites, save_plan
+from tuoyu_geo.plan import PlanOptions, class_mix, feasible_places, load_plan, plan_sites, save_plan
 
-POL = tg.load_policy("wuxi-2025")
+#: wuxi-2025 without 一县区一示范 (tested on its own below: the hand area has no site of ≥ 45 places)
+POL = tg.load_policy("wuxi-2025", demonstration_per_district=0)
 
 POINTS = {"C1": (121.402, 31.182), "C2": (121.408, 31.188), "C3": (121.415, 31.185), "C4": (121.423, 31.183),
           "C5": (121.427, 31.187), "I1": (121.403, 31.183), "I2": (121.414, 31.184), "K1": (121.407, 31.187),
@@ -83,8 +91,19 @@ def fx():
 
 
 def _plan(fx, **kw):
+    """The plan with the area-wide 普惠 share only, unless the test asks otherwise."""
     area, acc = fx
-    return plan_sites(area, acc, POL, **kw)
+    return plan_sites(area, acc, POL, **{"street_puhui_share": False, **kw})
+
+
+def test_street_puhui_share_by_default(fx):
+    """See the module docstring: K2 at its 35 places, 3.5 places short of S2's 普惠 share, 105 万元."""
+    area, acc = fx
+    plan = plan_sites(area, acc, POL)
+    assert sorted(plan.sites.index) == ["K1", "K2", "K3"] and plan.sites.loc["K2", "places"] == 35
+    assert plan.objective_values["shortfall"] == pytest.approx(3.5)
+    assert plan.objective_values["penalty_street_puhui_share"] == pytest.approx(3.5)
+    assert plan.objective_values["cost"] == pytest.approx(105)
 
 
 def test_fixture_distances_are_the_hand_lengths(fx):
@@ -98,13 +117,17 @@ def test_fixture_distances_are_the_hand_lengths(fx):
     assert acc.communities["within15_puhui"].tolist() == [True, False, False, False, False]
 
 
-def test_class_options():
+def test_whole_class_sizes_and_mix():
+    """Totals of whole classes (10, 15, 18, 20) between min and max; the mix with the fewest carers
+    (乳儿班 10 → ceil(10/3) = 4, 托小班 15 → 3, 托大班 20 → 3, 混龄班 18 → by its ratio)."""
     sizes = dict(POL.class_sizes)
-    assert class_options(15, 65, sizes) == [(20, "托大班×1"), (35, "托大班×1+托小班×1"),
-                                            (45, "托大班×1+托小班×1+乳儿班×1"),
-                                            (65, "托大班×2+托小班×1+乳儿班×1")]
-    assert class_options(10, 15, sizes) == [(10, "乳儿班×1"), (15, "托小班×1")]
-    assert class_options(30, 30, sizes) == []
+    assert feasible_places(15, 40, [10, 15, 18, 20]) == [15, 18, 20, 25, 28, 30, 33, 35, 36, 38, 40]
+    assert feasible_places(0, 9, [10, 15]) == [] and feasible_places(31, 34, [10, 15]) == []
+    # 35 = 20 + 15 (3 + 3 carers) beats 10 + 10 + 15 (4 + 4 + 3)
+    assert class_mix(35, {k: sizes[k] for k in ("乳儿班", "托小班", "托大班")},
+                     {"乳儿班": 3, "托小班": 5, "托大班": 7}) == {"托小班": 1, "托大班": 1}
+    # 40 = 20 + 20 (3 + 3) beats 10 + 15 + 15 (4 + 3 + 3)
+    assert class_mix(40, {"乳儿班": 10, "托小班": 15, "托大班": 20}, {"乳儿班": 3, "托小班": 5, "托大班": 7}) == {"托大班": 2}
 
 
 def test_default_plan_by_hand(fx):
@@ -112,7 +135,7 @@ def test_default_plan_by_hand(fx):
     s = plan.sites
     assert sorted(s.index) == ["K1", "K2", "K3"]
     assert plan.status == tg.Status.OPTIMAL and plan.status == "optimal" and plan.gap <= 1e-4
-    assert s.loc["K2", "places"] == 20 and s.loc["K2", "classes"] == "托大班×1"
+    assert s.loc["K2", "places"] == 20 and s.loc["K2", "classes"] == "托大班×1" and s.loc["K2", "classes_large"] == 1
     ov = plan.objective_values
     assert ov["shortfall"] == pytest.approx(0, abs=1e-6)
     assert ov["coverage"] == pytest.approx(230) and ov["infants_newly_covered"] == pytest.approx(230)
@@ -174,11 +197,23 @@ def test_after_the_plan(fx):
     assert a.communities_after["within15_puhui"].all()
 
 
-def test_infeasible_street_lists_every_street(fx):
+def test_strict_infeasible_street_lists_every_street(fx):
     with pytest.raises(InfeasiblePlanError) as e:
-        _plan(fx, excluded=["K2", "K3", "K4"])
+        _plan(fx, excluded=["K2", "K3", "K4"], strict=True)
     assert sorted(r[0] for r in e.value.reasons) == ["三街道 (S3)", "二街道 (S2)"]
     assert all(r[1] == tg.rules.OnePuhuiPerStreet.name for r in e.value.reasons)
+
+
+def test_best_effort_plans_the_rest_and_names_the_unmet(fx):
+    """K2–K4 excluded: S2 and S3 have no candidate.  Best effort still opens K1 (S1's 5 missing
+    places) and the gaps name S2 and S3 under 一街道一普惠 with the reason: no candidate."""
+    area, _ = fx
+    a = tg.assess(area, POL, plan=PlanOptions(excluded=("K2", "K3", "K4"), street_puhui_share=False),
+                  with_isochrones=False)
+    assert list(a.plan.sites.index) == ["K1"]
+    g = a.gaps[a.gaps["rule"] == tg.rules.OnePuhuiPerStreet.name]
+    assert sorted(g["street_id"]) == ["S2", "S3"]
+    assert g["why"].str.contains("无可用候选点").all()
 
 
 def test_binding_budget(fx):
@@ -191,15 +226,24 @@ def test_binding_budget(fx):
 
 
 def test_budget_below_forced_sites(fx):
+    """Strict: the cheapest forced sites K2 30 + K4 25 = 55 > 50 fail the plan.  Best effort: one of
+    S2/S3 must go without 普惠 (first stage = 1); serving S3 (gap 18) beats S2 (gap 0) on places
+    (shortfall 5 = S1's), and K3 (100 infants) beats K4 (60) on coverage: K3 alone, 30 万元, S2 unmet."""
     with pytest.raises(InfeasiblePlanError) as e:
-        _plan(fx, budget_wan=50)  # cheapest forced: K2 30 + K4 25 = 55
+        _plan(fx, budget_wan=50, strict=True)
     assert e.value.reasons[0][1] == "预算" and "55.0" in str(e.value)
+    plan = _plan(fx, budget_wan=50)
+    assert list(plan.sites.index) == ["K3"] and plan.objective_values["rules"] == pytest.approx(1)
+    assert plan.objective_values["shortfall"] == pytest.approx(5)
 
 
 def test_max_new_sites(fx):
+    """Two sites: K2 (一街道一普惠) and K3 (S3).  One site, strict: fails; best effort: as with the
+    budget of 50 above, K3 alone and S2 left without 普惠."""
     assert sorted(_plan(fx, max_new_sites=2).sites.index) == ["K2", "K3"]
     with pytest.raises(InfeasiblePlanError, match="最大新增点位数"):
-        _plan(fx, max_new_sites=1)
+        _plan(fx, max_new_sites=1, strict=True)
+    assert list(_plan(fx, max_new_sites=1).sites.index) == ["K3"]
 
 
 def test_required_and_excluded(fx):
@@ -262,20 +306,20 @@ def test_min_places_is_a_lower_bound():
     """K2 with min_places 35: its only size is 35 (托大班 + 托小班), never 20 — cost 10 + 35 = 45,
     plan cost 30 + 45 + 30 = 105 instead of 90."""
     area = hand_area(candidates={"min_places": [20, 35, 20, 20]})
-    plan = plan_sites(area, compute_access(area, POL), POL)
+    plan = plan_sites(area, compute_access(area, POL), POL, street_puhui_share=False)
     assert plan.sites.loc["K2", "places"] == 35
     assert plan.objective_values["cost"] == pytest.approx(105)
 
 
 def test_street_target_is_rounded_up():
-    """S3 with population 4,490 needs 4.5 × 4.49 = 20.205 → 21 places.  K3 offers 20 or 35 places
-    (max 35): 20 would leave 1 short, so the plan opens K3 with 35 (and never K4, which covers less).
-    A floored target (20) would take the cheaper 20."""
+    """S3 with population 4,490 needs 4.5 × 4.49 = 20.205 → 21 places.  K3 holds whole classes
+    between 20 and 35 (20, 25, 28, 30, 33, 35): 20 would leave 1 short, so the plan opens K3 with 25
+    (10 + 15).  A floored target (20) would take the cheaper 20."""
     area = hand_area(candidates={"max_places": [20, 35, 35, 20]})
     area = area.replace(streets=area.streets.assign(population=[10000, 4000, 4490]))
-    plan = plan_sites(area, compute_access(area, POL), POL)
+    plan = plan_sites(area, compute_access(area, POL), POL, street_puhui_share=False)
     assert plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-6)
-    assert plan.sites.loc["K3", "places"] == 35
+    assert plan.sites.loc["K3", "places"] == 25
 
 
 def test_coverage_radius_is_inclusive():
@@ -283,7 +327,7 @@ def test_coverage_radius_is_inclusive():
     with K3 excluded the plan still covers C4 (60 infants) by K4."""
     area = hand_area(graph=hand_graph({**EDGES, ("C4", "K4"): 1000.0}))
     acc = compute_access(area, POL)
-    plan = plan_sites(area, acc, POL, excluded=["K3"])
+    plan = plan_sites(area, acc, POL, excluded=["K3"], street_puhui_share=False)
     assert plan.objective_values["coverage"] == pytest.approx(50 + 80 + 60)
 
 
@@ -340,3 +384,80 @@ def test_cli_plan_then_export_without_solving(tmp_path, capsys):
     again = pd.read_csv(tmp_path / "e" / "recommended_sites.csv", encoding="utf-8-sig")
     assert again.equals(sites)
     assert not list(tmp_path.rglob(".*tmp*"))  # atomic writes leave no temporary files
+
+
+def test_whole_class_sizing_uses_the_capacity():
+    """S3 needs 4.5 × 40 = 180 places, far more than its sites hold: K3 (max 60) and K4 (max 38) both
+    open at their maximum in whole classes — 60 = 3 × 托大班 (3 + 3 + 3 = 9 carers, fewer than 4 × 托小班
+    = 12), 38 = 托大班 + 混龄班 (the only mix) — never more than one smallest class below max_places.
+    (The former fixed option list gave 45 and 35.)  S3 stays 180 − 98 = 82 short."""
+    area = hand_area(candidates={"min_places": [20, 20, 20, 0], "max_places": [20, 35, 60, 38]})
+    area = area.replace(streets=area.streets.assign(population=[10000, 4000, 40000]))
+    plan = plan_sites(area, compute_access(area, POL), POL, street_puhui_share=False)
+    s = plan.sites
+    assert s.loc["K3", "places"] == 60 and s.loc["K4", "places"] == 38
+    assert s.loc["K3", "classes"] == "托大班×3" and s.loc["K3", "carers"] == 9
+    assert s.loc["K4", "classes"] == "混龄班×1+托大班×1" and s.loc["K4", "classes_mixed"] == 1
+    assert s.loc["K4", "floor_area_m2"] == pytest.approx(38 * POL.floor_area_m2_per_place)
+    assert plan.objective_values["penalty_places"] == pytest.approx(82)
+
+
+def test_one_demonstration_per_district():
+    """wuxi-2025 asks one demonstration institution per district, of ≥ 45 places (profile minimum).
+    测试区 has none.  (a) Nothing can hold 45 (I1 has 40, candidates ≤ 35): best effort names the
+    district under 一县区一示范.  (b) K2 may hold 45: the first stage opens K2 with 45 places
+    (托大班 + 托小班 + 乳儿班) and designates it.  (c) I1 has 50 places: the existing 普惠 institution is
+    designated, no site needs to be."""
+    wuxi = tg.load_policy("wuxi-2025")
+    name = tg.rules.Demonstration.name
+    a = tg.assess(hand_area(), wuxi, plan=PlanOptions(street_puhui_share=False), with_isochrones=False)
+    assert a.plan.designated.empty and name in set(a.gaps["rule"])
+    assert a.gaps.loc[a.gaps["rule"] == name, "name"].tolist() == ["测试区"]
+
+    area = hand_area(candidates={"max_places": [20, 45, 20, 20]})
+    a = tg.assess(area, wuxi, plan=PlanOptions(street_puhui_share=False), with_isochrones=False)
+    assert a.plan.designated.to_dict(orient="records") == [{"district": "测试区", "id": "K2", "kind": "new", "places": 45}]
+    assert a.plan.sites.loc["K2", "places"] == 45 and "指定为测试区示范机构" in a.plan.sites.loc["K2", "reason"]
+    assert a.districts_after.loc["测试区", "status_demonstration"] == "达标" and name not in set(a.gaps["rule"])
+
+    area = hand_area()
+    area = area.replace(institutions=area.institutions.assign(places=[50, 20]))
+    a = tg.assess(area, wuxi, plan=PlanOptions(street_puhui_share=False), with_isochrones=False)
+    assert a.plan.designated.to_dict(orient="records") == [{"district": "测试区", "id": "I1", "kind": "existing", "places": 50}]
+    assert a.plan.area_after.institutions.loc["I1", "is_demonstration"]
+    assert a.districts_after.loc["测试区", "status_demonstration"] == "达标"
+
+
+def test_residential_standard_uses_fixing_candidates():
+    """S1 with 8,000 residents needs 36 places and has 40 (no gap).  C2 (2,000 residents, existing
+    standard 5 per 1000 → 10 places) has no institution within 1000 m (I1 is 1150 m away) and, with
+    no infants recorded, adds no coverage: only the residential rule can open K1 (300 m from C2).
+    The plan opens K1 with its one size, 20 places; C2 then meets the standard."""
+    area = hand_area()
+    area = area.replace(streets=area.streets.assign(population=[8000, 4000, 4000]),
+                        communities=area.communities.assign(infants=[100, 0, 80, 60, 40]))
+    a = tg.assess(area, POL, plan=PlanOptions(street_puhui_share=False), with_isochrones=False)
+    assert a.communities.loc["C2", "missing_places"] == pytest.approx(10)
+    assert "K1" in a.plan.sites.index and a.plan.objective_values["residential"] == pytest.approx(0, abs=1e-6)
+    assert bool(a.communities_after.loc["C2", "meets_standard"])
+
+
+def test_equity_level_maximises_the_lowest_street_coverage(fx):
+    """Budget 60: K2 (S2) and K3 or K4 (S3) — K1 no longer fits.  Coverage within 15 min of 普惠 per
+    街道: S1 100 / 150 (C1 only; C2 needs K1), S2 80 / 80, S3 100 / 100 with K3 or 60 / 100 with K4.
+    The equity stage's optimum, the lowest 街道 coverage, is 100 / 150 = 2/3, with K3."""
+    plan = _plan(fx, budget_wan=60, equity=True)
+    assert plan.objective_values["equity"] == pytest.approx(2 / 3, rel=1e-5)
+    assert sorted(plan.sites.index) == ["K2", "K3"]
+
+
+def test_street_puhui_share_met_where_candidates_allow():
+    """K2 may hold up to 50: S2 needs ≥ 46.7 new 普惠 places (see the module docstring); the smallest
+    whole-class total ≥ 46.7 is 48 (10 + 18 + 20), so K2 opens with 48 and S2's share is met
+    (48 / 68 = 70.6 % ≥ 70 %): no shortfall at all."""
+    area = hand_area(candidates={"max_places": [20, 50, 20, 20]})
+    a = tg.assess(area, POL, plan=PlanOptions(), with_isochrones=False)
+    assert a.plan.sites.loc["K2", "places"] == 48
+    assert a.plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-4)
+    assert a.streets_after.loc["S2", "status_puhui_share"] == "达标"
+    assert a.streets_after.loc["S2", "puhui_share"] == pytest.approx(48 / 68)

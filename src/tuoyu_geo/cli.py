@@ -81,7 +81,9 @@ def _plan_options(args: argparse.Namespace):
                             fix="e.g. --years 2026,2027") from None
     kw = dict(budget_wan=args.budget, max_new_sites=args.max_sites, minutes=getattr(args, "minutes", 15.0),
               capacity_aware=getattr(args, "capacity_aware", False), years=years,
-              street_puhui_share=getattr(args, "street_puhui_share", False))
+              street_puhui_share=not getattr(args, "no_street_puhui_share", False),
+              equity=getattr(args, "equity", False), strict=getattr(args, "strict", False),
+              demand_factor=getattr(args, "enrolment_rate", None))
     if getattr(args, "solver", None):
         kw["solver"] = args.solver
     if getattr(args, "time_limit", None) is not None:
@@ -110,6 +112,10 @@ def cmd_policies(args: argparse.Namespace) -> int:
              f"one_puhui_per_street={p.one_puhui_per_street}  new/existing residential="
              f"{p.new_residential_per_1000}/{p.existing_residential_per_1000} per 1000  "
              f"circle={dict(p.circle_m)} m  infant_share={p.infant_share}  target_year={p.target_year}")
+        _out(f"  class_types={list(p.class_types)}  carer_ratio={dict(p.carer_ratio)}  floor_area="
+             f"{p.floor_area_m2_per_place:g} m²/place  enrolment_rate="
+             f"{p.enrolment_rate if p.enrolment_rate is not None else 'implied'}  infant_survival={p.infant_survival}  "
+             f"street_puhui_share={p.street_puhui_share:.0%}  demonstration_min_places={p.demonstration_min_places}")
         if args.sources:
             for k, v in p.sources.items():
                 _out(f"    {k}: {v}")
@@ -278,6 +284,8 @@ def _common() -> argparse.ArgumentParser:
 def _plan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=float, help="plan budget in 万元")
     p.add_argument("--max-sites", type=int, help="at most this many new sites")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 3 when a rule cannot be met anywhere (default: best effort, unmet rules listed)")
 
 
 def _add_area_commands(add) -> None:
@@ -309,7 +317,12 @@ def _add_plan_commands(add) -> None:
     _plan_flags(p)
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--capacity-aware", action="store_true")
-    p.add_argument("--street-puhui-share", action="store_true", help="hold the 普惠 share in every 街道 too")
+    p.add_argument("--enrolment-rate", type=float,
+                   help="入托率: share of infants needing a place (capacity-aware; default the profile's, else implied)")
+    p.add_argument("--no-street-puhui-share", action="store_true",
+                   help="hold the 普惠 share area-wide only (default: also in every 街道, soft)")
+    p.add_argument("--equity", action="store_true",
+                   help="first raise the lowest 街道 15-minute 普惠 coverage, then total coverage")
     p.add_argument("--years", help="phasing years, e.g. 2026,2027")
     p.add_argument("--solver", default=settings.DEFAULT_SOLVER, choices=["highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=settings.TIME_LIMIT_S, help="seconds (all stages)")

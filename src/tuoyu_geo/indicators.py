@@ -106,6 +106,7 @@ def community_scorecard(area, access, policy: Policy | str | None = None) -> gpd
     out["population"] = com["population"].astype(float).to_numpy()
     out["infants"] = com["infants"].astype(float).to_numpy()
     out["infants_estimated"] = com["infants_estimated"].astype(bool).to_numpy()
+    out["infants_source"] = com["infants_source"].astype(str).to_numpy()
     out["is_new"] = com["is_new"].astype(bool).to_numpy()
     out["built_year"] = pd.to_numeric(com["built_year"], errors="coerce").to_numpy()
     for m in access.minutes:
@@ -133,7 +134,8 @@ def street_facts(area, access, communities: pd.DataFrame) -> pd.DataFrame:
                         "district": st["district"].astype(str).to_numpy(),
                         "population": st["population"].astype(float).to_numpy(),
                         "infants": st["infants"].astype(float).to_numpy(),
-                        "infants_estimated": st["infants_estimated"].astype(bool).to_numpy()}, index=idx)
+                        "infants_estimated": st["infants_estimated"].astype(bool).to_numpy(),
+                        "infants_source": st["infants_source"].astype(str).to_numpy()}, index=idx)
     out["communities"] = _sum_by(pd.Series(1, index=communities.index), csid, idx).astype(int)
     out["community_infants"] = _sum_by(w, csid, idx).astype(float)
     out["institutions"] = _sum_by(pd.Series(1, index=inst.index), isid, idx).astype(int)
@@ -200,7 +202,8 @@ def street_total(scorecard: pd.DataFrame, policy: Policy | str) -> pd.Series:
             t[c] = bool(s.any()) if c == "infants_estimated" else bool(s.all())
         elif pd.api.types.is_numeric_dtype(s):
             t[c] = s.sum()
-    t.update(street_id="total", name="合计", district="、".join(sorted({str(v) for v in sc["district"] if str(v)})),
+    sources = sorted(set(sc["infants_source"].astype(str))) if "infants_source" in sc else []
+    t.update(infants_source="、".join(sources), street_id="total", name="合计", district="、".join(sorted({str(v) for v in sc["district"] if str(v)})),
              target_per_1000=float(pol.places_per_1000), puhui_target=float(pol.puhui_share))
     pop, places = float(sc["population"].sum()), float(sc["places"].sum())
     t["places_per_1000"] = places / pop * 1000.0 if pop > 0 else np.nan

@@ -11,13 +11,13 @@ API shown in earlier releases: ``tg.optimize.plan_sites(area, access, policy, bu
 from __future__ import annotations
 
 from .plan import (
-    CLASS_ORDER,
     ModelResult,
     PlanOptions,
     SitePlan,
     Status,
     capacitated_coverage,
-    class_options,
+    class_mix,
+    feasible_places,
     load_plan,
     lscp,
     mclp,
@@ -27,5 +27,5 @@ from .plan import (
     save_plan,
 )
 
-__all__ = ["CLASS_ORDER", "ModelResult", "PlanOptions", "SitePlan", "Status", "capacitated_coverage",
-           "class_options", "load_plan", "lscp", "mclp", "p_median", "plan_sites", "read_orlib_pmed", "save_plan"]
+__all__ = ["ModelResult", "PlanOptions", "SitePlan", "Status", "capacitated_coverage", "class_mix",
+           "feasible_places", "load_plan", "lscp", "mclp", "p_median", "plan_sites", "read_orlib_pmed", "save_plan"]

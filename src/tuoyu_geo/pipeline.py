@@ -22,9 +22,10 @@ import pandas as pd
 from . import settings
 from .access import Access, compute_access, isochrones
 from .area import StudyArea
+from .equity import equity_before_after, equity_table
 from .indicators import community_scorecard, district_scorecard, street_scorecard, street_total
 from .network import WalkNet
-from .plan import PlanOptions, SitePlan, explain_gaps, plan_sites
+from .plan import PlanOptions, SitePlan, explain_gaps, plan_sites, residential_fixers, rule_status
 from .policy import Policy, load_policy
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,14 @@ class Assessment:
         The same after the plan (None without a plan).
     gaps : DataFrame
         Per 街道 and rule still unmet (after the plan, or now without one): ``street_id, name,
-        rule, why``.
+        rule, why``; districts missing 一县区一示范 too.
+    equity : DataFrame
+        Equity of access (:mod:`tuoyu_geo.equity`): Gini of per-infant 2SFCA access, the share of
+        infants in the lowest-access decile, the lowest 街道 15-minute 普惠 coverage — columns
+        ``before`` (and ``after``, ``change`` with a plan).
+    rule_table : DataFrame
+        Per 街道 and scored rule, pass or fail: ``street_id, name, rule, status, figure, target,
+        why`` (after the plan, or now).
     isochrones : GeoDataFrame or None
         Walking service areas at ``minutes`` of the existing 普惠 institutions (``kind`` =
         ``existing_puhui``) and the recommended sites (``recommended``); columns ``id, kind, name,
@@ -76,6 +84,8 @@ class Assessment:
     total_after: pd.Series | None
     districts_after: pd.DataFrame | None
     gaps: pd.DataFrame
+    rule_table: pd.DataFrame
+    equity: pd.DataFrame
     isochrones: gpd.GeoDataFrame | None
     minutes: float
     timings: Mapping[str, float]
@@ -114,6 +124,14 @@ def _service_areas(area, net, plan: SitePlan | None, minutes: float) -> gpd.GeoD
     if not parts:
         return gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs="EPSG:4326")
     return gpd.GeoDataFrame(pd.concat(parts), crs="EPSG:4326")[cols]
+
+
+def _findings(area, acc, pol, cs, st, site_plan, after) -> tuple:
+    """Unmet rules with reasons, the per-街道 rule table and equity — after the plan, or now."""
+    final, final_cs = (after[2], after[1]) if site_plan is not None else (st, cs)
+    kw = {"communities": final_cs, "fixers": residential_fixers(area, acc)}
+    equity = equity_before_after(cs, after[1]) if site_plan is not None else equity_table(cs).to_frame("before")
+    return explain_gaps(st, final, pol, site_plan, **kw), rule_status(st, final, pol, site_plan, **kw), equity
 
 
 def assess(area: StudyArea, policy: Policy | str | None = None, *, network: WalkNet | None = None,
@@ -175,7 +193,7 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
         acc_after = compute_access(site_plan.area_after, pol, network=net, minutes=mins)
         after = (acc_after, *_scorecards(site_plan.area_after, acc_after, pol))
         lap("after_s")
-    gaps = explain_gaps(st, after[2] if site_plan is not None else st, pol, site_plan)
+    gaps, table, equity = _findings(area, acc, pol, cs, st, site_plan, after)
     iso = None
     if with_isochrones:
         step("service areas")
@@ -184,4 +202,5 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
     return Assessment(area=area, policy=pol, access=acc, streets=st, communities=cs, total=total,
                       districts=districts, plan=site_plan, access_after=after[0], communities_after=after[1],
                       streets_after=after[2], total_after=after[3], districts_after=after[4], gaps=gaps,
+                      rule_table=table, equity=equity,
                       isochrones=iso, minutes=float(plan_minutes), timings=MappingProxyType(timings))

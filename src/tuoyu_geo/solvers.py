@@ -240,6 +240,12 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> 
     has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, float) if has_sol else None
     obj = float(c @ x) if has_sol else math.nan
+    if has_sol and start is not None and abs(obj * model.sense - info.objective_function_value) > 1e-6 * max(1.0, abs(obj)):
+        # HiGHS 1.16 can report the optimum but hand back the MIP start as its solution (seen when
+        # presolve removes the whole model): solve again without the start
+        log.warning("HiGHS returned a solution (objective %s) that is not its optimum (%s); solving again "
+                    "without the MIP start", obj, info.objective_function_value * model.sense)
+        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=None)
     bound = float(info.mip_dual_bound) * model.sense if is_mip else obj
     gap = _gap(obj, bound) if has_sol else math.inf
     log.info("HiGHS: %s obj=%s bound=%s gap=%.2e in %.2f s (%d×%d, %d nz)", status, obj, bound,

@@ -38,9 +38,11 @@ class StudyArea:
         Layers in EPSG:4326 with the contract columns; the index equals the id column
         (``street_id``, ``community_id``, ``institution_id``, ``site_id``; ids are strings).
         ``communities``, ``institutions`` and ``candidates`` always carry ``street_id``;
-        ``infants`` is always filled (``streets`` and ``communities`` flag the rows where it was
-        missing and estimated as population × ``policy.infant_share`` in the bool column
-        ``infants_estimated``); ``institutions.puhui`` is a bool.
+        ``infants`` is always filled: where it was missing, ``streets`` and ``communities`` estimate
+        it from the row's ``births_<year>`` columns when it has any (Σ births of its last three years
+        present × ``policy.infant_survival``), else as population × ``policy.infant_share``; the bool
+        column ``infants_estimated`` flags those rows and ``infants_source`` says "given", "births"
+        or "population share".  ``institutions.puhui`` is a bool.
     policy : Policy
         The policy the estimated infants were computed with (see :meth:`with_policy`).
     graph : networkx.MultiDiGraph or None
@@ -85,11 +87,12 @@ class StudyArea:
     def with_policy(self, policy: Policy | str | None) -> StudyArea:
         """The area under ``policy``: estimated infants re-computed, ``policy`` replaced.
 
-        Rows of ``streets`` and ``communities`` whose ``infants_estimated`` is True get
-        ``infants = population × policy.infant_share``; given infants are kept.  Returns ``self``
-        when ``policy`` is None or equals the area's policy (same object or same values), so a
-        different profile — or the same profile with another ``infant_share`` — never silently
-        keeps the old estimate.
+        Rows of ``streets`` and ``communities`` whose ``infants_estimated`` is True are estimated
+        again: from births (× ``policy.infant_survival``) where the row has births, else as
+        ``population × policy.infant_share``; given infants are kept.  Returns ``self`` when
+        ``policy`` is None or equals the area's policy (same object or same values), so a different
+        profile — or the same profile with another ``infant_share`` or ``infant_survival`` — never
+        silently keeps the old estimate.
 
         Parameters
         ----------
@@ -109,7 +112,7 @@ class StudyArea:
         layers = {}
         for key in ("streets", "communities"):
             g = getattr(self, key).copy()
-            _v.fill_infants(g, pol.infant_share)
+            _v.fill_infants(g, pol)
             layers[key] = g
         return dataclasses.replace(self, policy=pol, **layers)
 
@@ -172,7 +175,7 @@ def _finish_point_layer(key: str, g: gpd.GeoDataFrame, pol: Policy, fname: str,
     elif key == "candidates":
         _v.finish_candidates(g, fname, problems, pol.target_year - 1)
     else:
-        _v.finish_communities(g, pol.infant_share)
+        _v.finish_communities(g, pol)
 
 
 def _metric_crs(streets: gpd.GeoDataFrame) -> str:
@@ -203,8 +206,9 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
     streets, communities, institutions, candidates : GeoDataFrame
         Layers following the data contract, in EPSG:4326 (or any CRS, reprojected to WGS-84).
     policy : Policy or str
-        Policy profile or its name; missing ``infants`` are estimated with its ``infant_share``
-        (and flagged in ``infants_estimated``; see :meth:`StudyArea.with_policy`).
+        Policy profile or its name; missing ``infants`` are estimated from births (its
+        ``infant_survival``) or population (its ``infant_share``), flagged in ``infants_estimated``
+        and ``infants_source`` (see :meth:`StudyArea.with_policy`).
     graph : networkx.MultiDiGraph, optional
         Walk graph; projected to ``metric_crs`` if it is not already.
     metric_crs : str, optional
@@ -228,7 +232,7 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
                                 "candidates": candidates}, names, problems)
     st = layers["streets"]
     if st is not None:
-        _v.finish_streets(st, pol.infant_share)
+        _v.finish_streets(st, pol)
     valid_streets = st is not None and not any(p.file == names["streets"] for p in problems)
     if valid_streets:
         _v.check_overlaps(st, names["streets"], problems)

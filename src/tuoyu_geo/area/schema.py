@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BIRTHS_PREFIX",
     "CANDIDATE_KINDS",
     "CATEGORIES",
     "CATEGORY_ALIASES",
     "COLUMN_ALIASES",
     "CONTRACT_COLUMNS",
     "DATUM_LABEL",
+    "INFANTS_SOURCES",
     "LAT_NAMES",
     "LAYERS",
     "LON_NAMES",
@@ -69,7 +71,15 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 CONTRACT_COLUMNS = ("street_id", "name", "population", "district", "infants", "is_town", "community_id",
                     "households", "built_year", "is_new", "institution_id", "category", "places", "puhui",
                     "is_demonstration", "status", "site_id", "kind", "max_places", "min_places",
-                    "fixed_cost", "cost_per_place", "available_year", "infants_estimated")
+                    "fixed_cost", "cost_per_place", "available_year", "infants_estimated", "infants_source")
+
+#: optional births columns of streets and communities: ``births_<year>`` (four-digit year; also
+#: ``births<year>``, which fits the 10-character Shapefile column names); infants missing in a row
+#: are estimated from the births of its last three years present (see validate.fill_infants)
+BIRTHS_PREFIX = "births_"
+#: values of ``infants_source``: given in the layer, estimated from births, estimated as
+#: population × the policy's infant_share
+INFANTS_SOURCES = ("given", "births", "population share")
 
 #: display names of the Chinese datums (error messages)
 DATUM_LABEL = {"wgs84": "WGS-84 (GPS/OpenStreetMap)", "gcj02": "GCJ-02 (AMap/Tencent)",

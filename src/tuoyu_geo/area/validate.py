@@ -6,7 +6,9 @@ Each function appends :class:`~tuoyu_geo.Problem` objects (file, message, row id
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -19,21 +21,27 @@ from .. import crs as _crs
 from .._errors import Problem
 from .points import representative_points
 from .schema import (
+    BIRTHS_PREFIX,
     CANDIDATE_KINDS,
     CATEGORIES,
     CATEGORY_ALIASES,
     DATUM_LABEL,
+    INFANTS_SOURCES,
     LAYERS,
     PUHUI_CATEGORIES,
 )
 
-__all__ = ["STREET_OVERLAP_SHARE"]
+__all__ = ["STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
+
+log = logging.getLogger(__name__)
 
 #: two 街道 polygons overlap when their intersection exceeds this share of the smaller one
 #: (digitising slivers along shared boundaries are far smaller)
 STREET_OVERLAP_SHARE = 0.05
 
 _TRUE = ["true", "1", "1.0", "yes", "是"]
+#: a births column: ``births_<year>`` or ``births<year>`` (any case); group 1 = what follows
+_BIRTHS = re.compile(r"births_?(.*)", re.IGNORECASE)
 
 
 def ids_str(s: pd.Series) -> pd.Series:
@@ -157,38 +165,137 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
     gdf = gdf.copy()
     ids = _check_ids(gdf, layer, fname, problems)
     _check_numbers(gdf, layer, fname, ids, problems)
+    if layer in ("streets", "communities"):
+        gdf = _check_births(gdf, fname, ids, problems)
     _check_geometry(gdf, layer, fname, ids, problems)
     return gdf
 
 
+# ------------------------------------------------------------------------------ births and infants
+
+def _check_births(gdf: gpd.GeoDataFrame, fname: str, ids: pd.Series, problems: list[Problem]) -> gpd.GeoDataFrame:
+    """Births columns (``births_<year>``/``births<year>``) → float columns named ``births_<year>``.
+
+    Reports a year that is not a four-digit whole number, the same year twice, text cells, negative
+    or infinite births (empty cells are allowed: that year is not known for that row).
+    """
+    ren: dict[Any, str] = {}
+    for col in gdf.columns:
+        m = _BIRTHS.fullmatch(str(col).strip()) if col != "geometry" else None
+        if m is None:
+            continue
+        year = m.group(1)
+        if not re.fullmatch(r"\d{4}", year):
+            problems.append(Problem(
+                fname, f"column {col!r}: the year after births_ is not a four-digit whole number", (str(col),),
+                "name births columns births_<year>, e.g. births_2024 (a Shapefile cuts column names to 10 "
+                "characters: write births2024 there, or use a GeoPackage/GeoJSON)"))
+            continue
+        name = f"{BIRTHS_PREFIX}{year}"
+        if name in ren.values():
+            problems.append(Problem(fname, f"births of {year} are given in two columns", (name,),
+                                    f"keep one births column for {year}"))
+            continue
+        raw = gdf[col]
+        empty = raw.isna() | text(raw).isin(["", "nan", "NaN", "None"])
+        num = pd.to_numeric(raw.where(~empty, np.nan), errors="coerce")
+        txt = ~empty & num.isna()
+        if txt.any():
+            problems.append(Problem(fname, f"{name} is not a number", tuple(ids[txt]),
+                                    f"write {name} as the number of births in {year} (no units or text), "
+                                    "or leave it empty if unknown"))
+        neg = (num < 0) | np.isinf(num)
+        if neg.any():
+            problems.append(Problem(fname, f"{name} is negative or infinite", tuple(ids[neg]),
+                                    f"{name} must be a finite number of births ≥ 0"))
+        gdf[col] = num.astype(float)
+        ren[col] = name
+    return gdf.rename(columns=ren) if ren else gdf
+
+
+def birth_columns(gdf: pd.DataFrame) -> dict[int, str]:
+    """``{year: column}`` of the (validated) ``births_<year>`` columns, by year."""
+    out = {}
+    for c in gdf.columns:
+        m = re.fullmatch(re.escape(BIRTHS_PREFIX) + r"(\d{4})", str(c))
+        if m:
+            out[int(m.group(1))] = str(c)
+    return dict(sorted(out.items()))
+
+
+def births_infants(gdf: pd.DataFrame, infant_survival: float) -> tuple[pd.Series, pd.Series]:
+    """Infants estimated from births: Σ births of the row's last three years present × survival.
+
+    For each row, the births columns with a value are taken in year order and the latest three of
+    them are summed (fewer when fewer are given — an under-estimate, logged as a warning).
+
+    Returns
+    -------
+    (infants, years) : tuple of pandas.Series
+        ``infants`` is NaN for a row without any births; ``years`` is how many years were summed.
+    """
+    cols = list(birth_columns(gdf).values())
+    if not cols:
+        return pd.Series(np.nan, index=gdf.index), pd.Series(0, index=gdf.index)
+    b = gdf[cols].to_numpy(dtype=float)
+    present = np.isfinite(b)
+    from_right = np.cumsum(present[:, ::-1], axis=1)[:, ::-1]  # present values at or after each year
+    use = present & (from_right <= 3)
+    n = use.sum(axis=1)
+    total = np.where(use, b, 0.0).sum(axis=1) * float(infant_survival)
+    return (pd.Series(np.where(n > 0, total, np.nan), index=gdf.index),
+            pd.Series(n, index=gdf.index))
+
+
 # ------------------------------------------------------------------------- per-layer columns
 
-def fill_infants(gdf: pd.DataFrame, infant_share: float) -> None:
-    """Estimate missing ``infants`` (population × ``infant_share``) in place and flag them.
+def fill_infants(gdf: pd.DataFrame, policy: Any) -> None:
+    """Estimate missing ``infants`` in place and say where each value comes from.
 
-    Rows flagged in an existing ``infants_estimated`` column (an area's layer passed back to
-    :func:`make_area`) are re-estimated too, so a new policy never keeps an old estimate.
+    A row whose ``infants`` is empty is estimated from its births when it has any
+    (:func:`births_infants`: Σ births of its last three years present × ``policy.infant_survival``),
+    else as ``population × policy.infant_share``.  ``infants_estimated`` flags the estimated rows
+    and ``infants_source`` is one of :data:`~tuoyu_geo.area.schema.INFANTS_SOURCES` ("given",
+    "births", "population share").  Rows flagged estimated in existing ``infants_estimated`` /
+    ``infants_source`` columns (an area's layer passed back to :func:`make_area`, or
+    :meth:`StudyArea.with_policy`) are re-estimated too, so a new policy never keeps an old estimate.
     """
     if "infants" not in gdf.columns:
         gdf["infants"] = np.nan
     est = gdf["infants"].isna()
     if "infants_estimated" in gdf.columns:
         est = est | bool_values(gdf["infants_estimated"])
+    if "infants_source" in gdf.columns:
+        est = est | text(gdf["infants_source"]).isin(INFANTS_SOURCES[1:])
+    births, years = births_infants(gdf, policy.infant_survival)
+    use_births = est & births.notna()
+    few = use_births & (years < 3)
+    if few.any():
+        idc = next((c for c in ("community_id", "street_id") if c in gdf.columns), None)
+        names = gdf[idc] if idc is not None else pd.Series(gdf.index, index=gdf.index)
+        log.warning("infants of %d row(s) estimated from fewer than three years of births (an under-estimate): %s",
+                    int(few.sum()), ", ".join(map(str, names[few][:10])))
+    estimate = births.where(use_births, gdf["population"] * policy.infant_share)
     gdf["infants_estimated"] = est.to_numpy(dtype=bool)
-    gdf["infants"] = gdf["infants"].where(~est, gdf["population"] * infant_share)
+    gdf["infants"] = gdf["infants"].where(~est, estimate)
+    gdf["infants_source"] = np.where(~est.to_numpy(), INFANTS_SOURCES[0],
+                                     np.where(use_births.to_numpy(), INFANTS_SOURCES[1], INFANTS_SOURCES[2]))
+    gdf["infants_source"] = gdf["infants_source"].astype(object)
 
 
-def finish_streets(st: gpd.GeoDataFrame, infant_share: float) -> None:
-    """Streets' optional columns in place: infants (estimated where missing), district, is_town."""
-    fill_infants(st, infant_share)
+def finish_streets(st: gpd.GeoDataFrame, policy: Any) -> None:
+    """Streets' optional columns in place: infants (estimated where missing, :func:`fill_infants`),
+    district, is_town."""
+    fill_infants(st, policy)
     if "district" not in st.columns:
         st["district"] = ""
     bool_col(st, "is_town")
 
 
-def finish_communities(g: gpd.GeoDataFrame, infant_share: float) -> None:
-    """Communities' optional columns in place: infants (estimated where missing), is_new, built_year."""
-    fill_infants(g, infant_share)
+def finish_communities(g: gpd.GeoDataFrame, policy: Any) -> None:
+    """Communities' optional columns in place: infants (estimated where missing, :func:`fill_infants`),
+    is_new, built_year."""
+    fill_infants(g, policy)
     bool_col(g, "is_new")
     if "built_year" not in g.columns:
         g["built_year"] = np.nan

@@ -19,15 +19,17 @@ import time
 from dataclasses import fields, replace
 from typing import Any
 
-from ..indicators import street_scorecard
+import pandas as pd
+
+from ..indicators import community_scorecard, street_scorecard
 from ..network import WalkNet
 from ..policy import Policy, load_policy
 from ..solvers import Status
 from .build import build_model, check_inputs
 from .classic import ModelResult, capacitated_coverage, lscp, mclp, p_median, read_orlib_pmed
 from .explain import explain_sites
-from .gaps import GapContext, explain_gaps
-from .model import CLASS_ORDER, PlanModel, class_options
+from .gaps import GapContext, explain_gaps, residential_fixers, rule_status
+from .model import PlanModel, class_mix, feasible_places
 from .options import PlanOptions
 from .result import SitePlan, area_with_sites
 from .solve import solve_lexicographic
@@ -35,8 +37,8 @@ from .store import load_plan, save_plan
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLASS_ORDER", "GapContext", "ModelResult", "explain_gaps", "PlanModel", "PlanOptions", "SitePlan", "Status", "area_with_sites",
-           "capacitated_coverage", "class_options", "load_plan", "lscp", "mclp", "p_median", "plan_sites",
+__all__ = ["GapContext", "ModelResult", "explain_gaps", "residential_fixers", "rule_status", "PlanModel", "PlanOptions", "SitePlan", "Status", "area_with_sites",
+           "capacitated_coverage", "class_mix", "feasible_places", "load_plan", "lscp", "mclp", "p_median", "plan_sites",
            "read_orlib_pmed", "save_plan"]
 
 _OPTION_NAMES = {f.name for f in fields(PlanOptions)}
@@ -87,21 +89,35 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
     area = area.with_policy(pol)
     radius = float(pol.threshold_m(opts.minutes))
     check_inputs(area, access, opts, radius)
-    streets = scorecard if scorecard is not None else street_scorecard(area, access, pol)
-    model = build_model(area, access, pol, opts, streets, radius)
+    cs = community_scorecard(area, access, pol)
+    streets = scorecard if scorecard is not None else street_scorecard(area, access, pol, communities=cs)
+    model = build_model(area, access, pol, opts, streets, radius, communities=cs)
     build_s = time.perf_counter() - t0
     lex = solve_lexicographic(model, solver=opts.solver, time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap,
                               t_start=t0)
     model.solution = lex.x
     sites, infants_new = explain_sites(area, model, network=network)
-    chosen = model.chosen()
+    chosen = model.chosen_sites()
     values = {**lex.values, "infants_newly_covered": infants_new,
               "infants_covered_before": float(model.infants[model.covered0].sum()),
-              "places": float(model.osize[chosen].sum()), "sites": float(len(chosen))}
+              "places": float(sum(p for _, _, p in chosen)), "sites": float(len(chosen)),
+              **{f"penalty_{k}": v for k, v in model.penalty_values().items()}}
     size = {"n_vars": model.milp.n_cols, "n_rows": model.milp.n_rows, "blocks": model.block_sizes()}
+    designated = _designated(model, sites)
     log.info("plan: %d sites, %s", len(chosen), values)
     return SitePlan(sites=sites, objective_values=values, status=lex.status, gap=lex.gap,
                     solve_seconds=lex.seconds, build_seconds=build_s, options=opts, radius_m=radius,
                     stages=lex.stages, model_size=size, nearest_puhui_distance=sites.attrs["nearest_puhui_distance"],
-                    area_after=area_with_sites(area, sites), street_capacity=model.capacity_table())
+                    area_after=area_with_sites(area, sites, designated), street_capacity=model.capacity_table(),
+                    designated=designated)
+
+
+def _designated(model: PlanModel, sites) -> pd.DataFrame:
+    """Designated demonstration institutions: existing ones, then the new sites the MILP chose."""
+    inst = model.institutions
+    rows = [{"district": d, "id": i, "kind": "existing", "places": int(inst.loc[i, "places"])}
+            for d, ids in model.designated.items() for i in ids]
+    rows += [{"district": d, "id": str(model.site_ids[j]), "kind": "new",
+              "places": int(sites.loc[str(model.site_ids[j]), "places"])} for j, d in model.designated_new().items()]
+    return pd.DataFrame(rows, columns=["district", "id", "kind", "places"])
 

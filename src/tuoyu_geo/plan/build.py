@@ -7,9 +7,10 @@ import pandas as pd
 
 from .._errors import DataError, InfeasiblePlanError
 from ..access import within
+from ..demand import demand_rate
 from ..rules import RULES, Unmet
 from ..solvers import MILP
-from .model import PlanModel, class_options
+from .model import PlanModel, feasible_places
 from .options import PlanOptions
 
 __all__ = ["build_model", "check_inputs"]
@@ -33,14 +34,15 @@ def check_inputs(area, access, options: PlanOptions, radius_m: float) -> None:
 
 
 def _demand_factor(policy, options: PlanOptions) -> float:
+    """Share of infants needing a place in the capacity-aware plan: the option, else the profile's
+    入托率 (``enrolment_rate``), else the rate the places target implies (:func:`demand_rate`)."""
     if not options.capacity_aware:
         return 1.0
-    if options.demand_factor is not None:
-        return float(options.demand_factor)
-    return min(1.0, policy.places_per_1000 / (1000.0 * float(policy.infant_share)))
+    return demand_rate(policy, enrolment_rate=options.demand_factor)
 
 
-def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFrame, radius_m: float) -> PlanModel:
+def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFrame, radius_m: float, *,
+                communities: pd.DataFrame | None = None) -> PlanModel:
     """The plan's :class:`PlanModel` with every rule's block added.
 
     Raises
@@ -50,11 +52,14 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
     """
     cands, insts = area.candidates, area.institutions
     years = options.years if options.years is not None else (None,)
-    opts = [class_options(float(r.min_places), float(r.max_places), policy.class_sizes)
-            for r in cands[["min_places", "max_places"]].itertuples()]
+    kinds = tuple(getattr(policy, "class_types", None) or policy.class_sizes)
+    sizes = {k: int(policy.class_sizes[k]) for k in kinds}
+    lo = np.maximum(cands["min_places"].astype(float).to_numpy(), min(sizes.values()))
+    hi = cands["max_places"].astype(float).to_numpy()
+    feasible = [feasible_places(a, b, list(sizes.values())) for a, b in zip(lo, hi, strict=True)]
     site_ids = np.array([str(c) for c in cands.index], dtype=object)
     avail = cands["available_year"].astype(int).to_numpy()
-    allowed = np.array([bool(o) and s not in options.excluded for s, o in zip(site_ids, opts, strict=True)])
+    allowed = np.array([bool(f) and s not in options.excluded for s, f in zip(site_ids, feasible, strict=True)])
     if options.years is not None:
         allowed &= avail <= years[-1]
     puhui = insts["puhui"].astype(bool).to_numpy()
@@ -62,12 +67,18 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
     covered0 = np.asarray(reach_inst[:, np.flatnonzero(puhui)].sum(axis=1)).ravel() > 0
     model = PlanModel(
         milp=MILP(), policy=policy, options=options, rules=RULES, streets=streets, site_ids=site_ids,
-        site_street=cands["street_id"].astype(str).to_numpy(dtype=object), size_options=opts,
-        available_year=avail, fixed_cost=cands["fixed_cost"].astype(float).to_numpy(),
+        site_street=cands["street_id"].astype(str).to_numpy(dtype=object), class_sizes=sizes, min_places=lo,
+        max_places=hi, feasible=feasible, available_year=avail, fixed_cost=cands["fixed_cost"].astype(float).to_numpy(),
         cost_per_place=cands["cost_per_place"].astype(float).to_numpy(), allowed=allowed, years=tuple(years),
         infants=area.communities["infants"].astype(float).to_numpy(), covered0=covered0,
         reach=within(access.dist_candidates, radius_m).tocsr(), radius_m=radius_m,
-        demand_factor=_demand_factor(policy, options))
+        demand_factor=_demand_factor(policy, options), institutions=insts,
+        community_street=area.communities["street_id"].astype(str).to_numpy(dtype=object),
+        residential_missing=(communities["missing_places"].astype(float).to_numpy() if communities is not None
+                             else np.zeros(len(area.communities))),
+        residential_reach=within(access.dist_candidates, access.max_distance_m).tocsr())
+    for rule in RULES:
+        rule.prepare(model)
     unmet: list[Unmet] = [u for rule in RULES for u in rule.precheck(model)]
     if unmet:
         fixes = "; ".join(dict.fromkeys(u.fix for u in unmet if u.fix))

@@ -9,13 +9,17 @@ import pandas as pd
 
 from ..network import distance_matrix
 from ..rules import FALLBACK_REASON_RULE, SITE_REASON_RULES, SiteContext
-from .model import PlanModel
+from .model import PlanModel, class_mix
 
-__all__ = ["SITE_COLUMNS", "explain_sites", "greedy_order", "nearest_puhui"]
+__all__ = ["CLASS_COLUMNS", "SITE_COLUMNS", "explain_sites", "greedy_order", "nearest_puhui"]
 
-SITE_COLUMNS = ["site_id", "name", "kind", "street_id", "street_name", "places", "classes", "cost", "year",
+SITE_COLUMNS = ["site_id", "name", "kind", "street_id", "street_name", "places", "classes", "classes_infant",
+                "classes_small", "classes_large", "classes_mixed", "carers", "floor_area_m2", "cost", "year",
                 "new_infants_covered", "reason", "nearest_puhui_id", "nearest_puhui_m", "runner_up_id", "order",
                 "geometry"]
+#: class type → column of its count in :data:`SITE_COLUMNS`
+CLASS_COLUMNS = {"乳儿班": "classes_infant", "托小班": "classes_small", "托大班": "classes_large",
+                 "混龄班": "classes_mixed"}
 #: network search radius (m) for the nearest existing 普惠 institution; straight line beyond
 NEAREST_CUTOFF_M = 5000.0
 
@@ -25,21 +29,22 @@ def _reach_lists(model: PlanModel) -> list[np.ndarray]:
     return [rt.indices[rt.indptr[j]:rt.indptr[j + 1]] for j in range(model.n_sites)]
 
 
-def greedy_order(model: PlanModel, chosen: np.ndarray, reach: list[np.ndarray]) -> tuple[list[int], dict, float]:
-    """Chosen options ordered year by year, each time the one adding most newly covered infants
+def greedy_order(model: PlanModel, chosen: list[tuple[int, int, int]],
+                 reach: list[np.ndarray]) -> tuple[list[int], dict, float]:
+    """Chosen sites ordered year by year, each time the one adding most newly covered infants
     (ties: larger site, then smaller id); returns (order, marginal gains, infants newly covered)."""
     w, cov = model.infants, model.covered0.copy()
     order: list[int] = []
     marginal: dict[int, float] = {}
-    for t in sorted(set(model.ot[chosen].tolist())):
-        pool = [int(k) for k in chosen if model.ot[k] == t]
+    places = {j: p for j, _, p in chosen}
+    for year in sorted({t for _, t, _ in chosen}):
+        pool = [j for j, t, _ in chosen if t == year]
         while pool:
-            gains = {k: float(w[reach[model.oj[k]]][~cov[reach[model.oj[k]]]].sum()) for k in pool}
+            gains = {j: float(w[reach[j]][~cov[reach[j]]].sum()) for j in pool}
             top = max(gains.values())
-            best = min((k for k in pool if gains[k] == top),
-                       key=lambda k: (-model.osize[k], model.site_ids[model.oj[k]]))
+            best = min((j for j in pool if gains[j] == top), key=lambda j: (-places[j], model.site_ids[j]))
             marginal[best] = gains[best]
-            cov[reach[model.oj[best]]] = True
+            cov[reach[best]] = True
             order.append(best)
             pool.remove(best)
     return order, marginal, float(w[cov & ~model.covered0].sum())
@@ -92,38 +97,49 @@ def nearest_puhui(area, site_ids: list[str], *, network=None) -> tuple[dict, dic
 
 
 def _reasons(model: PlanModel, ctx: SiteContext) -> dict[int, str]:
-    parts: dict[int, list[str]] = {k: [] for k in ctx.order}
+    parts: dict[int, list[str]] = {j: [] for j in ctx.order}
     for rule in SITE_REASON_RULES:
-        for k, text in rule.explain_sites(model, ctx).items():
-            parts[k].append(text)
+        for j, text in rule.explain_sites(model, ctx).items():
+            parts[j].append(text)
     fallback = FALLBACK_REASON_RULE.explain_sites(model, ctx)
-    return {k: "；".join(p) if p else fallback[k] for k, p in parts.items()}
+    return {j: "；".join(p) if p else fallback[j] for j, p in parts.items()}
+
+
+def _classes(model: PlanModel, places: int) -> dict:
+    """The class mix of a site (fewest carers), its carers and floor area (profile figures)."""
+    pol = model.policy
+    mix = class_mix(places, model.class_sizes, pol.carer_ratio)
+    out = {col: int(mix.get(k, 0)) for k, col in CLASS_COLUMNS.items()}
+    out["classes"] = "+".join(f"{k}×{v}" for k, v in mix.items())
+    out["carers"] = int(pol.carers(mix))
+    out["floor_area_m2"] = float(pol.floor_area_m2(places))
+    return out
 
 
 def explain_sites(area, model: PlanModel, *, network=None) -> tuple[gpd.GeoDataFrame, float]:
     """One row per chosen site (columns :data:`SITE_COLUMNS`) and the infants newly covered."""
-    chosen = model.chosen()
+    chosen = model.chosen_sites()
     reach = _reach_lists(model)
     order, marginal, infants_new = greedy_order(model, chosen, reach)
-    ctx = SiteContext(order=tuple(order), marginal=marginal, minutes=float(model.options.minutes))
+    places = {j: p for j, _, p in chosen}
+    year = {j: t for j, t, _ in chosen}
+    ctx = SiteContext(order=tuple(order), places=places, marginal=marginal, minutes=float(model.options.minutes))
     reasons = _reasons(model, ctx)
     count = np.zeros(len(model.infants), np.int64)
-    for k in chosen:
-        count[reach[model.oj[k]]] += 1
-    chosen_sites = {int(model.oj[k]) for k in chosen}
-    near_id, near_m, how = nearest_puhui(area, [str(model.site_ids[model.oj[k]]) for k in order], network=network)
+    for j in places:
+        count[reach[j]] += 1
+    near_id, near_m, how = nearest_puhui(area, [str(model.site_ids[j]) for j in order], network=network)
     cands = area.candidates
     rows = []
-    for rank, k in enumerate(order, start=1):
-        j = int(model.oj[k])
+    for rank, j in enumerate(order, start=1):
         sid, street = str(model.site_ids[j]), str(model.site_street[j])
         rows.append({"site_id": sid, "name": str(cands["name"].iloc[j]), "kind": str(cands["kind"].iloc[j]),
-                     "street_id": street, "street_name": model.street_name(street), "places": int(model.osize[k]),
-                     "classes": model.size_options[j][model.om[k]][1], "cost": round(float(model.ocost[k]), 4),
-                     "year": int(model.years[model.ot[k]]) if model.phased else int(model.available_year[j]),
-                     "new_infants_covered": round(float(marginal[k]), 2), "reason": reasons[k],
+                     "street_id": street, "street_name": model.street_name(street), "places": places[j],
+                     **_classes(model, places[j]), "cost": round(model.site_cost(j, places[j]), 4),
+                     "year": int(model.years[year[j]]) if model.phased else int(model.available_year[j]),
+                     "new_infants_covered": round(float(marginal[j]), 2), "reason": reasons[j],
                      "nearest_puhui_id": near_id.get(sid, ""), "nearest_puhui_m": near_m.get(sid, np.nan),
-                     "runner_up_id": _runner_up(model, j, reach, count, chosen_sites), "order": rank,
+                     "runner_up_id": _runner_up(model, j, reach, count, set(places)), "order": rank,
                      "geometry": cands.geometry.iloc[j]})
     df = gpd.GeoDataFrame(pd.DataFrame(rows, columns=SITE_COLUMNS), geometry="geometry", crs="EPSG:4326")
     df.index = pd.Index(df["site_id"].astype(str), name=None)

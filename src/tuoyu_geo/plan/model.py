@@ -1,11 +1,16 @@
-"""The plan's MILP under construction: site size options as variables, the data the rules read,
-named constraint blocks, penalties and objective terms.
+"""The plan's MILP under construction: sites sized in whole classes, the data the rules read, named
+constraint blocks, penalties and objective terms.
 
-Variables: one binary ``y_o`` per allowed (candidate j, size option m, year t).  A size option is a
-whole number of classes (:func:`class_options`).  The rules (:mod:`tuoyu_geo.rules`) add their
-blocks through :meth:`PlanModel.add_row` / :meth:`PlanModel.add_rows` (every row belongs to a named
-block), their shortfall columns through :meth:`PlanModel.add_penalty` and objective terms through
-:meth:`PlanModel.add_objective`.
+Variables, for each allowed candidate j and year t (one year when not phased):
+
+* ``open[j, t]`` ∈ {0, 1} — the site opens in year t;
+* ``n[j, k, t]`` ∈ ℤ≥0 — classes of type k (乳儿班/托小班/托大班/混龄班, sizes from the profile);
+  places ``P[j, t] = Σ_k size_k · n[j, k, t]`` with ``min_j · open ≤ P ≤ max_j · open``.
+
+The rules (:mod:`tuoyu_geo.rules`) add their blocks through :meth:`PlanModel.add_row` /
+:meth:`PlanModel.add_rows` (every row belongs to a named block), read expressions through
+:meth:`places_terms`, :meth:`open_terms` and :meth:`cost_terms`, add shortfall columns through
+:meth:`add_penalty` and objective terms through :meth:`add_objective`.
 """
 
 from __future__ import annotations
@@ -21,44 +26,53 @@ import scipy.sparse as sp
 
 from ..solvers import MILP
 
-__all__ = ["CLASS_ORDER", "PlanModel", "class_options"]
-
-#: Class types added in this order to build a site's size options (then the cycle repeats).
-CLASS_ORDER = ("托大班", "托小班", "乳儿班")
+__all__ = ["PlanModel", "class_mix", "feasible_places"]
 
 
-def class_options(min_places: float, max_places: float, class_sizes: Mapping[str, int],
-                  order: Sequence[str] = CLASS_ORDER) -> list[tuple[int, str]]:
-    """Size options of one candidate: ``[(places, "托大班×1+托小班×1"), …]``.
+def feasible_places(min_places: float, max_places: float, sizes: Sequence[int]) -> list[int]:
+    """Every total of whole classes (any number of each size) within ``[min_places, max_places]``.
 
-    Classes are added in ``order`` (托大班 20, 托小班 15, 乳儿班 10, then again), and every cumulative
-    total within ``[min_places, max_places]`` is an option (e.g. 20, 35, 45, 65).  Only when that
-    gives no option at all, each single class that fits the range becomes an option (so a site
-    with ``max_places=15`` can still open one 托小班 or one 乳儿班).
-
-    >>> class_options(15, 65, {"托大班": 20, "托小班": 15, "乳儿班": 10})
-    [(20, '托大班×1'), (35, '托大班×1+托小班×1'), (45, '托大班×1+托小班×1+乳儿班×1'), (65, '托大班×2+托小班×1+乳儿班×1')]
+    >>> feasible_places(25, 45, [10, 15, 20])
+    [25, 30, 35, 40, 45]
+    >>> feasible_places(0, 9, [10, 15])
+    []
     """
-    types = [t for t in order if t in class_sizes and class_sizes[t] > 0]
-    out: list[tuple[int, str]] = []
-    counts = dict.fromkeys(types, 0)
-    total, k = 0, 0
-    while types:
-        t = types[k % len(types)]
-        if total + class_sizes[t] > max_places:
-            break
-        total += int(class_sizes[t])
-        counts[t] += 1
-        k += 1
-        if total >= min_places:
-            out.append((total, "+".join(f"{n}×{c}" for n, c in counts.items() if c)))
-    have = {p for p, _ in out}
-    for t in types if not out else ():
-        s = int(class_sizes[t])
-        if min_places <= s <= max_places and s not in have:
-            out.append((s, f"{t}×1"))
-            have.add(s)
-    return sorted(out)
+    top = int(np.floor(max_places + 1e-9))
+    if top <= 0 or not sizes:
+        return []
+    reach = np.zeros(top + 1, bool)
+    reach[0] = True
+    for s in sorted({int(s) for s in sizes if s > 0}):
+        for v in range(s, top + 1):
+            reach[v] |= reach[v - s]
+    lo = max(1, int(np.ceil(min_places - 1e-9)))
+    return [v for v in range(lo, top + 1) if reach[v]]
+
+
+def class_mix(places: int, sizes: Mapping[str, int], carer_ratio: Mapping[str, float] | None = None) -> dict[str, int]:
+    """Classes adding up to exactly ``places`` with the fewest carers (``ceil(size / ratio)`` per
+    class; without ratios, the fewest classes), ties to larger classes.
+
+    >>> class_mix(35, {"乳儿班": 10, "托小班": 15, "托大班": 20})
+    {'托小班': 1, '托大班': 1}
+    """
+    kinds = sorted(sizes, key=lambda k: -sizes[k])
+    cost = {k: (np.ceil(sizes[k] / carer_ratio[k]) if carer_ratio and k in carer_ratio else 1.0) for k in kinds}
+    best: list[tuple] = [(0.0, 0, ())] + [None] * places  # (carers, -big classes, counts)
+    for v in range(1, places + 1):
+        for i, k in enumerate(kinds):
+            s = sizes[k]
+            if s <= v and best[v - s] is not None:
+                c, big, counts = best[v - s]
+                cand = (c + cost[k], big - (len(kinds) - i), tuple(sorted(counts + (k,))))
+                if best[v] is None or cand[:2] < best[v][:2]:
+                    best[v] = cand
+    if best[places] is None:
+        raise ValueError(f"{places} places cannot be made of whole classes of {dict(sizes)}")
+    out: dict[str, int] = {}
+    for k in best[places][2]:
+        out[k] = out.get(k, 0) + 1
+    return {k: out[k] for k in sorted(out, key=lambda k: sizes[k])}
 
 
 @dataclass(eq=False)
@@ -72,37 +86,80 @@ class PlanModel:
     streets: pd.DataFrame          # status-quo scorecard, index = street ids (str)
     site_ids: np.ndarray           # candidate ids (str), area order
     site_street: np.ndarray        # street id of each candidate
-    size_options: list             # class_options per candidate
+    class_sizes: dict              # class type → places, the types new sites may use
+    min_places: np.ndarray         # effective minimum places of an open site (≥ the smallest class)
+    max_places: np.ndarray
+    feasible: list                 # feasible_places per candidate
     available_year: np.ndarray
     fixed_cost: np.ndarray
     cost_per_place: np.ndarray
-    allowed: np.ndarray            # may open at all (not excluded, has a size, available in time)
+    allowed: np.ndarray            # may open at all (not excluded, a whole-class size fits, available in time)
     years: tuple                   # (None,) when not phased
     infants: np.ndarray            # per community
     covered0: np.ndarray           # community already within reach of an existing 普惠 institution
     reach: sp.csr_matrix           # communities × candidates within the coverage radius
     radius_m: float
     demand_factor: float
-    oj: np.ndarray = field(init=False)
-    om: np.ndarray = field(init=False)
-    ot: np.ndarray = field(init=False)
-    osize: np.ndarray = field(init=False)
-    ocost: np.ndarray = field(init=False)
-    y: np.ndarray = field(init=False)
+    institutions: pd.DataFrame | None = None   # existing institutions (for designations)
+    community_street: np.ndarray | None = None     # street id of each community
+    residential_missing: np.ndarray | None = None  # per community: places missing for 配建 (0 when met)
+    residential_reach: sp.csr_matrix | None = None  # communities × candidates within the largest threshold
+    formulation: str = "options"       # "options": one binary per feasible size; "classes": class counts
+    designated: dict = field(default_factory=dict)          # district → existing institution ids
+    demonstration_vars: dict = field(default_factory=dict)  # district → {candidate: column}
+    open: dict = field(init=False)     # (j, t) → column
+    n: dict = field(init=False)        # (j, k, t) → column
+    _o: tuple = field(init=False)      # arrays (site, year, column) of the open variables
+    _n: tuple = field(init=False)      # arrays (site, year, column, class size) of the class counts
     blocks: dict = field(default_factory=lambda: defaultdict(list))
     penalties: dict = field(default_factory=lambda: defaultdict(list))
     objectives: dict = field(default_factory=lambda: defaultdict(list))
     solution: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        rows = [(j, m, t, p, self.fixed_cost[j] + self.cost_per_place[j] * p)
-                for j in np.flatnonzero(self.allowed) for m, (p, _) in enumerate(self.size_options[j])
-                for t in range(self.n_years)
-                if not (self.phased and self.available_year[j] > self.years[t])]
-        cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-        self.oj, self.om, self.ot = (np.asarray(c, np.int64) for c in cols[:3])
-        self.osize, self.ocost = (np.asarray(c, float) for c in cols[3:])
-        self.y = self.milp.add_vars(len(self.oj), lb=0, ub=1, integer=True)
+        pairs = [(int(j), t) for j in np.flatnonzero(self.allowed) for t in range(self.n_years)
+                 if not (self.phased and self.available_year[j] > self.years[t])]
+        if self.formulation == "options":
+            self._options(pairs)
+            return
+        cols = self.milp.add_vars(len(pairs), lb=0, ub=1, integer=True)
+        self.open = dict(zip(pairs, cols.tolist(), strict=True))
+        kinds = self._generators()
+        ub = np.array([min(self.max_places[j] // self.class_sizes[k], cap) for j, _ in pairs for k, cap in kinds],
+                      float)
+        ncols = self.milp.add_vars(len(ub), lb=0, ub=ub, integer=True)
+        self.n = dict(zip([(j, k, t) for j, t in pairs for k, _ in kinds], ncols.tolist(), strict=True))
+        pj = np.array([j for j, _ in pairs], np.int64)
+        pt = np.array([t for _, t in pairs], np.int64)
+        self._o = (pj, pt, cols)
+        size = np.array([self.class_sizes[k] for k, _ in kinds], float)
+        self._n = (np.repeat(pj, len(kinds)), np.repeat(pt, len(kinds)), ncols, np.tile(size, len(pairs)))
+
+    def _options(self, pairs: list[tuple[int, int]]) -> None:
+        """One binary per (candidate, feasible whole-class size, year): the convex hull of each site's
+        sizes is its LP relaxation, so bounds are tight; ``open`` = Σ of its binaries."""
+        rows = [(j, t, p) for j, t in pairs for p in self.feasible[j]]
+        cols = self.milp.add_vars(len(rows), lb=0, ub=1, integer=True)
+        j = np.array([r[0] for r in rows], np.int64)
+        t = np.array([r[1] for r in rows], np.int64)
+        p = np.array([r[2] for r in rows], float)
+        self._o = (j, t, cols)
+        self._n = (j, t, cols, p)
+        self.open, self.n = {}, {}
+
+    def _generators(self) -> list[tuple[str, float]]:
+        """Class types as MILP counts with their caps: the smallest class unbounded, every other size
+        k at most ``s0 / gcd(s0, s_k) − 1`` times (that many of k equal a number of the smallest ones),
+        so one total has one representation and the solver does not branch over equivalent mixes.
+        The reported mix is chosen afterwards (:func:`class_mix`)."""
+        kinds = sorted(self.class_sizes, key=lambda k: (self.class_sizes[k], k))
+        s0 = self.class_sizes[kinds[0]]
+        out = [(kinds[0], np.inf)]
+        for k in kinds[1:]:
+            cap = s0 // np.gcd(s0, self.class_sizes[k]) - 1
+            if cap > 0:
+                out.append((k, float(cap)))
+        return out
 
     # ------------------------------------------------------------------ facts
     @property
@@ -135,8 +192,9 @@ class PlanModel:
 
     @property
     def min_cost(self) -> np.ndarray:
-        return np.array([min((self.fixed_cost[j] + self.cost_per_place[j] * p for p, _ in opts), default=np.inf)
-                         for j, opts in enumerate(self.size_options)])
+        """Cheapest cost of each candidate (its smallest whole-class size), inf when it cannot open."""
+        return np.array([self.fixed_cost[j] + self.cost_per_place[j] * f[0] if f else np.inf
+                         for j, f in enumerate(self.feasible)])
 
     def forced_sites(self) -> list[tuple[str, int, float]]:
         """Sites any plan must open: (label, candidate, cheapest cost) for each required site and, for
@@ -145,7 +203,7 @@ class PlanModel:
         req = [j for j in map(self.site_index, self.options.required) if self.allowed[j]]
         out = [(str(self.site_ids[j]), j, float(mc[j])) for j in req]
         covered = {self.site_street[j] for j in req}
-        for sid in self.rule("one_puhui").lacking(self):
+        for sid in self.rule("one_puhui").lacking(self) if self.options.strict else ():
             js = np.flatnonzero((self.site_street == sid) & self.allowed)
             if sid in covered or not len(js):
                 continue
@@ -153,26 +211,38 @@ class PlanModel:
             out.append((f"{self.street_name(sid)}:{self.site_ids[jb]}", jb, float(mc[jb])))
         return out
 
-    # ------------------------------------------------------------------ selections
-    def options_of(self, *, sites: np.ndarray | None = None, upto: int | None = None,
-                   year: int | None = None) -> np.ndarray:
-        """Option indices, optionally of candidates in the boolean mask ``sites``, of years ≤ ``upto``
-        or of year index ``year``."""
-        keep = np.ones(len(self.oj), bool)
+    # ------------------------------------------------------------------ expressions
+    @staticmethod
+    def _select(j: np.ndarray, t: np.ndarray, sites, upto, year) -> np.ndarray:
+        keep = np.ones(len(j), bool)
         if sites is not None:
-            keep &= np.asarray(sites, bool)[self.oj]
+            keep &= np.asarray(sites, bool)[j]
         if upto is not None:
-            keep &= self.ot <= upto
+            keep &= t <= upto
         if year is not None:
-            keep &= self.ot == year
-        return np.flatnonzero(keep)
+            keep &= t == year
+        return keep
 
-    def options_by_site(self, *, upto: int) -> dict[int, np.ndarray]:
-        o = self.options_of(upto=upto)
-        order = np.argsort(self.oj[o], kind="stable")
-        uj, starts = np.unique(self.oj[o][order], return_index=True)
-        ends = np.r_[starts[1:], len(order)]
-        return {int(j): o[order[a:b]] for j, a, b in zip(uj, starts, ends, strict=True)}
+    def open_terms(self, *, sites: np.ndarray | None = None, upto: int | None = None,
+                   year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Σ open[j, t] over candidates in the mask ``sites``, years ≤ ``upto`` or == ``year``."""
+        j, t, c = self._o
+        keep = self._select(j, t, sites, upto, year)
+        return c[keep], np.ones(int(keep.sum()))
+
+    def places_terms(self, *, sites: np.ndarray | None = None, upto: int | None = None,
+                     year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Σ places[j, t] = Σ size_k n[j, k, t] over the selection (as in :meth:`open_terms`)."""
+        j, t, c, size = self._n
+        keep = self._select(j, t, sites, upto, year)
+        return c[keep], size[keep]
+
+    def cost_terms(self, *, year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Σ fixed_j open[j, t] + cost_per_place_j places[j, t] (万元), all years or one."""
+        oj, ot, oc = self._o
+        nj, nt, nc, size = self._n
+        ko, kn = self._select(oj, ot, None, None, year), self._select(nj, nt, None, None, year)
+        return (np.r_[oc[ko], nc[kn]], np.r_[self.fixed_cost[oj[ko]], self.cost_per_place[nj[kn]] * size[kn]])
 
     def coverage_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(community, candidate) pairs within reach that can add coverage."""
@@ -194,45 +264,73 @@ class PlanModel:
         self.blocks[block].extend(r.tolist())
         return r
 
-    def add_penalty(self, key: str, n: int) -> np.ndarray:
-        """``n`` shortfall columns (≥ 0) of rule ``key``, minimised in the first stage."""
-        cols = self.milp.add_vars(n, lb=0)
-        self.penalties[key].append(cols)
+    def add_penalty(self, key: str, n: int, *, stage: str = "shortfall", ub: float = np.inf) -> np.ndarray:
+        """``n`` shortfall columns (0 … ``ub``) of rule ``key``, minimised in ``stage``."""
+        cols = self.milp.add_vars(n, lb=0, ub=ub)
+        self.penalties[(stage, key)].append(cols)
         return cols
 
     def add_objective(self, stage: str, cols: np.ndarray, coefs: np.ndarray) -> None:
         self.objectives[stage].append((np.asarray(cols, np.int64), np.asarray(coefs, float)))
 
     def objective_terms(self, stage: str) -> tuple[np.ndarray, np.ndarray]:
-        if stage == "shortfall":
-            parts = [c for cols in self.penalties.values() for c in cols]
-            cols = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-            return cols, np.ones(len(cols))
+        parts = [(c, np.ones(len(c))) for (s, _), cols in self.penalties.items() if s == stage for c in cols]
+        parts += self.objectives.get(stage, [])
         if stage == "cost":
-            return self.y, self.ocost
-        parts = self.objectives.get(stage, [])
+            parts.append(self.cost_terms())
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0)
         return np.concatenate([c for c, _ in parts]), np.concatenate([v for _, v in parts])
 
-    # ------------------------------------------------------------------ after solving
-    def chosen(self) -> np.ndarray:
-        """Option indices of the solution (empty before solving)."""
+    def penalty_values(self) -> dict[str, float]:
+        """Solved shortfall per rule key (summed over its columns; rounded to 0.001 — the later
+        lexicographic stages may use the tolerance with which each optimum is held)."""
         if self.solution is None:
-            return np.zeros(0, np.int64)
-        return np.flatnonzero(self.solution[self.y] > 0.5)
+            return {}
+        out: dict[str, float] = {}
+        for (_, key), cols in self.penalties.items():
+            out[key] = out.get(key, 0.0) + float(sum(self.solution[c].sum() for c in cols))
+        return {k: round(v, 3) for k, v in out.items()}
+
+    # ------------------------------------------------------------------ after solving
+    def chosen_sites(self) -> list[tuple[int, int, int]]:
+        """(candidate, year index, places) of every opened site (empty before solving)."""
+        if self.solution is None:
+            return []
+        if self.formulation == "options":
+            j, t, c, p = self._n
+            on = self.solution[c] > 0.5
+            return [(int(a), int(b), int(q)) for a, b, q in zip(j[on], t[on], p[on], strict=True)]
+        out = []
+        for (j, t), c in self.open.items():
+            if self.solution[c] > 0.5:
+                places = sum(self.class_sizes[k] * round(self.solution[c]) for (jj, k, tt), c in self.n.items()
+                             if jj == j and tt == t)
+                out.append((j, t, int(places)))
+        return out
+
+    def designated_new(self) -> dict[int, str]:
+        """Candidates designated as demonstration institutions by the solution: candidate → district."""
+        if self.solution is None:
+            return {}
+        return {j: district for district, cols in self.demonstration_vars.items()
+                for j, c in cols.items() if self.solution[c] > 0.5}
+
+    def site_cost(self, j: int, places: int) -> float:
+        return float(self.fixed_cost[j] + self.cost_per_place[j] * places)
 
     def capacity_table(self) -> pd.DataFrame:
         """Per 街道: allowed candidates, chosen sites, places chosen and places still addable."""
-        ch = self.chosen()
         used = np.zeros(self.n_sites)
-        used[self.oj[ch]] = self.osize[ch]
-        most = np.array([max((p for p, _ in o), default=0) for o in self.size_options], float)
+        for j, _, p in self.chosen_sites():
+            used[j] = p
+        most = np.array([f[-1] if f else 0 for f in self.feasible], float)
         df = pd.DataFrame({"street_id": self.site_street, "allowed": self.allowed, "chosen": used > 0,
                            "places": used, "spare": np.where(self.allowed, most - used, 0.0)})
         out = df.groupby("street_id")[["allowed", "chosen", "places", "spare"]].sum()
         out = out.reindex(self.street_ids, fill_value=0)
-        out.attrs.update(budget_used_wan=float(self.ocost[ch].sum()), sites=int(len(ch)))
+        out.attrs.update(budget_used_wan=float(sum(self.site_cost(j, p) for j, _, p in self.chosen_sites())),
+                         sites=len(self.chosen_sites()))
         return out
 
     def block_sizes(self) -> dict[str, int]:

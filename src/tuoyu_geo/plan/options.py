@@ -60,10 +60,20 @@ class PlanOptions:
     mip_gap : float
         Relative optimality gap of each stage (``settings.MIP_GAP``).
     demand_factor : float, optional
-        Share of infants needing a place (capacity-aware only; default the enrolment rate implied
-        by the policy, ``places_per_1000 / (1000 × infant_share)``, capped at 1).
+        入托率 for this run: share of infants needing a place (capacity-aware only); default the
+        profile's ``enrolment_rate``, else the rate implied by the places target,
+        ``places_per_1000 / (1000 × infant_share)``, capped at 1 (:func:`tuoyu_geo.demand.demand_rate`).
     street_puhui_share : bool
-        Also hold the 普惠 share in every 街道 (penalised shortfall), not only area-wide.
+        Also hold the 普惠 share in every 街道 at ``policy.street_puhui_share`` (a soft rule: its
+        shortfall in places is penalised with the place targets), not only area-wide.
+    equity : bool
+        Before maximising coverage, maximise the minimum share of a 街道's infants within
+        ``minutes`` of a 普惠 institution (max-min over 街道; plain coverage only).
+    strict : bool
+        Fail (InfeasiblePlanError, exit 3) when a rule cannot be met anywhere.  By default a plan is
+        made for everything that can be met (best effort): 一街道一普惠 becomes a penalised first
+        objective, and every rule left unmet is listed per 街道 with its reason (``SitePlan.unmet`` and
+        the assessment's ``gaps``).
     """
 
     budget_wan: float | None = None
@@ -78,7 +88,9 @@ class PlanOptions:
     time_limit_s: float = settings.TIME_LIMIT_S
     mip_gap: float = settings.MIP_GAP
     demand_factor: float | None = None
-    street_puhui_share: bool = False
+    street_puhui_share: bool = True
+    equity: bool = False
+    strict: bool = False
 
     def __post_init__(self) -> None:
         put = object.__setattr__

@@ -64,6 +64,9 @@ class SitePlan:
     street_capacity : DataFrame
         Per 街道: ``allowed`` candidates, ``chosen`` sites, ``places`` chosen, ``spare`` places the
         allowed candidates could still add (used to explain remaining gaps).
+    designated : DataFrame
+        Demonstration institutions designated by the plan (一县区一示范): ``district, id, kind``
+        (``existing`` / ``new``), ``places``.
     """
 
     sites: gpd.GeoDataFrame
@@ -79,6 +82,7 @@ class SitePlan:
     nearest_puhui_distance: str
     area_after: Any
     street_capacity: pd.DataFrame
+    designated: pd.DataFrame = None  # type: ignore[assignment]
 
     def summary(self) -> str:
         """One-line summary (used by the CLI)."""
@@ -95,6 +99,7 @@ class SitePlan:
                 "build_seconds": round(self.build_seconds, 3),
                 "stages": [{k: _finite(v) for k, v in s.items()} for s in self.stages],
                 "model_size": dict(self.model_size), "nearest_puhui_distance": self.nearest_puhui_distance,
+                "designated": [] if self.designated is None else self.designated.to_dict(orient="records"),
                 "sites": self.sites.drop(columns="geometry").assign(
                     lon=self.sites.geometry.x, lat=self.sites.geometry.y).to_dict(orient="records")}
 
@@ -102,15 +107,17 @@ class SitePlan:
         return f"SitePlan({self.summary()})"
 
 
-def area_with_sites(area, sites: gpd.GeoDataFrame):
-    """``area`` with ``sites`` appended to its institutions as 普惠 institutions (status 规划)."""
-    insts = area.institutions
+def area_with_sites(area, sites: gpd.GeoDataFrame, designated: pd.DataFrame | None = None):
+    """``area`` with ``sites`` appended to its institutions as 普惠 institutions (status 规划), and the
+    ``designated`` demonstration institutions (existing or new) marked ``is_demonstration``."""
+    demo = set() if designated is None else set(designated["id"].astype(str))
+    insts = area.institutions.assign(is_demonstration=lambda d: d["is_demonstration"] | d.index.isin(demo))
     new = pd.DataFrame({
         "institution_id": [s if s not in insts.index else f"new_{s}" for s in sites["site_id"]],
         "name": sites["name"].to_numpy(),
         "category": [NEW_SITE_CATEGORY.get(k, _DEFAULT_CATEGORY) for k in sites["kind"]],
         "places": sites["places"].astype(int).to_numpy(),
-        "puhui": True, "is_demonstration": False, "status": "规划",
+        "puhui": True, "is_demonstration": [s in demo for s in sites["site_id"]], "status": "规划",
         "street_id": sites["street_id"].to_numpy()})
     new_g = gpd.GeoDataFrame(new, geometry=list(sites.geometry), crs="EPSG:4326")
     merged = pd.concat([insts.reset_index(drop=True), new_g.reindex(columns=list(insts.columns))],

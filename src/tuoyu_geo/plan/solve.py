@@ -1,4 +1,7 @@
-"""Lexicographic solve: (1) least total shortfall, (2) most coverage, (3) least cost.
+"""Lexicographic solve: (0) fewest rules broken (一街道一普惠, 一县区一示范 in best effort), (1) least
+total shortfall in places (街道 targets, 普惠 shares), (2) least residential 配建 shortfall, (3) with
+``equity``, the highest minimum 街道 coverage, (4) most coverage, (5) least cost.  A stage with no terms
+is skipped.
 
 Each stage's optimum is held in the later stages within ``settings.LEX_TOLERANCE × max(1, |v|)``
 (relative), and its solution is the next stage's MIP start.
@@ -23,7 +26,8 @@ log = logging.getLogger(__name__)
 __all__ = ["STAGES", "LexResult", "solve_lexicographic"]
 
 #: (stage, sense): +1 minimise, -1 maximise
-STAGES: tuple[tuple[str, int], ...] = (("shortfall", 1), ("coverage", -1), ("cost", 1))
+STAGES: tuple[tuple[str, int], ...] = (("rules", 1), ("shortfall", 1), ("residential", 1), ("equity", -1),
+                                        ("coverage", -1), ("cost", 1))
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,17 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
     values: dict[str, float] = {}
     details = []
     status, gap, seconds, x = Status.OPTIMAL, 0.0, 0.0, None
-    for stage, sense in STAGES:
-        cols, coef = model.objective_terms(stage)
+    todo = [(st, sense, *model.objective_terms(st)) for st, sense in STAGES]
+    todo = [t for t in todo if t[0] == "cost" or len(t[2])]
+    for stage, *_ in STAGES:
+        if stage not in [t[0] for t in todo]:
+            values[stage] = 0.0
+    for k, (stage, sense, cols, coef) in enumerate(todo):
         c = np.zeros(n)
-        c[cols] = coef
+        np.add.at(c, cols, coef)  # a column may appear in several terms (e.g. fixed and per-place cost)
         model.milp.set_objective(c, sense)
-        remaining = max(1.0, time_limit_s - (time.perf_counter() - t_start))
+        # each stage gets an equal share of the time left, so a hard stage cannot starve the later ones
+        remaining = max(1.0, (time_limit_s - (time.perf_counter() - t_start)) / (len(todo) - k))
         sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x)
         seconds += sol.seconds
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,

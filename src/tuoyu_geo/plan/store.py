@@ -84,11 +84,12 @@ def load_plan(path: str | Path, area) -> SitePlan:
     sites.index = pd.Index(ids.to_numpy(), name=None)
     cap = pd.DataFrame(d["street_capacity"]["rows"]).set_index("street_id")
     cap.attrs.update(d["street_capacity"]["attrs"])
+    designated = pd.DataFrame(d.get("designated", []), columns=["district", "id", "kind", "places"])
     opts = d["options"]
     opts = {k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()}
     return SitePlan(sites=sites, objective_values=d["objective_values"], status=Status(d["status"]),
                     gap=float(d["gap"]) if d["gap"] is not None else np.inf, solve_seconds=d["solve_seconds"],
                     build_seconds=d["build_seconds"], options=PlanOptions(**opts), radius_m=d["radius_m"],
                     stages=tuple(d["stages"]), model_size=d["model_size"],
-                    nearest_puhui_distance=d["nearest_puhui_distance"], area_after=area_with_sites(area, sites),
-                    street_capacity=cap)
+                    nearest_puhui_distance=d["nearest_puhui_distance"],
+                    area_after=area_with_sites(area, sites, designated), street_capacity=cap, designated=designated)

@@ -9,7 +9,8 @@ import pandas as pd
 from ..rules import MET
 from ..writer import display_width
 
-__all__ = ["access_table", "plan_lines", "scorecard_lines", "summary_lines"]
+__all__ = ["access_table", "equity_lines", "gap_lines", "plan_lines", "rule_lines", "scorecard_lines",
+           "summary_lines"]
 
 
 def _pct(v: Any) -> str:
@@ -104,7 +105,20 @@ def plan_lines(a) -> list[str]:
                         "缺口 前": b["place_gap"], "缺口 后": af["place_gap"],
                         "状态 前": b["status"], "状态 后": af["status"]})
     lines.append(cmp.to_string(index=False))
-    return lines + gap_lines(a)
+    return lines + equity_lines(a) + rule_lines(a)
+
+
+def rule_lines(a) -> list[str]:
+    """Each 街道, one line per rule: ✓/✗, the figure, the target and why a failure remains."""
+    lines = ["各街道规则 per 街道 and rule (after the plan):" if a.plan is not None else "各街道规则 per 街道 and rule:"]
+    for sid, g in a.rule_table.groupby("street_id", sort=False):
+        lines.append(f"  {g['name'].iloc[0]} ({sid})")
+        for r in g.itertuples():
+            mark = "✓" if r.status == MET else "✗"
+            lines.append(f"    {mark} {r.rule}: {r.figure}（目标 {r.target}）" + (f" — {r.why}" if r.why else ""))
+    other = a.gaps[a.gaps["street_id"] == ""]
+    lines += [f"  ✗ {r.name} · {r.rule}: {r.why}" for r in other.itertuples()]
+    return lines
 
 
 def summary_lines(a) -> list[str]:
@@ -126,4 +140,19 @@ def summary_lines(a) -> list[str]:
                   f"投资 cost {float(s['cost'].sum()):,.1f} 万元; status {a.plan.status} (gap {a.plan.gap:.1e})",
                   f"方案后 after: {int((af['status'] == MET).sum())}/{len(af)} 个街道达标; 每千人口托位 per 1000 "
                   f"{float(af['places'].sum()) / pop * 1000:.2f}; 15分钟普惠覆盖 {share(a.communities_after):.0%}"]
-    return lines + gap_lines(a, limit=12)
+    return lines + equity_lines(a) + gap_lines(a, limit=12)
+
+
+def equity_lines(a) -> list[str]:
+    """Gini of 2SFCA access, lowest-decile share and the lowest 街道 coverage, before → after."""
+    eq = a.equity
+    after = "after" in eq.columns
+
+    def val(key: str, fmt: str) -> str:
+        b = format(eq.loc[key, "before"], fmt)
+        return f"{b} → {format(eq.loc[key, 'after'], fmt)}" if after else b
+
+    street = (f"（{eq.loc['min_street_cover15_puhui_street', 'before']}"
+              + (f" → {eq.loc['min_street_cover15_puhui_street', 'after']}" if after else "") + "）")
+    return [f"公平性 equity: 基尼系数 Gini(2SFCA) {val('gini_sfca', '.3f')}；最低十分位婴幼儿占比 "
+            f"{val('lowest_decile_share', '.1%')}；街道15分钟普惠覆盖最低 {val('min_street_cover15_puhui', '.1%')}{street}"]

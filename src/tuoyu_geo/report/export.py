@@ -115,6 +115,8 @@ def street_comparison(assessment: Any) -> gpd.GeoDataFrame:
     by = plan.sites.groupby("street_id")
     out["new_sites"] = by.size().reindex(out.index).fillna(0).astype(int)
     out["new_places"] = by["places"].sum().reindex(out.index).fillna(0).astype(int)
+    g = assessment.gaps[assessment.gaps["street_id"] != ""]
+    out["unmet_reasons"] = g.groupby("street_id")["why"].agg("；".join).reindex(out.index).fillna("")
     return gpd.GeoDataFrame(out, geometry=before.geometry.values, crs=before.crs).to_crs("EPSG:4326")
 
 
@@ -129,6 +131,8 @@ def comparison_total(assessment: Any, comparison: pd.DataFrame) -> dict[str, Any
             row[c] = assessment.total_after.get(c[: -len("_after")])
         elif c in ("new_sites", "new_places"):
             row[c] = int(comparison[c].sum())
+        elif c == "unmet_reasons":
+            row[c] = "；".join(assessment.gaps.loc[assessment.gaps["street_id"] == "", "why"])
         else:
             row[c] = assessment.total.get(c)
     row["street_id"] = row["name"] = "合计"

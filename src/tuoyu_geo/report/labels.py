@@ -119,6 +119,7 @@ _BASE: dict[str, str] = {
     # before/after and plan outputs
     "new_sites": "新增站点数",
     "new_places": "新增托位数",
+    "unmet_reasons": "未达标原因",
     "new_cost_wan": "新增投资（万元）",
     "newly_covered": "方案后新增普惠覆盖",
     # service areas
@@ -128,6 +129,26 @@ _BASE: dict[str, str] = {
     # gaps after the plan
     "rule": "规则",
     "why": "原因",
+    # demand, staffing and floor area (tuoyu_geo.demand, Policy.carers / floor_area_m2)
+    "infants_source": "婴幼儿数来源",
+    "demand_places": "需求托位数（婴幼儿 × 入托率）",
+    "classes_infant": "乳儿班数",
+    "classes_small": "托小班数",
+    "classes_large": "托大班数",
+    "classes_mixed": "混龄班数",
+    "carers": "保育人员数",
+    "floor_area_m2": "建筑面积估算（平方米）",
+    # equity (tuoyu_geo.equity)
+    "gini_sfca": "可达性基尼系数（2SFCA）",
+    "gini_sfca_puhui": "普惠可达性基尼系数（2SFCA）",
+    "lowest_decile_sfca": "最低十分位可达性阈值（每千婴幼儿托位）",
+    "lowest_decile_share": "最低可达十分位婴幼儿占比",
+    "zero_sfca_share": "无可达托位婴幼儿占比",
+    "min_street_cover15_puhui": "街道15分钟普惠覆盖率最低值",
+    "min_street_cover15_puhui_street": "15分钟普惠覆盖率最低的街道",
+    "before": "方案前",
+    "after": "方案后",
+    "change": "变化（方案后 − 方案前）",
 }
 
 
@@ -150,6 +171,8 @@ ISOCHRONE_KINDS_ZH: Mapping[str, str] = MappingProxyType(
     {"existing_puhui": "现有普惠机构", "recommended": "推荐站点"})
 
 _GENERATED = re.compile(r"(cover|within)(\d+(?:\.\d+)?)_(any|puhui)")
+_MIN_COVER = re.compile(r"min_street_cover(\d+(?:\.\d+)?)_puhui(_street)?")
+_BIRTHS = re.compile(r"births_(\d{4})")
 
 
 def _split_suffix(col: str) -> tuple[str, str | None]:
@@ -177,6 +200,12 @@ def label(col: str) -> str:
         if kind == "cover":
             return f"{minutes}分钟覆盖率（{'任一机构' if what == 'any' else '普惠机构'}）"
         return f"{minutes}分钟内有{'托育机构' if what == 'any' else '普惠机构'}"
+    m = _MIN_COVER.fullmatch(col)
+    if m:
+        return f"{m.group(1)}分钟普惠覆盖率最低的街道" if m.group(2) else f"街道{m.group(1)}分钟普惠覆盖率最低值"
+    m = _BIRTHS.fullmatch(col)
+    if m:
+        return f"{m.group(1)}年出生人口"
     return col
 
 
@@ -205,8 +234,32 @@ DEFINITIONS: Mapping[str, str] = MappingProxyType({
     "built_year": "建成年份（小区图层 built_year，可空）。",
     "snap_m": "小区点到最近步行路网边的距离（米），已计入所有步行距离。",
     "population": "街道常住人口（街道图层 population）。",
-    "infants": "街道0–3岁婴幼儿数（街道图层 infants；缺失时 = 常住人口 × 政策 infant_share）。",
-    "infants_estimated": "婴幼儿数缺失、按 常住人口 × 政策 infant_share 估算时为“是”。",
+    "infants": "街道0–3岁婴幼儿数（街道图层 infants；缺失时按出生人口 births_<年份> 估算，"
+               "无出生人口时 = 常住人口 × 政策 infant_share）。",
+    "infants_estimated": "婴幼儿数缺失、按出生人口或 常住人口 × 政策 infant_share 估算时为“是”。",
+    "infants_source": "婴幼儿数来源：given = 图层给定；births = 按出生人口估算（该行最近三个有值年份的 "
+                      "births_<年份> 之和 × 政策 infant_survival，不足三年时偏低）；population share = "
+                      "常住人口 × 政策 infant_share。",
+    "births": "births_<年份>：该年出生人口（街道或小区图层，可选）；婴幼儿数缺失时用于估算。",
+    "demand_places": "需求托位数 = 婴幼儿数 × 入托率；入托率依次取本次运行指定值、政策 enrolment_rate，"
+                     "否则按 每千人口托位数 ÷ (1000 × infant_share) 估算（上限100%），不取整。",
+    "carers": "保育人员数 = Σ 各班型班数 × ceil(班级规模上限 ÷ 该班型保育人员配比)，每班按满额配备、"
+              "不跨班共用（乳儿班1:3、托小班1:5、托大班1:7、混龄班1:5），不含负责人、保健、炊事人员。",
+    "floor_area_m2": "建筑面积估算 = 托位数 × 政策 floor_area_m2_per_place（假设值，见政策来源）。",
+    "classes_infant": "新增点位的乳儿班数（每班不超过政策 class_sizes 的乳儿班规模）。",
+    "classes_small": "新增点位的托小班数。",
+    "classes_large": "新增点位的托大班数。",
+    "classes_mixed": "新增点位的混龄班数（18个月以上混合编班）。",
+    "gini_sfca": "按婴幼儿加权的基尼系数：G = Σ_iΣ_j w_i w_j |x_i − x_j| ÷ (2 W² μ)，x 为小区 sfca_all"
+                 "（无值按0），w 为小区婴幼儿数，W = Σw，μ 为加权平均；0 = 人人可达性相同（全为0亦为0），"
+                 "越接近1越不均衡。",
+    "gini_sfca_puhui": "同 gini_sfca，可达性取普惠托位的 sfca_puhui。",
+    "lowest_decile_sfca": "按婴幼儿加权的第10百分位（下侧）：使可达性 ≤ 该值的婴幼儿累计达到10%的最小可达性值。",
+    "lowest_decile_share": "可达性 ≤ 最低十分位阈值的婴幼儿占全部婴幼儿的比例；同一小区不拆分、与阈值相等者全部计入，"
+                           "故 ≥ 10%，多于10%表示大量婴幼儿处于同一最低可达水平（如没有任何可达托位）。",
+    "zero_sfca_share": "sfca_all = 0（最大步行阈值内没有任何托位）的小区婴幼儿占全部婴幼儿的比例。",
+    "min_street_coverN_puhui": "各街道 N 分钟普惠覆盖率（小区婴幼儿加权，同街道表 coverN_puhui）中的最低值，"
+                               "只计有小区婴幼儿的街道；另列该街道编号（并列时取编号最小者）。",
     "communities": "街道内小区数（小区 street_id）。",
     "community_infants": "街道内各小区 infants 之和，覆盖率与2SFCA均值的权重。",
     "institutions": "street_id 为该街道的托育机构数（按机构所在街道计，不跨界）。",
@@ -257,8 +310,9 @@ COMMUNITY_DEFINITIONS: Mapping[str, str] = MappingProxyType({
     "name": "小区名称（小区图层 name）。",
     "street_id": "小区所属街道编号（小区图层 street_id，缺失时按位置判定）。",
     "population": "小区人口（小区图层 population）。",
-    "infants": "小区0–3岁婴幼儿数（小区图层 infants；缺失时 = 人口 × 政策 infant_share）。",
-    "infants_estimated": "小区婴幼儿数缺失、按 人口 × 政策 infant_share 估算时为“是”。",
+    "infants": "小区0–3岁婴幼儿数（小区图层 infants；缺失时按出生人口 births_<年份> 估算，"
+               "无出生人口时 = 人口 × 政策 infant_share）。",
+    "infants_estimated": "小区婴幼儿数缺失、按出生人口或 人口 × 政策 infant_share 估算时为“是”。",
 })
 
 
@@ -272,6 +326,10 @@ def definition(col: str, sheet: str = "street") -> str:
     m = _GENERATED.fullmatch(col)
     if m:
         return DEFINITIONS["coverN" if m.group(1) == "cover" else "withinN"]
+    if _MIN_COVER.fullmatch(col):
+        return DEFINITIONS["min_street_coverN_puhui"]
+    if _BIRTHS.fullmatch(col):
+        return DEFINITIONS["births"]
     if "sfca" in col:
         return DEFINITIONS["sfca"]
     return ""
@@ -292,6 +350,10 @@ NUMBER_FORMATS: Mapping[str, str] = MappingProxyType({
     "lon_wgs84": "0.0000000", "lat_wgs84": "0.0000000", "lon_gcj02": "0.0000000",
     "lat_gcj02": "0.0000000", "new_places": "#,##0", "new_cost_wan": "#,##0.0",
     "distance_m": "0", "area_m2": "#,##0",
+    "demand_places": "#,##0.0", "carers": "0", "classes_infant": "0", "classes_small": "0",
+    "classes_large": "0", "classes_mixed": "0", "floor_area_m2": "#,##0", "gini_sfca": "0.000",
+    "gini_sfca_puhui": "0.000", "lowest_decile_sfca": "0.00", "lowest_decile_share": "0.0%",
+    "zero_sfca_share": "0.0%", "min_street_cover15_puhui": "0.0%",
 })
 
 

@@ -17,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .._version import __version__
+from ..demand import demand_rate_basis
 from ..writer import FORMATS, NO, YES, atomic_paths, format_of, write_file
 from ._assessment import require
 from .labels import DEFINITIONS, definition, label, labels, number_formats
@@ -74,9 +75,19 @@ def _policy_rows(policy: Any) -> list[tuple[str, str, str, str]]:
         ("walk_speed_kmh", "步行速度（公里/小时）", policy.walk_speed_kmh),
         ("circle_m", "生活圈步行距离（分钟→米）", "，".join(f"{k}分钟={v:g}米" for k, v in policy.circle_m.items())),
         ("class_sizes", "班级规模上限", "，".join(f"{k}≤{v}" for k, v in policy.class_sizes.items())),
+        ("class_types", "新增点位可用班型", "、".join(policy.class_types)),
+        ("carer_ratio", "保育人员与婴幼儿比例", "，".join(f"{k} 1:{v:g}" for k, v in policy.carer_ratio.items())),
+        ("floor_area_m2_per_place", "每托位建筑面积（平方米）", f"{policy.floor_area_m2_per_place:g}"),
+        ("enrolment_rate", "入托率", f"{policy.enrolment_rate:.0%}" if policy.enrolment_rate is not None
+         else "未设定"),
+        ("infant_survival", "出生人口折算婴幼儿系数", f"{policy.infant_survival:g}"),
+        ("street_puhui_share", "街道普惠托位占比目标", f"{policy.street_puhui_share:.0%}"),
+        ("demonstration_min_places", "示范机构最小托位数", policy.demonstration_min_places),
     ]
     rows = [("政策", "profile", policy.name, policy.title)]
-    rows += [("政策", f"{key} {name}", str(val), src(key)) for key, name, val in fields]
+    rows += [("政策", f"{key} {name}", str(val),
+              src(key) if key != "enrolment_rate" or policy.enrolment_rate is not None
+              else demand_rate_basis(policy)) for key, name, val in fields]
     return rows
 
 

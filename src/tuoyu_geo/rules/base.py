@@ -57,10 +57,11 @@ class Unmet:
 
 @dataclass(frozen=True)
 class SiteContext:
-    """What the explanation of chosen sites knows: options in explanation order and their gains."""
+    """What the explanation of chosen sites knows: sites in explanation order, their sizes and gains."""
 
-    order: tuple[int, ...]            # option indices (model.oj/om/ot …) in explanation order
-    marginal: Mapping[int, float]     # option index → infants newly covered when added in that order
+    order: tuple[int, ...]            # candidate indices (model.site_ids) in explanation order
+    places: Mapping[int, int]         # candidate → places of the site
+    marginal: Mapping[int, float]     # candidate → infants newly covered when added in that order
     minutes: float
 
 
@@ -90,6 +91,10 @@ class Rule:
         if self.status_column and self.status_column in scorecard.columns:
             total[self.status_column] = status(bool((scorecard[self.status_column] == MET).all()))
 
+    def prepare(self, model: Any) -> None:
+        """Decisions taken before the MILP is built (e.g. designating existing institutions)."""
+        return None
+
     def precheck(self, model: Any) -> list[Unmet]:
         return []
 
@@ -101,6 +106,10 @@ class Rule:
 
     def explain_street(self, before: pd.Series, after: pd.Series, model: Any) -> str | None:
         return None
+
+    def describe(self, row: pd.Series) -> tuple[str, str]:
+        """(figure, target) of a 街道 scorecard row, as text for the per-街道 rule table."""
+        return "", ""
 
     def __repr__(self) -> str:
         return f"<rule {self.key}: {self.name}>"

@@ -13,8 +13,13 @@ __all__ = ["Budget", "Coverage", "MaxSites", "Phasing", "SiteChoice"]
 
 
 class SiteChoice(Rule):
-    """指定点位: each candidate opens with at most one size (exactly one when required), never when
-    excluded, not before its ``available_year``."""
+    """指定点位 and whole classes: a candidate opens at most once (exactly once when required), never
+    when excluded, not before its ``available_year``; an open site has whole classes adding up to
+    ``min_places … max_places`` places (at least one class).
+
+    Rows per candidate j: ``Σ_t open[j, t] ≤ 1`` (= 1 when required); per year
+    ``Σ_k size_k n[j, k, t] ≤ max_j · open[j, t]`` and ``≥ min_j · open[j, t]``.
+    """
 
     key = "sites"
     name = "指定点位"
@@ -24,9 +29,9 @@ class SiteChoice(Rule):
         for s in model.options.required:
             j = model.site_index(s)
             label = model.street_label(model.site_street[j])
-            if not model.size_options[j]:
-                out.append(Unmet(label, self.name, f"required site {s} has no size option between min_places and "
-                                 f"max_places from class sizes {dict(model.policy.class_sizes)}",
+            if not model.feasible[j]:
+                out.append(Unmet(label, self.name, f"required site {s} cannot hold whole classes between "
+                                 f"min_places and max_places (class sizes {model.class_sizes})",
                                  "widen the site's min_places/max_places or drop it from required"))
             elif not model.allowed[j]:
                 out.append(Unmet(label, self.name, f"required site {s} is not available until "
@@ -34,13 +39,27 @@ class SiteChoice(Rule):
         return out
 
     def build(self, model: Any) -> None:
-        lo = np.zeros(model.n_sites)
-        lo[[model.site_index(s) for s in model.options.required]] = 1.0
-        model.add_rows(self.name, model.oj, model.y, 1.0, model.n_sites, lo=lo, hi=1.0)
+        required = {model.site_index(s) for s in model.options.required}
+        for j in np.flatnonzero(model.allowed):
+            mask = np.zeros(model.n_sites, bool)
+            mask[j] = True
+            cols, one = model.open_terms(sites=mask)
+            model.add_row(f"{self.name}:{model.site_ids[j]}", cols, one, lo=1.0 if j in required else 0.0, hi=1.0)
+            if model.formulation == "options":
+                continue  # every size binary already lies within min … max
+            for t in range(model.n_years):
+                o, _ = model.open_terms(sites=mask, year=t)
+                if not len(o):
+                    continue
+                pc, size = model.places_terms(sites=mask, year=t)
+                model.add_row(f"{self.name}:{model.site_ids[j]}", np.r_[pc, o], np.r_[size, -model.max_places[j]],
+                              hi=0.0)
+                model.add_row(f"{self.name}:{model.site_ids[j]}", np.r_[pc, o], np.r_[size, -model.min_places[j]],
+                              lo=0.0)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         req = set(model.options.required)
-        return {k: "指定必选点位" for k in ctx.order if model.site_ids[model.oj[k]] in req}
+        return {j: "指定必选点位" for j in ctx.order if model.site_ids[j] in req}
 
 
 class MaxSites(Rule):
@@ -51,8 +70,10 @@ class MaxSites(Rule):
 
     def precheck(self, model: Any) -> list[Unmet]:
         cap = model.options.max_new_sites
+        if cap is None:
+            return []
         forced = model.forced_sites()
-        if cap is None or len(forced) <= cap:
+        if len(forced) <= cap:
             return []
         n_req = sum(label in model.options.required for label, _, _ in forced)
         return [Unmet("全区", self.name, f"{n_req} required site(s) + {len(forced) - n_req} 街道 needing a 普惠 "
@@ -61,7 +82,8 @@ class MaxSites(Rule):
 
     def build(self, model: Any) -> None:
         if model.options.max_new_sites is not None:
-            model.add_row(self.name, model.y, 1.0, hi=float(model.options.max_new_sites))
+            cols, one = model.open_terms()
+            model.add_row(self.name, cols, one, hi=float(model.options.max_new_sites))
 
 
 class Budget(Rule):
@@ -84,7 +106,8 @@ class Budget(Rule):
 
     def build(self, model: Any) -> None:
         if model.options.budget_wan is not None:
-            model.add_row(self.name, model.y, model.ocost, hi=float(model.options.budget_wan))
+            cols, cost = model.cost_terms()
+            model.add_row(self.name, cols, cost, hi=float(model.options.budget_wan))
 
 
 class Phasing(Rule):
@@ -108,8 +131,8 @@ class Phasing(Rule):
         for t, year in enumerate(model.years):
             b = self.year_budget(model, t)
             if b is not None:
-                o = model.options_of(year=t)
-                model.add_row(f"{self.name}:{year}", model.y[o], model.ocost[o], hi=float(b))
+                cols, cost = model.cost_terms(year=t)
+                model.add_row(f"{self.name}:{year}", cols, cost, hi=float(b))
 
 
 class Coverage(Rule):
@@ -126,30 +149,52 @@ class Coverage(Rule):
     def build(self, model: Any) -> None:
         pi, pj = model.coverage_pairs()
         for t in range(model.n_years):
-            by_site = model.options_by_site(upto=t)
             if model.options.capacity_aware:
-                self._assign(model, t, pi, pj, by_site)
+                self._assign(model, t, pi, pj)
             else:
-                self._cover(model, t, pi, pj, by_site)
+                self._cover(model, t, pi, pj)
 
-    def _cover(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray, by_site: dict) -> None:
+    @staticmethod
+    def _site(model: Any, j: int) -> np.ndarray:
+        mask = np.zeros(model.n_sites, bool)
+        mask[j] = True
+        return mask
+
+    def _cover(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray) -> None:
         ui = np.unique(pi)
         z = model.milp.add_vars(len(ui), lb=0, ub=1)
         model.add_objective("coverage", z, model.infants[ui])
         zpos = np.full(len(model.infants), -1, np.int64)
         zpos[ui] = np.arange(len(ui))
+        opened = {int(j): model.open_terms(sites=self._site(model, j), upto=t)[0] for j in np.unique(pj)}
         rr, cc, vv = [np.arange(len(ui))], [z], [np.ones(len(ui))]
         for i, j in zip(pi, pj, strict=True):
-            o = by_site.get(int(j))
-            if o is None:
-                continue
+            o = opened[int(j)]
             rr.append(np.full(len(o), zpos[i]))
-            cc.append(model.y[o])
+            cc.append(o)
             vv.append(-np.ones(len(o)))
         model.add_rows(f"{self.name}:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), len(ui),
                        hi=0.0)
+        if model.options.equity and t == model.n_years - 1:
+            self._max_min(model, ui, z)
 
-    def _assign(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray, by_site: dict) -> None:
+    def _max_min(self, model: Any, ui: np.ndarray, z: np.ndarray) -> None:
+        """``m ≤ (covered infants_s + Σ_{i in s} w_i z_i) / infants_s`` for every 街道 s with community
+        infants; ``m`` maximised in the ``equity`` stage (before coverage)."""
+        m = model.milp.add_vars(1, lb=0, ub=1)
+        model.add_objective("equity", m, np.ones(1))
+        street = model.community_street
+        w = model.infants
+        for sid in np.unique(street):
+            in_s = street == sid
+            total = float(w[in_s].sum())
+            if total <= 0:
+                continue
+            sel = in_s[ui]
+            model.add_row(f"{self.name}:equity:{sid}", np.r_[z[sel], m], np.r_[w[ui][sel], -total],
+                          lo=-float(w[in_s & model.covered0].sum()))
+
+    def _assign(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray) -> None:
         f, w = model.demand_factor, model.infants
         x = model.milp.add_vars(len(pi), lb=0, ub=f * w[pi])
         model.add_objective("coverage", x, np.ones(len(pi)))
@@ -160,13 +205,13 @@ class Coverage(Rule):
         jpos[js] = np.arange(len(js))
         rr, cc, vv = [jpos[pj]], [x], [np.ones(len(pj))]
         for j in js:
-            o = by_site.get(int(j), np.zeros(0, np.int64))
-            rr.append(np.full(len(o), jpos[j]))
-            cc.append(model.y[o])
-            vv.append(-model.osize[o])
+            pc, size = model.places_terms(sites=self._site(model, j), upto=t)
+            rr.append(np.full(len(pc), jpos[j]))
+            cc.append(pc)
+            vv.append(-size)
         model.add_rows(f"{self.name}:capacity:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv),
                        len(js), hi=0.0)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
-        return {k: f"新增{ctx.minutes:g}分钟步行圈内婴幼儿{ctx.marginal[k]:.0f}人"
-                for k in ctx.order if ctx.marginal.get(k, 0) > 0}
+        return {j: f"新增{ctx.minutes:g}分钟步行圈内婴幼儿{ctx.marginal[j]:.0f}人"
+                for j in ctx.order if ctx.marginal.get(j, 0) > 0}

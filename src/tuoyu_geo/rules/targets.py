@@ -1,7 +1,7 @@
 """Place targets: places per 1000 residents, the 普惠 share (area-wide and per 街道), 一街道一普惠.
 
-The MILP blocks write to a :class:`tuoyu_geo.plan.model.PlanModel` (``model``): site options
-``model.y`` with places ``model.osize``; ``model.options_of(sites=…, upto=t)`` selects options.
+The MILP blocks write to a :class:`tuoyu_geo.plan.model.PlanModel` (``model``): places of new
+sites come from ``model.places_terms(sites=…, upto=t)``, openings from ``model.open_terms(…)``.
 """
 
 from __future__ import annotations
@@ -56,19 +56,21 @@ class PlacesPer1000(Rule):
             for k in np.flatnonzero(need > 0):
                 sid = model.street_ids[k]
                 sv = model.add_penalty(self.key, 1)
-                o = model.options_of(sites=model.site_street == sid, upto=t)
-                model.add_row(f"{self.name}:{sid}:{t}", np.r_[model.y[o], sv], np.r_[model.osize[o], 1.0],
-                              lo=float(need[k]))
+                cols, size = model.places_terms(sites=model.site_street == sid, upto=t)
+                model.add_row(f"{self.name}:{sid}:{t}", np.r_[cols, sv], np.r_[size, 1.0], lo=float(need[k]))
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         gap = model.streets["place_gap"]
         out = {}
-        for k in ctx.order:
-            sid = model.site_street[model.oj[k]]
+        for j in ctx.order:
+            sid = model.site_street[j]
             if gap.get(sid, 0) > 0:
-                out[k] = (f"补充{model.street_name(sid)}托位{int(model.osize[k])}个"
-                          f"（规划前缺口{int(gap[sid])}个）")
+                out[j] = f"补充{model.street_name(sid)}托位{ctx.places[j]}个（规划前缺口{int(gap[sid])}个）"
         return out
+
+    def describe(self, row: pd.Series) -> tuple[str, str]:
+        return (f"{row['places_per_1000']:.2f}/千人（{int(row['places'])}托位，缺口{int(row['place_gap'])}）",
+                f"≥{row['target_per_1000']:g}/千人")
 
     def explain_street(self, before: pd.Series, after: pd.Series, model: Any) -> str | None:
         return (f"{self.name}：缺口{int(after['place_gap'])}个托位（规划前{int(before['place_gap'])}个）；"
@@ -78,9 +80,10 @@ class PlacesPer1000(Rule):
 class StreetPuhuiShare(Rule):
     """普惠占比（街道）: each 街道's 普惠 places reach ``policy.puhui_share`` of its places.
 
-    Scored for every 街道; constrained in the plan only with ``PlanOptions(street_puhui_share=True)``:
+    Scored for every 街道 at ``policy.street_puhui_share`` (default the area target); in the plan
+    (``PlanOptions.street_puhui_share``, on by default) a soft rule:
     ``P_pu,s + Σ new_s + short_s ≥ θ (P_s + Σ new_s)``, i.e. ``(1 − θ) Σ new_s + short_s ≥ θ P_s − P_pu,s``
-    (new sites are 普惠).
+    (new sites are 普惠), the shortfall in places penalised with the place targets.
     """
 
     key = "street_puhui_share"
@@ -91,9 +94,9 @@ class StreetPuhuiShare(Rule):
     def score(self, facts: pd.DataFrame, policy: Any, communities: pd.DataFrame) -> pd.DataFrame:
         places = facts["places"].astype(float)
         share = (facts["puhui_places"] / places.where(places > 0)).fillna(0.0).astype(float)
-        return pd.DataFrame({"puhui_share": share, "puhui_target": float(policy.puhui_share),
-                             "status_puhui_share": status(share >= policy.puhui_share - EPS)},
-                            index=facts.index)
+        level = float(policy.street_puhui_share)
+        return pd.DataFrame({"puhui_share": share, "puhui_target": level,
+                             "status_puhui_share": status(share >= level - EPS)}, index=facts.index)
 
     def score_total(self, total: dict, scorecard: pd.DataFrame, policy: Any) -> None:
         return None  # the total row is judged area-wide by AreaPuhuiShare
@@ -101,21 +104,24 @@ class StreetPuhuiShare(Rule):
     def build(self, model: Any) -> None:
         if not model.options.street_puhui_share:
             return
-        theta = float(model.policy.puhui_share)
+        theta = float(model.policy.street_puhui_share)
         s = model.streets
         need = (theta * s["places"] - s["puhui_places"]).to_numpy(float)
         for t in range(model.n_years):
             for k in np.flatnonzero(need > EPS):
                 sid = model.street_ids[k]
                 sv = model.add_penalty(self.key, 1)
-                o = model.options_of(sites=model.site_street == sid, upto=t)
-                model.add_row(f"{self.name}:{sid}:{t}", np.r_[model.y[o], sv],
-                              np.r_[(1 - theta) * model.osize[o], 1.0], lo=float(need[k]))
+                cols, size = model.places_terms(sites=model.site_street == sid, upto=t)
+                model.add_row(f"{self.name}:{sid}:{t}", np.r_[cols, sv], np.r_[(1 - theta) * size, 1.0],
+                              lo=float(need[k]))
+
+    def describe(self, row: pd.Series) -> tuple[str, str]:
+        return f"{row['puhui_share']:.0%}（普惠{int(row['puhui_places'])}/{int(row['places'])}托位）", f"≥{row['puhui_target']:.0%}"
 
     def explain_street(self, before: pd.Series, after: pd.Series, model: Any) -> str | None:
         why = f"{self.name}：{after['puhui_share']:.0%} < 目标{after['puhui_target']:.0%}"
         if not model.options.street_puhui_share:
-            return why + "（方案只约束全区普惠占比；按街道约束请用 street_puhui_share=True）"
+            return why + "（未按街道约束普惠占比：street_puhui_share=False）"
         return why + "；" + model.capacity_note(str(after["street_id"]))
 
 
@@ -141,18 +147,19 @@ class AreaPuhuiShare(Rule):
             return
         for t in range(model.n_years):
             sv = model.add_penalty(self.key, 1)
-            o = model.options_of(upto=t)
-            model.add_row(f"{self.name}:{t}", np.r_[model.y[o], sv], np.r_[(1 - theta) * model.osize[o], 1.0],
-                          lo=need)
+            cols, size = model.places_terms(upto=t)
+            model.add_row(f"{self.name}:{t}", np.r_[cols, sv], np.r_[(1 - theta) * size, 1.0], lo=need)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
-        return {k: "提高全区普惠托位占比" for k in ctx.order}
+        return {j: "提高全区普惠托位占比" for j in ctx.order}
 
 
 class OnePuhuiPerStreet(Rule):
     """一街道一普惠: every 街道 has at least one 普惠 institution (when the profile requires it).
 
-    Plan (hard): ``Σ_{j in 街道 s} open_j ≥ 1`` for every 街道 without an existing 普惠 institution.
+    Plan: ``Σ_{j in 街道 s} open_j + u_s ≥ 1`` for every 街道 without an existing 普惠 institution;
+    ``u_s ∈ [0, 1]`` is penalised in the first lexicographic stage (best effort), or absent
+    (``strict``: the rule is hard and a 街道 without any candidate fails the plan).
     """
 
     key = "one_puhui"
@@ -178,7 +185,7 @@ class OnePuhuiPerStreet(Rule):
         out = []
         for sid in self.lacking(model):
             inside = np.flatnonzero(model.site_street == sid)
-            if model.allowed[inside].any():
+            if model.allowed[inside].any() or not model.options.strict:
                 continue
             n_exc = int(np.isin(model.site_ids[inside], model.options.excluded).sum())
             why = (f"no existing 普惠 institution and no allowed candidate site in the 街道 ({len(inside)} "
@@ -190,17 +197,24 @@ class OnePuhuiPerStreet(Rule):
 
     def build(self, model: Any) -> None:
         for sid in self.lacking(model):
-            o = model.options_of(sites=model.site_street == sid)
-            model.add_row(f"{self.name}:{sid}", model.y[o], 1.0, lo=1.0)
+            cols, one = model.open_terms(sites=model.site_street == sid)
+            if not model.options.strict:
+                u = model.add_penalty(self.key, 1, stage="rules", ub=1.0)
+                cols, one = np.r_[cols, u], np.r_[one, 1.0]
+            if len(cols):
+                model.add_row(f"{self.name}:{sid}", cols, one, lo=1.0)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         todo, out = set(self.lacking(model)), {}
-        for k in ctx.order:
-            sid = model.site_street[model.oj[k]]
+        for j in ctx.order:
+            sid = model.site_street[j]
             if sid in todo:
-                out[k] = f"满足{model.street_name(sid)}{self.name}"
+                out[j] = f"满足{model.street_name(sid)}{self.name}"
                 todo.discard(sid)
         return out
+
+    def describe(self, row: pd.Series) -> tuple[str, str]:
+        return f"普惠机构{int(row['puhui_institutions'])}个", "≥1个"
 
     def explain_street(self, before: pd.Series, after: pd.Series, model: Any) -> str | None:
         return f"{self.name}：街道内仍无普惠机构；" + model.capacity_note(str(after["street_id"]))
