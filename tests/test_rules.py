@@ -4,8 +4,9 @@ of ``test_plan.py`` (3 街道, 5 小区, I1 普惠 40 places in S1, I2 民办 20
 K1–K4; wuxi-2025: 4.5 places / 1000, 普惠 ≥ 70 %, circles 5/10/15 min = 300/500/1000 m, classes
 20/15/10) and ``test_indicators.py`` (S1 50 places of which 40 普惠, S2 10 民办, S3 none).
 
-Hand plan of ``test_plan.py`` (default options): K1, K2 (20 places), K3; shortfall 0, coverage 230,
-cost 90 万元.
+Hand plan of ``test_plan.py`` with the area-wide 普惠 share only (``street_puhui_share=False``, as in
+most tests below, see :func:`_plan`): K1, K2 (20 places), K3; shortfall 0, coverage 230, cost 90 万元.
+Precheck tests use ``strict=True`` (best effort, the default, plans around unmet rules instead).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ MET, NOT = "达标", "未达标"
 def fx():
     area = hand_area()
     return area, compute_access(area, POL)
+
+
+def _plan(area, acc, **kw):
+    """The plan with the area-wide 普惠 share only, unless the test asks otherwise."""
+    return plan_sites(area, acc, POL, **{"street_puhui_share": False, **kw})
 
 
 # ------------------------------------------------------------------- access: "within d" is ≤ d
@@ -89,7 +95,7 @@ def test_street_puhui_share_constrains_the_plan():
     Places (S1 short 5 → K1, S3 short 18 → K3) and the area share (0.7 × 60 − 40 = 2 ≤ 0.3 × new)
     cost nothing more; coverage takes K1, K2, K3 (230); cost 30 + (10 + 35) + 30 = 105 万元."""
     area = hand_area()
-    plan = plan_sites(area, compute_access(area, POL), POL, street_puhui_share=True)
+    plan = _plan(area, compute_access(area, POL), street_puhui_share=True)
     ov = plan.objective_values
     assert ov["shortfall"] == pytest.approx(3.5)
     assert sorted(plan.sites.index) == ["K1", "K2", "K3"] and plan.sites.loc["K2", "places"] == 35
@@ -97,9 +103,9 @@ def test_street_puhui_share_constrains_the_plan():
     assert plan.model_size["blocks"]["普惠托位占比"] == 1      # S2 only
 
 
-def test_street_puhui_share_is_off_by_default(fx):
-    """Without the option the per-街道 share adds no block and K2 keeps its cheapest size (20)."""
-    plan = plan_sites(*fx, POL)
+def test_street_puhui_share_off_adds_no_rows(fx):
+    """With street_puhui_share=False the per-街道 share adds no block and K2 keeps its cheapest size (20)."""
+    plan = _plan(*fx)
     assert "普惠托位占比" not in plan.model_size["blocks"] and plan.sites.loc["K2", "places"] == 20
 
 
@@ -111,7 +117,7 @@ def test_area_puhui_share_uses_one_minus_theta():
     K1 + K2 + K3 at 60 places, with no shortfall and without K4.  Cost 30 + 45 + 30 + 25 = 130."""
     area = hand_area()
     area = area.replace(institutions=area.institutions.assign(places=[40, 100]))
-    plan = plan_sites(area, compute_access(area, POL), POL)
+    plan = _plan(area, compute_access(area, POL))
     ov = plan.objective_values
     assert ov["shortfall"] == pytest.approx(29.5)
     assert sorted(plan.sites.index) == ["K1", "K2", "K3", "K4"] and plan.sites.loc["K2", "places"] == 35
@@ -121,7 +127,7 @@ def test_area_puhui_share_uses_one_minus_theta():
 def test_area_puhui_share_already_met_adds_no_rows(fx):
     """Target 60 %: 40 of 60 places are 普惠 (66.7 %), need max(0, 0.6 × 60 − 40) = 0 → no
     全区普惠托位占比 rows (as 每千人口托位数 adds rows only for short 街道); the plan is the hand plan."""
-    plan = plan_sites(*fx, tg.load_policy("wuxi-2025", puhui_share=0.6))
+    plan = plan_sites(*fx, POL.replace(puhui_share=0.6), street_puhui_share=False)
     assert "全区普惠托位占比" not in plan.model_size["blocks"]
     assert plan.model_size["blocks"]["每千人口托位数"] == 2
     assert sorted(plan.sites.index) == ["K1", "K2", "K3"]
@@ -130,10 +136,10 @@ def test_area_puhui_share_already_met_adds_no_rows(fx):
 # ------------------------------------------------------------------- prechecks
 
 def test_budget_equal_to_the_forced_sites_is_feasible(fx):
-    """The cheapest forced sites cost K2 30 + K4 25 = 55 万元; a budget of exactly 55 admits a plan:
-    K2 (20 places) and K4 (K3 would cost 30).  S1 stays 5 places short (no money for K1), S3 gets 20
+    """Strict: the cheapest forced sites (一街道一普惠 in S2 and S3) cost K2 30 + K4 25 = 55 万元; a
+    budget of exactly 55 passes the precheck and admits a plan: K2 (20 places) and K4 (K3 would cost 30).  S1 stays 5 places short (no money for K1), S3 gets 20
     ≥ 18; coverage C3 80 + C4 60 = 140."""
-    plan = plan_sites(*fx, POL, budget_wan=55)
+    plan = _plan(*fx, budget_wan=55, strict=True)
     assert sorted(plan.sites.index) == ["K2", "K4"]
     ov = plan.objective_values
     assert ov["cost"] == pytest.approx(55) and ov["shortfall"] == pytest.approx(5)
@@ -141,27 +147,27 @@ def test_budget_equal_to_the_forced_sites_is_feasible(fx):
 
 
 def test_max_new_sites_precheck_names_the_rule(fx):
-    """max_new_sites=1, but S2 and S3 both lack a 普惠 institution: 0 required + 2 forced = 2 > 1.
-    The precheck reports it for 全区 under 最大新增点位数 (not the solver's generic 模型 reason)."""
+    """Strict, max_new_sites=1, but S2 and S3 both lack a 普惠 institution: 0 required + 2 forced =
+    2 > 1.  The precheck reports it for 全区 under 最大新增点位数 (not the solver's generic 模型 reason)."""
     with pytest.raises(InfeasiblePlanError) as e:
-        plan_sites(*fx, POL, max_new_sites=1)
+        _plan(*fx, max_new_sites=1, strict=True)
     assert [r[:2] for r in e.value.reasons] == [("全区", "最大新增点位数")]
     assert "= 2 > max_new_sites=1" in e.value.reasons[0][2] and "allow at least 2 new sites" in str(e.value)
 
 
 def test_required_site_precheck_names_the_site(fx):
-    """K3 is available from 2027: required in a plan for 2026 only → 指定点位 for S3, "not available
-    until 2027" (S3 still has K4, so 一街道一普惠 is not reported).  K2 with places 36–40 has no size
-    (20, 35, 45 from the class order; single classes 20/15/10 do not fit either): required → 指定点位
-    "has no size option", and S2 then has no allowed site → also 一街道一普惠 for S2."""
+    """Strict.  K3 is available from 2027: required in a plan for 2026 only → 指定点位 for S3, "not
+    available until 2027" (S3 still has K4, so 一街道一普惠 is not reported).  K2 with places 21–24 cannot
+    hold whole classes (10, 15, 18, 20: the totals are 10, 15, 18, 20, 25, …, none in 21–24): required
+    → 指定点位 for S2, and S2 then has no allowed site → also 一街道一普惠 for S2."""
     with pytest.raises(InfeasiblePlanError) as e:
-        plan_sites(*fx, POL, required=["K3"], years=[2026])
+        _plan(*fx, required=["K3"], years=[2026], strict=True)
     assert e.value.reasons == (("三街道 (S3)", "指定点位", "required site K3 is not available until 2027"),)
-    area = hand_area(candidates={"min_places": [20, 36, 20, 20], "max_places": [20, 40, 20, 20]})
+    area = hand_area(candidates={"min_places": [20, 21, 20, 20], "max_places": [20, 24, 20, 20]})
     with pytest.raises(InfeasiblePlanError) as e:
-        plan_sites(area, compute_access(area, POL), POL, required=["K2"])
+        _plan(area, compute_access(area, POL), required=["K2"], strict=True)
     assert sorted(r[:2] for r in e.value.reasons) == [("二街道 (S2)", "一街道一普惠"), ("二街道 (S2)", "指定点位")]
-    assert any("required site K2 has no size option" in r[2] for r in e.value.reasons)
+    assert any(r[1] == "指定点位" and r[2].startswith("required site K2 ") for r in e.value.reasons)
 
 
 # ------------------------------------------------------------------- explanations: ties by id
@@ -191,7 +197,7 @@ def test_runner_up_ties_go_to_the_smaller_id(fx5):
     area, acc = fx5
     assert acc.dist_candidates[acc.community_ids.get_loc("C4"), acc.candidate_ids.get_loc("K5")] == \
         pytest.approx(250)
-    s = plan_sites(area, acc, POL).sites
+    s = _plan(area, acc).sites
     assert sorted(s.index) == ["K1", "K2", "K3"]
     assert s.loc["K3", "runner_up_id"] == "K4"
 
@@ -199,7 +205,7 @@ def test_runner_up_ties_go_to_the_smaller_id(fx5):
 def test_greedy_order_ties_go_to_the_smaller_id(fx5):
     """K4 and K5 required: marginal coverage K3 100, K2 80, K1 50, then K4 and K5 add 0 each (C4 is
     covered by K3), both 20 places → the smaller id first: K3, K2, K1, K4, K5."""
-    s = plan_sites(*fx5, POL, required=["K4", "K5"]).sites
+    s = _plan(*fx5, required=["K4", "K5"]).sites
     assert s.sort_values("order").index.tolist() == ["K3", "K2", "K1", "K4", "K5"]
     assert s.loc["K4", "new_infants_covered"] == 0 and s.loc["K5", "new_infants_covered"] == 0
 
@@ -207,9 +213,10 @@ def test_greedy_order_ties_go_to_the_smaller_id(fx5):
 # ------------------------------------------------------------------- lexicographic solve
 
 def test_each_stage_starts_from_the_previous_solution(fx, monkeypatch):
-    """The stages (shortfall, coverage, cost) are solved in order; stage 1 has no start, stages 2
-    and 3 get the previous stage's solution as their MIP start (so a stage cut off by the time limit
-    never returns a worse plan).  The plan is still the hand plan (cost 90)."""
+    """The lexicographic stages with terms (here at least shortfall, coverage, cost) are solved in
+    order; the first has no start, every later one gets the previous stage's solution as its MIP start
+    (so a stage cut off by the time limit never returns a worse plan).  The plan is still the hand
+    plan (cost 90)."""
     mod = importlib.import_module("tuoyu_geo.plan.solve")
     real, calls = mod.solve, []
 
@@ -219,8 +226,8 @@ def test_each_stage_starts_from_the_previous_solution(fx, monkeypatch):
         return sol
 
     monkeypatch.setattr(mod, "solve", spy)
-    plan = plan_sites(*fx, POL)
-    assert len(calls) == 3 and calls[0][0] is None
+    plan = _plan(*fx)
+    assert len(calls) == len(plan.stages) >= 3 and calls[0][0] is None
     for (_, prev_x), (start, _) in zip(calls, calls[1:], strict=False):
         assert start is not None and np.array_equal(np.asarray(start), prev_x)
     assert plan.objective_values["cost"] == pytest.approx(90)
