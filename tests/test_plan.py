@@ -123,6 +123,9 @@ def test_whole_class_sizes_and_mix():
     sizes = dict(POL.class_sizes)
     assert feasible_places(15, 40, [10, 15, 18, 20]) == [15, 18, 20, 25, 28, 30, 33, 35, 36, 38, 40]
     assert feasible_places(0, 9, [10, 15]) == [] and feasible_places(31, 34, [10, 15]) == []
+    # a very large candidate keeps 60 sizes: its smallest, its largest and evenly spaced ones between
+    big = feasible_places(20, 1000, [10, 15, 18, 20])
+    assert len(big) == 60 and big[0] == 20 and big[-1] == 1000 and big == sorted(set(big))
     # 35 = 20 + 15 (3 + 3 carers) beats 10 + 10 + 15 (4 + 4 + 3)
     assert class_mix(35, {k: sizes[k] for k in ("乳儿班", "托小班", "托大班")},
                      {"乳儿班": 3, "托小班": 5, "托大班": 7}) == {"托小班": 1, "托大班": 1}

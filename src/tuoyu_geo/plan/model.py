@@ -29,8 +29,15 @@ from ..solvers import MILP
 __all__ = ["PlanModel", "class_mix", "feasible_places"]
 
 
-def feasible_places(min_places: float, max_places: float, sizes: Sequence[int]) -> list[int]:
-    """Every total of whole classes (any number of each size) within ``[min_places, max_places]``.
+#: at most this many sizes per candidate in the MILP: a larger site keeps its smallest and largest
+#: sizes and evenly spaced ones between (bounds the model for very large candidates)
+MAX_SIZES_PER_SITE = 60
+
+
+def feasible_places(min_places: float, max_places: float, sizes: Sequence[int], *,
+                    most: int = MAX_SIZES_PER_SITE) -> list[int]:
+    """Every total of whole classes (any number of each size) within ``[min_places, max_places]``
+    (thinned to ``most`` evenly spaced ones, always with the smallest and the largest).
 
     >>> feasible_places(25, 45, [10, 15, 20])
     [25, 30, 35, 40, 45]
@@ -46,7 +53,11 @@ def feasible_places(min_places: float, max_places: float, sizes: Sequence[int]) 
         for v in range(s, top + 1):
             reach[v] |= reach[v - s]
     lo = max(1, int(np.ceil(min_places - 1e-9)))
-    return [v for v in range(lo, top + 1) if reach[v]]
+    out = [v for v in range(lo, top + 1) if reach[v]]
+    if len(out) > most:
+        keep = np.unique(np.round(np.linspace(0, len(out) - 1, most)).astype(int))
+        out = [out[k] for k in keep]
+    return out
 
 
 def class_mix(places: int, sizes: Mapping[str, int], carer_ratio: Mapping[str, float] | None = None) -> dict[str, int]:
