@@ -82,7 +82,7 @@ class Residential(Rule):
                 return "可由" + "、".join(fix[:3]) + "补足"
             return "周边候选点已全部选用仍不足" if total else "15分钟内无候选点"
 
-        parts = [f"{name}缺{m:.0f}个（{how(fix, total)}）" for name, m, fix, total in miss[:5]]
+        parts = [f"{name}缺{int(np.ceil(m - EPS))}个（{how(fix, total)}）" for name, m, fix, total in miss[:5]]
         more = f"等{len(miss)}个小区" if len(miss) > 5 else ""
         head = f"{self.name}：{'、'.join(parts)}{more}"
         if miss and not any(total for *_, total in miss):
