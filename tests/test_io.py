@@ -517,3 +517,18 @@ def test_datum_mixups_detected_on_the_whole_district(xuhui, files, declared):
     area = make_area(**layers, policy=xuhui.policy, graph=xuhui.graph, metric_crs=xuhui.metric_crs)
     with pytest.raises(DataError, match=f'set crs = "{files}"'):
         checks.check_datum(area, declared, {})
+
+
+def test_yes_no_columns_read_under_chinese_headers(tmp_path):
+    """是否普惠 / 是否示范 are the puhui / is_demonstration columns (not silently ignored): I1 公办 and
+    I2 普惠 would be 普惠 by category, but 是否普惠 = 否 for I2 and 是 for I3 (民办) wins: 普惠 places are
+    I1 20 + I3 30 = 50 (by category they would be 20 + 25 = 45)."""
+    df = _inst_table().rename(columns={"institution_id": "机构编号", "name": "机构名称", "category": "性质",
+                                       "places": "托位数", "lon": "经度", "lat": "纬度"})
+    df["是否普惠"] = ["是", "否", "是", "否"]
+    df["是否示范"] = ["是", "否", "否", "否"]
+    area = _area_with(tmp_path, "institutions", "inst.csv", lambda p: df.to_csv(p, index=False))
+    inst = area.institutions
+    assert inst["puhui"].tolist() == [True, False, True, False]
+    assert int(inst.loc[inst["puhui"], "places"].sum()) == 50
+    assert inst["is_demonstration"].tolist() == [True, False, False, False]

@@ -464,3 +464,16 @@ def test_street_puhui_share_met_where_candidates_allow():
     assert a.plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-4)
     assert a.streets_after.loc["S2", "status_puhui_share"] == "达标"
     assert a.streets_after.loc["S2", "puhui_share"] == pytest.approx(48 / 68)
+
+
+def test_cli_plan_file_with_plan_options_is_refused(tmp_path, capsys):
+    """``map --plan P --budget 100`` would silently use P: refused (exit 2) naming the flag."""
+    from tuoyu_geo import cli
+    from tuoyu_geo.datasets import bundled_path
+
+    p = tmp_path / "plan.json"
+    p.write_text("{}", encoding="utf-8")
+    rc = cli.main(["map", str(bundled_path()), "--plan", str(p), "--budget", "100", "--out", str(tmp_path / "m.html"),
+                   "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--budget would be ignored" in err and not (tmp_path / "m.html").exists()

@@ -217,6 +217,13 @@ def _plan_arg(args: argparse.Namespace, area: Any):
     from .plan import load_plan
 
     if getattr(args, "plan", None):
+        clash = [flag for flag, on in (("--no-plan", getattr(args, "no_plan", False)),
+                                       ("--budget", args.budget is not None),
+                                       ("--max-sites", args.max_sites is not None),
+                                       ("--strict", getattr(args, "strict", False))) if on]
+        if clash:
+            raise DataError(f"--plan {args.plan} is a plan already made; {', '.join(clash)} would be ignored",
+                            file="--plan", fix=f"drop {', '.join(clash)}, or drop --plan to plan again")
         return load_plan(args.plan, area)
     if getattr(args, "no_plan", False):
         return None

@@ -65,6 +65,14 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "max_places": ("最大托位", "最大托位数", "可设托位"),
     "district": ("区", "区县"),
     "built_year": ("建成年份", "竣工年份"),
+    "puhui": ("是否普惠", "普惠机构"),
+    "is_demonstration": ("是否示范", "示范机构"),
+    "is_new": ("是否新建", "新建小区"),
+    "households": ("户数",),
+    "min_places": ("最小托位", "最小托位数"),
+    "fixed_cost": ("固定投资", "固定成本"),
+    "cost_per_place": ("每托位投资", "每托位成本"),
+    "available_year": ("可用年份", "可建年份"),
 }
 
 #: every contract column (required and optional) of every layer
