@@ -37,9 +37,9 @@ from .store import load_plan, save_plan
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GapContext", "ModelResult", "explain_gaps", "residential_fixers", "rule_status", "PlanModel", "PlanOptions", "SitePlan", "Status", "area_with_sites",
-           "capacitated_coverage", "class_mix", "feasible_places", "load_plan", "lscp", "mclp", "p_median", "plan_sites",
-           "read_orlib_pmed", "save_plan"]
+__all__ = ["GapContext", "ModelResult", "PlanModel", "PlanOptions", "SitePlan", "Status", "area_with_sites",
+           "capacitated_coverage", "class_mix", "explain_gaps", "feasible_places", "load_plan", "lscp", "mclp",
+           "p_median", "plan_sites", "read_orlib_pmed", "residential_fixers", "rule_status", "save_plan"]
 
 _OPTION_NAMES = {f.name for f in fields(PlanOptions)}
 

@@ -31,7 +31,6 @@ COVERAGE, RESIDENTIAL, DEMONSTRATION = Coverage(), Residential(), Demonstration(
 #: every rule, in MILP block order
 RULES: tuple[Rule, ...] = (SITE_CHOICE, ONE_PUHUI, BUDGET, MAX_SITES, PHASING, PLACES, AREA_SHARE, STREET_SHARE,
                            COVERAGE, RESIDENTIAL, DEMONSTRATION)
-#: rules before their MILP block: the first stage (一街道一普惠 and 一县区一示范 in best effort)
 BY_KEY: dict[str, Rule] = {r.key: r for r in RULES}
 #: rules with a per-街道 status, in scorecard column order
 SCORED_RULES: tuple[Rule, ...] = (PLACES, STREET_SHARE, ONE_PUHUI, RESIDENTIAL)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import EPS, MET, Rule, SiteContext, Unmet, status
+from .base import EPS, Rule, SiteContext, Unmet, status
 
 __all__ = ["Demonstration", "Residential"]
 
@@ -182,7 +182,3 @@ class Demonstration(Rule):
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         chosen = model.designated_new()
         return {j: f"指定为{district or '全区'}示范机构（{self.name}）" for j, district in chosen.items() if j in ctx.order}
-
-
-def all_met(row: pd.Series, columns: list[str]) -> bool:
-    return all(row.get(c, MET) == MET for c in columns)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import EPS, MET, Rule, SiteContext, Unmet, status
+from .base import EPS, Rule, SiteContext, Unmet, status
 
 __all__ = ["AreaPuhuiShare", "OnePuhuiPerStreet", "PlacesPer1000", "StreetPuhuiShare", "place_gap"]
 
@@ -218,8 +218,3 @@ class OnePuhuiPerStreet(Rule):
 
     def explain_street(self, before: pd.Series, after: pd.Series, model: Any) -> str | None:
         return f"{self.name}：街道内仍无普惠机构；" + model.capacity_note(str(after["street_id"]))
-
-
-def met(row: pd.Series, column: str) -> bool:
-    """Whether a scorecard row has ``column`` 达标 (absent columns count as met)."""
-    return column not in row or row[column] == MET
