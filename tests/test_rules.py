@@ -1,8 +1,8 @@
 """Rule by rule: each test pins one policy rule (or one step of the plan) that a mutant of the rule
 would break.  Every expected value is worked out by hand in the docstring, on the hand instances
 of ``test_plan.py`` (3 街道, 5 小区, I1 普惠 40 places in S1, I2 民办 20 places in S2, candidates
-K1–K4; wuxi-2025: 4.5 places / 1000, 普惠 ≥ 70 %, circles 5/10/15 min = 300/500/1000 m, classes
-20/15/10) and ``test_indicators.py`` (S1 50 places of which 40 普惠, S2 10 民办, S3 none).
+K1–K4; wuxi-2025: 4.5 places / 1000, 普惠 ≥ 70 %, circles 5/10/15 min = 300/500/1000 m, whole
+classes of 10/15/18/20; ``POL`` of test_plan has no 一县区一示范, tested here with ``WUXI``) and ``test_indicators.py`` (S1 50 places of which 40 普惠, S2 10 民办, S3 none).
 
 Hand plan of ``test_plan.py`` with the area-wide 普惠 share only (``street_puhui_share=False``, as in
 most tests below, see :func:`_plan`): K1, K2 (20 places), K3; shortfall 0, coverage 230, cost 90 万元.
@@ -137,8 +137,8 @@ def test_area_puhui_share_already_met_adds_no_rows(fx):
 
 def test_budget_equal_to_the_forced_sites_is_feasible(fx):
     """Strict: the cheapest forced sites (一街道一普惠 in S2 and S3) cost K2 30 + K4 25 = 55 万元; a
-    budget of exactly 55 passes the precheck and admits a plan: K2 (20 places) and K4 (K3 would cost 30).  S1 stays 5 places short (no money for K1), S3 gets 20
-    ≥ 18; coverage C3 80 + C4 60 = 140."""
+    budget of exactly 55 passes the precheck and admits a plan: K2 (20 places) and K4 (K3 would cost
+    30).  S1 stays 5 places short (no money for K1), S3 gets 20 ≥ 18; coverage C3 80 + C4 60 = 140."""
     plan = _plan(*fx, budget_wan=55, strict=True)
     assert sorted(plan.sites.index) == ["K2", "K4"]
     ov = plan.objective_values
@@ -148,11 +148,14 @@ def test_budget_equal_to_the_forced_sites_is_feasible(fx):
 
 def test_max_new_sites_precheck_names_the_rule(fx):
     """Strict, max_new_sites=1, but S2 and S3 both lack a 普惠 institution: 0 required + 2 forced =
-    2 > 1.  The precheck reports it for 全区 under 最大新增点位数 (not the solver's generic 模型 reason)."""
+    2 > 1.  The precheck reports it for 全区 under 最大新增点位数 (not the solver's generic 模型 reason);
+    with max_new_sites=2 it passes."""
     with pytest.raises(InfeasiblePlanError) as e:
         _plan(*fx, max_new_sites=1, strict=True)
     assert [r[:2] for r in e.value.reasons] == [("全区", "最大新增点位数")]
     assert "= 2 > max_new_sites=1" in e.value.reasons[0][2] and "allow at least 2 new sites" in str(e.value)
+    # exactly 2 allowed: the precheck passes (2 ≤ 2) and the plan is K2 + K3 (K3 covers 100 > K4's 60)
+    assert sorted(_plan(*fx, max_new_sites=2, strict=True).sites.index) == ["K2", "K3"]
 
 
 def test_required_site_precheck_names_the_site(fx):
@@ -168,6 +171,81 @@ def test_required_site_precheck_names_the_site(fx):
         _plan(area, compute_access(area, POL), required=["K2"], strict=True)
     assert sorted(r[:2] for r in e.value.reasons) == [("二街道 (S2)", "一街道一普惠"), ("二街道 (S2)", "指定点位")]
     assert any(r[1] == "指定点位" and r[2].startswith("required site K2 ") for r in e.value.reasons)
+
+
+def test_strict_one_puhui_is_a_hard_rule(fx):
+    """Strict, years 2026–2027 with 20 万元 a year: every site costs ≥ 25 (K4 5 + 20), so nothing can
+    open and 一街道一普惠 (S2, S3) cannot be met.  The prechecks pass (both 街道 have allowed
+    candidates, no total budget), the solver finds no plan → InfeasiblePlanError (全区, 模型); best
+    effort instead returns the empty plan with both 街道 penalised in the first stage (2)."""
+    with pytest.raises(InfeasiblePlanError) as e:
+        _plan(*fx, years=[2026, 2027], budget_per_year_wan=20, strict=True)
+    assert [r[:2] for r in e.value.reasons] == [("全区", "模型")]
+    plan = _plan(*fx, years=[2026, 2027], budget_per_year_wan=20)
+    assert plan.sites.empty and plan.objective_values["rules"] == pytest.approx(2)
+
+
+# ------------------------------------------------------------------- 一县区一示范 (wuxi-2025: 1 per district, ≥ 45 places)
+
+WUXI = tg.load_policy("wuxi-2025")
+
+
+def test_existing_institution_of_exactly_the_minimum_size_is_designated(fx):
+    """I1 (普惠) with exactly 45 places (= demonstration_min_places) is designated 测试区's
+    demonstration institution; with 44 it is not, and no candidate can hold 45 (max 35): none."""
+    area, acc = fx
+    for places, want in ((45, [{"district": "测试区", "id": "I1", "kind": "existing", "places": 45}]), (44, [])):
+        a = area.replace(institutions=area.institutions.assign(places=[places, 20]))
+        plan = plan_sites(a, acc, WUXI, street_puhui_share=False)
+        assert plan.designated.to_dict(orient="records") == want, places
+
+
+def test_strict_demonstration(fx):
+    """Strict with one demonstration institution required in 测试区:
+    (a) nothing can hold 45 places (I1 has 40, candidates ≤ 35) → the precheck fails under 一县区一示范;
+    (b) K2 may hold 45: exactly one candidate for one designation → the plan opens K2 with 45 and
+        designates it;
+    (c) the same with a budget of 70: the prechecks pass (forced K2 30 + K4 25 = 55 ≤ 70; one large
+        candidate) but K2 at 45 (55 万元) + S3's cheapest K4 (25) = 80 > 70 → no plan (全区, 模型).
+        Best effort with that budget gives up the designation (1 rule broken either way: K2 at 45
+        alone would leave S3 without 普惠 and 23 places short, K2 at 20 + K3 leaves only S1 5 short)."""
+    area, acc = fx
+    with pytest.raises(InfeasiblePlanError) as e:
+        plan_sites(area, acc, WUXI, street_puhui_share=False, strict=True)
+    assert [r[:2] for r in e.value.reasons] == [("测试区", "一县区一示范")]
+    big = hand_area(candidates={"max_places": [20, 45, 20, 20]})
+    acc_big = compute_access(big, WUXI)
+    plan = plan_sites(big, acc_big, WUXI, street_puhui_share=False, strict=True)
+    assert plan.designated.to_dict(orient="records") == [{"district": "测试区", "id": "K2", "kind": "new", "places": 45}]
+    with pytest.raises(InfeasiblePlanError) as e:
+        plan_sites(big, acc_big, WUXI, street_puhui_share=False, strict=True, budget_wan=70)
+    assert [r[:2] for r in e.value.reasons] == [("全区", "模型")]
+    plan = plan_sites(big, acc_big, WUXI, street_puhui_share=False, budget_wan=70)
+    assert plan.designated.empty and sorted(plan.sites.index) == ["K2", "K3"]
+    assert plan.objective_values["shortfall"] == pytest.approx(5)
+
+
+def test_only_the_designated_site_needs_the_minimum_size():
+    """K1 and K2 may both hold 45; one designation is needed.  The plan opens K1, K2, K3 (hand plan)
+    with one of K1/K2 at 45 (designated) and the other at its cheapest 20: cost 30 + 55 + 30 = 115
+    万元 (both at 45 would cost 140)."""
+    area = hand_area(candidates={"max_places": [45, 45, 20, 20]})
+    plan = plan_sites(area, compute_access(area, WUXI), WUXI, street_puhui_share=False)
+    s = plan.sites
+    assert sorted(s.index) == ["K1", "K2", "K3"] and sorted(s.loc[["K1", "K2"], "places"]) == [20, 45]
+    assert len(plan.designated) == 1 and plan.objective_values["cost"] == pytest.approx(115)
+
+
+# ------------------------------------------------------------------- 居住区配建 rows
+
+def test_residential_rows_only_for_communities_missing_places(fx):
+    """Existing communities need 5 places per 1000 within 1000 m: C1 20 (I1 40 at 150 m ✓), C2 10 (none
+    within 1000 m → 10 missing; K1 at 300 m), C3 16 (I2 20 at 900 m ✓), C4 12 (none; K3 400 m, K4
+    250 m), C5 8 (none; K3 500 m).  So 3 rows (C2, C4, C5), all met by the hand plan (K1 20 ≥ 10,
+    K3 20 ≥ 12 and ≥ 8): residential shortfall 0."""
+    plan = _plan(*fx)
+    assert plan.model_size["blocks"]["居住区配建标准"] == 3
+    assert plan.objective_values["residential"] == pytest.approx(0, abs=1e-6)
 
 
 # ------------------------------------------------------------------- explanations: ties by id
