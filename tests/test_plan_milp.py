@@ -13,10 +13,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_plan import _plan, fx  # noqa: F401  (fixture)
 
 from tuoyu_geo import settings
 from tuoyu_geo.solvers import MILP, complete_start
-from test_plan import _plan, fx  # noqa: F401  (fixture)
 
 FORMULATIONS = ("cumulative", "per_year", "classes")
 SWITCHES = tuple(settings.PLAN_MILP)
