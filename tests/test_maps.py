@@ -8,6 +8,7 @@ walk-grid area of ``tests/synth.py`` with hostile names (HTML, formulas) in ever
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import html
 import json
@@ -15,12 +16,15 @@ import re
 import shutil
 import subprocess
 import warnings
+from html.parser import HTMLParser
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 import synth  # tests/ is on sys.path under pytest's default import mode
-from shapely.geometry import shape
+from shapely.geometry import Point, Polygon, shape
 
 import tuoyu_geo
 from tuoyu_geo import OutputError
@@ -74,12 +78,62 @@ def a0(a):
     return assess(a.area, a.policy)
 
 
-def _layers(m):
-    return {c.layer_name: c for c in m._children.values() if isinstance(c, maps.FeatureLayer)}
+def _layers(el, found=None):
+    """Every FeatureLayer of a map by name, also those inside the before/after groups."""
+    found = {} if found is None else found
+    for c in el._children.values():
+        if isinstance(c, maps.FeatureLayer):
+            found[c.layer_name] = c
+        elif isinstance(c, maps.folium.FeatureGroup):
+            _layers(c, found)
+    return found
+
+
+def _groups(m):
+    """The before/after groups of a map: {name: (shown, [layer names])}."""
+    return {c.layer_name: (c.show, [k.layer_name for k in c._children.values() if isinstance(k, maps.FeatureLayer)])
+            for c in m._children.values() if isinstance(c, maps.folium.FeatureGroup)}
 
 
 def _features(layer):
-    return json.loads(layer.data)["features"]
+    return json.loads(layer.data if layer.view_of is None else layer.view_of.data)["features"]
+
+
+def _flat(coords):
+    """All numbers in a (nested) coordinate list."""
+    return [coords] if isinstance(coords, float | int) else [v for c in coords for v in _flat(c)]
+
+
+class _Tags(HTMLParser):
+    """Remote resources of a page: script src, link href, img src, and tile-layer URL templates."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.scripts = [], []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        url = dict(attrs).get({"script": "src", "link": "href", "img": "src", "iframe": "src"}.get(tag, ""))
+        if url:
+            self.urls.append(url)
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def remote_resources(text):
+    """What the page would fetch: remote (http, https, protocol-relative) script/link/img/iframe
+    tags and CSS url(...), and every tile-layer URL template."""
+    tags = _Tags()
+    tags.feed(text)
+    tiles = re.findall(r"L\.tileLayer\(\s*[\"']([^\"']+)", "\n".join(tags.scripts))
+    css = re.findall(r"url\(\s*[\"']?((?:https?:)?//[^\"')\s]+)", text)
+    return [u for u in tags.urls + css if re.match(r"(https?:)?//", u)] + tiles
 
 
 def test_fixture_is_a_real_plan(a):
@@ -87,18 +141,127 @@ def test_fixture_is_a_real_plan(a):
     assert set(a.isochrones["kind"]) == {"existing_puhui", "recommended"} and a.minutes == float(MK)
 
 
-def test_layers_legend_and_control(a):
+def test_layers_groups_legend_and_control(a):
     m = maps.coverage_map(a)
-    names = list(_layers(m))
     n = len(a.plan.sites)
-    assert names[0] == "街道：每千人口托位数（对比目标）" and names[1] == f"街道：{MK}分钟普惠覆盖率"
-    assert "街道：方案后每千人口托位数" in names and f"推荐新建普惠站点（{n}处）" in names
-    assert {f"现有普惠机构{MK}分钟服务范围", f"推荐站点{MK}分钟服务范围", "候选站点", "现有托育机构（按类别）"} <= set(names)
-    assert any(k.startswith("小区") for k in names)
-    assert any(isinstance(c, maps.folium.LayerControl) for c in m._children.values())
-    assert not _layers(m)[names[1]].show and not _layers(m)["候选站点"].show
+    before, after = maps.scenario_names(n)
+    assert (before, after) == ("方案前（现状）", f"方案后（新增{n}处推荐站点）")
+    comm = f"小区（按{MK}分钟覆盖着色，大小=婴幼儿数）"
+    assert _groups(m) == {
+        before: (False, ["街道：每千人口托位数（对比目标）", comm]),
+        after: (True, ["街道：方案后每千人口托位数", f"推荐站点{MK}分钟服务范围", f"{comm}（方案后）",
+                       f"推荐新建普惠站点（{n}处）"]),
+    }
+    overlays = [c.layer_name for c in m._children.values() if isinstance(c, maps.folium.map.Layer)
+                and not isinstance(c, maps.folium.FeatureGroup)]
+    assert overlays == [f"街道：{MK}分钟普惠覆盖率（现状）", f"现有普惠机构{MK}分钟服务范围", "候选站点",
+                        "现有托育机构（按类别）", "街道名称"]
+    layers = _layers(m)
+    assert not layers[f"街道：{MK}分钟普惠覆盖率（现状）"].show and not layers["候选站点"].show
     text = m.get_root().render()
-    assert "推荐新建普惠站点" in text and f"{MK}分钟内有普惠托育" in text and "tile.openstreetmap.org" in text
+    # the layer control lists the two groups as base layers (radio buttons) and the rest as overlays
+    ctl = re.search(r"L\.control\.layers\(\s*\{(.*?)\},\s*\{(.*?)\},", text, re.S)
+    keys = [[json.loads(s) for s in re.findall(r"(\"(?:[^\"\\]|\\.)+\"):", g)] for g in ctl.groups()]
+    assert keys == [[before, after], overlays]
+    assert "推荐新建普惠站点（方案后）" in text and f"{MK}分钟内有普惠托育" in text
+
+
+def test_scale_bar_is_metric_only(a):
+    text = maps.coverage_map(a).get_root().render()
+    calls = re.findall(r"L\.control\.scale\((.*?)\)", text)
+    assert len(calls) == 1  # folium's default scale (metric + miles) is not added as well
+    assert re.search(r"metric:\s*true", calls[0]) and re.search(r"imperial:\s*false", calls[0])
+
+
+def test_legend_and_layer_control_collapse_on_narrow_screens(a):
+    text = maps.coverage_map(a).get_root().render()
+    assert re.search(r"<details class=\"tuoyu-legend\" id=\"tuoyu-legend\" open><summary>图例</summary>", text)
+    assert "@media (max-width: 599px)" in text  # smaller legend and title on phones
+    assert 'if (legend && !wide) { legend.removeAttribute("open"); }' in text
+    assert "var wide = window.innerWidth >= 600;" in text
+    assert "collapsed: window.innerWidth < 600" in text
+
+
+def test_one_label_per_street(a):
+    m = maps.coverage_map(a)
+    labels = next(c for c in m._children.values() if isinstance(c, maps.StreetLabels))
+    names = [n for n, _, _ in labels.labels]
+    # the fixture's 街道: the hostile name (escaped) and 第2街道 … 第4街道
+    assert sorted(names) == sorted([html.escape(EVIL, quote=True), "第2街道", "第3街道", "第4街道"])
+    by_name = {html.escape(n, quote=True): g for n, g in zip(a.area.streets["name"], a.area.streets.geometry,
+                                                            strict=True)}
+    for name, lat, lon in labels.labels:
+        assert by_name[name].contains(Point(lon, lat))  # inside its own 街道
+    assert "<script>alert(1)" not in m.get_root().render()
+
+
+def test_offline_by_default_nothing_remote(a, tmp_path):
+    p = maps.save_map(maps.coverage_map(a), tmp_path / "map.html")
+    text = p.read_text(encoding="utf-8")
+    assert remote_resources(text) == [] and maps.remote_references(text) == []
+    assert '"1.9.4"' in text and "L.tileLayer" not in text and "jquery" not in text.lower()
+    # the harness finds what it is meant to find
+    online = maps.coverage_map(a, tiles="osm").get_root().render()
+    assert maps.LEAFLET_CDN + "leaflet.js" in remote_resources(online)
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in remote_resources(online)
+
+
+def test_own_tile_server_keeps_the_map_offline(a):
+    url = "http://10.1.2.3/tiles/{z}/{x}/{y}.png"
+    text = maps.coverage_map(a, tiles=url).get_root().render()
+    assert f'L.tileLayer(\n                "{url}"' in text or url in re.findall(r"L\.tileLayer\(\s*\"([^\"]+)", text)
+    assert '"1.9.4"' in text and maps.LEAFLET_CDN not in text  # Leaflet inlined
+    from tuoyu_geo import cli
+
+    assert cli._tiles(url) == url and cli._tiles("osm") == "osm"
+    with pytest.raises(argparse.ArgumentTypeError, match="URL template"):
+        cli._tiles("http://10.1.2.3/tiles/x.png")
+
+
+def test_coordinates_rounded_and_outlines_simplified(a):
+    m = maps.coverage_map(a)
+    for name, layer in _layers(m).items():
+        for f in _features(layer):
+            for v in _flat(f["geometry"]["coordinates"]):
+                assert len(repr(v).partition(".")[2]) <= maps.DECIMALS, (name, v)
+    drawn = [shape(f["geometry"]) for f in _features(_layers(m)["街道：每千人口托位数（对比目标）"])]
+    orig = list(a.streets.geometry)
+    assert sum(shapely.get_num_coordinates(g) for g in drawn) <= sum(shapely.get_num_coordinates(g) for g in orig)
+    # within the tolerance (3 m) plus rounding (≤ 0.8 m) of the true outline, in metres
+    metric = a.area.metric_crs
+    for d, o in zip(gpd.GeoSeries(drawn, crs=4326).to_crs(metric), gpd.GeoSeries(orig, crs=4326).to_crs(metric),
+                    strict=True):
+        assert d.is_valid and d.hausdorff_distance(o) <= maps.STREET_TOLERANCE_M + 0.8
+
+
+def test_simplify_polygons_by_hand():
+    """A 100 m square with one extra vertex 1 m off its bottom edge: the vertex goes at a 3 m
+    tolerance (1 m < 3 m) and stays at 0.5 m; ring coordinates 6 → 5 (closed ring: 4 corners +
+    the repeated first point).  Two squares sharing an edge (a valid coverage) stay gap- and
+    overlap-free."""
+    x0, y0 = 500_000.0, 3_400_000.0  # UTM 51N, near Shanghai
+    bump = Polygon([(x0, y0), (x0 + 50, y0 - 1), (x0 + 100, y0), (x0 + 100, y0 + 100), (x0, y0 + 100)])
+    gdf = gpd.GeoDataFrame(geometry=[bump], crs=32651).to_crs(4326)
+    assert shapely.get_num_coordinates(maps.simplify_polygons(gdf, 32651, tolerance_m=3.0).iloc[0]) == 5
+    assert shapely.get_num_coordinates(maps.simplify_polygons(gdf, 32651, tolerance_m=0.5).iloc[0]) == 6
+    left = Polygon([(x0 - 100, y0), (x0, y0), (x0 + 1, y0 + 50), (x0, y0 + 100), (x0 - 100, y0 + 100)])
+    right = Polygon([(x0, y0), (x0 + 100, y0), (x0 + 100, y0 + 100), (x0, y0 + 100), (x0 + 1, y0 + 50)])
+    pair = gpd.GeoDataFrame(geometry=[left, right], crs=32651).to_crs(4326)
+    s = maps.simplify_polygons(pair, 32651, tolerance_m=3.0).to_crs(32651)
+    assert s.iloc[0].intersection(s.iloc[1]).area < 1e-3
+    assert s.union_all().area == pytest.approx(20_000.0, rel=1e-6)
+
+
+def test_row_labels_written_once_per_layer_not_per_feature(a):
+    """Popups carry values only: a row label appears once per layer that uses it, however many
+    communities there are (before this it was written once per community)."""
+    m = maps.coverage_map(a)
+    text = m.get_root().render()
+    comm = [v for k, v in _layers(m).items() if k.startswith("小区")]
+    assert len(comm) == 2 and comm[1].view_of is comm[0]  # the after view reuses the data
+    assert text.count("最近普惠机构步行距离") == 2 and len(_features(comm[0])) == len(a.area.communities) > 2
+    assert text.count('"type":"Point"') == sum(len(_features(v)) for v in _layers(m).values()
+                                               if v.view_of is None and _features(v)[0]["geometry"]["type"] == "Point")
 
 
 def test_draws_the_assessment_isochrones_and_computes_nothing(a, monkeypatch):
@@ -119,23 +282,30 @@ def test_draws_the_assessment_isochrones_and_computes_nothing(a, monkeypatch):
             assert drawn.intersection(geom).area / geom.area > 0.95
 
 
-def test_communities_coloured_by_independent_coverage(a):
-    feats = _features(next(v for k, v in _layers(maps.coverage_map(a)).items() if k.startswith("小区")))
-    assert len(feats) == len(a.area.communities)
-    # independent of the within{MK}_* columns: the distance matrix against the threshold
-    acc = a.access
+def _expected_colours(acc, puhui):
+    """Coverage colour per community from the distance matrix against the threshold."""
     coo = acc.dist_institutions.tocoo()
     d = np.full(coo.shape, np.inf)
     d[coo.row, coo.col] = coo.data  # stored entries are distances (0 included), absent = out of reach
     near = d <= acc.thresholds_m[float(MK)]
-    ph = a.area.institutions["puhui"].reindex(acc.institution_ids).to_numpy(bool)
+    ph = puhui.reindex(acc.institution_ids).to_numpy(bool)
     expect = np.where(near[:, ph].any(1), maps.COVERAGE_COLORS["puhui"],
                       np.where(near.any(1), maps.COVERAGE_COLORS["any"], maps.COVERAGE_COLORS["none"]))
-    order = list(acc.community_ids)
-    got = dict(zip(a.area.communities.index, (f["properties"]["_style"]["fillColor"] for f in feats), strict=True))
-    assert [got[c] for c in order] == list(expect)
-    assert len(set(expect)) >= 2  # the test area has covered and uncovered communities
-    r = [f["properties"]["_style"]["radius"] for f in feats]
+    return dict(zip(acc.community_ids, expect, strict=True))
+
+
+def test_communities_coloured_by_independent_coverage_before_and_after(a):
+    layers = _layers(maps.coverage_map(a))
+    before, after = (v for k, v in layers.items() if k.startswith("小区"))
+    assert len(_features(before)) == len(a.area.communities)
+    ids = list(a.area.communities.index)
+    want = _expected_colours(a.access, a.area.institutions["puhui"])
+    got = {c: before.feature_style(i)["fillColor"] for i, c in enumerate(ids)}
+    assert got == want and len(set(want.values())) >= 2  # covered and uncovered communities
+    want_after = _expected_colours(a.access_after, a.plan.area_after.institutions["puhui"])
+    got_after = {c: after.feature_style(i)["fillColor"] for i, c in enumerate(ids)}
+    assert got_after == want_after and got_after != got  # the plan covers more communities
+    r = [before.feature_style(i)["radius"] for i in range(len(ids))]
     infants = a.area.communities["infants"].to_numpy()
     assert r[int(np.argmax(infants))] == max(r) and r[int(np.argmin(infants))] == min(r)
 
@@ -145,9 +315,8 @@ def test_every_user_string_is_escaped(a):
     esc = html.escape(EVIL, quote=True)
     seen = set()
     for name, layer in _layers(m).items():
-        for f in _features(layer):
-            for key in ("_popup", "_tip"):
-                s = f["properties"].get(key, "")
+        for i, f in enumerate(_features(layer)):
+            for s in (layer.popup_html(i), f["properties"].get("_t", "")):
                 assert "<script>" not in s and EVIL not in s
                 if esc in s:
                     seen.add(name)
@@ -157,8 +326,8 @@ def test_every_user_string_is_escaped(a):
     assert "<script>alert(1)" not in text and html.escape(AREA_NAME) in text
     attr = next(c for c in m._children.values() if isinstance(c, maps.Attribution))
     assert json.loads(attr.text_json) == html.escape(ATTRIBUTION) and "<i>" not in attr.text_json
-    star = next(f["properties"]["_popup"] for f in _features(_layers(m)[f"推荐新建普惠站点（{len(a.plan.sites)}处）"])
-                if f"<td>{EVIL_SITE}</td>" in f["properties"]["_popup"])
+    stars = _layers(m)[f"推荐新建普惠站点（{len(a.plan.sites)}处）"]
+    star = next(s for s in (stars.popup_html(i) for i in range(stars.n_features)) if f"<td>{EVIL_SITE}</td>" in s)
     site = a.plan.sites.loc[EVIL_SITE]
     assert f"<b>推荐站点：{esc}</b>" in star and f"{site['cost']:,.1f} 万元" in star
     assert html.escape(site["reason"], quote=True) in star
@@ -166,15 +335,17 @@ def test_every_user_string_is_escaped(a):
 
 def test_gcj02_tiles_shift_all_drawn_data(a):
     w, g = maps.coverage_map(a, tiles="none"), maps.coverage_map(a, tiles="amap")
+    tol = 1.1 * 10.0 ** -maps.DECIMALS  # both sides rounded to DECIMALS places
     for layer in ("现有托育机构（按类别）", f"推荐新建普惠站点（{len(a.plan.sites)}处）"):
         for fw, fg in zip(_features(_layers(w)[layer]), _features(_layers(g)[layer]), strict=True):
             x, y = fw["geometry"]["coordinates"]
             ex, ey = tcrs.wgs84_to_gcj02(x, y)
-            assert fg["geometry"]["coordinates"] == pytest.approx([float(ex), float(ey)], abs=2e-6)
+            assert fg["geometry"]["coordinates"] == pytest.approx([float(ex), float(ey)], abs=tol)
             assert abs(fg["geometry"]["coordinates"][0] - x) > 1e-3  # a few hundred metres in Shanghai
-    sw = _features(_layers(w)["街道：每千人口托位数（对比目标）"])[0]["geometry"]["coordinates"][0][0]
-    sg = _features(_layers(g)["街道：每千人口托位数（对比目标）"])[0]["geometry"]["coordinates"][0][0]
-    assert sg == pytest.approx([float(v) for v in tcrs.wgs84_to_gcj02(*sw)], abs=2e-6)
+    sw = shape(_features(_layers(w)["街道：每千人口托位数（对比目标）"])[0]["geometry"])
+    sg = shape(_features(_layers(g)["街道：每千人口托位数（对比目标）"])[0]["geometry"])
+    shifted = shapely.transform(sw, lambda xy: np.column_stack(tcrs.wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
+    assert sg.hausdorff_distance(shifted) < tol and sg.hausdorff_distance(sw) > 1e-3
     text = g.get_root().render()
     assert "autonavi.com" in text and "tile.openstreetmap.org" not in text
     assert "tile.openstreetmap.org" not in w.get_root().render()
@@ -184,9 +355,12 @@ def test_gcj02_tiles_shift_all_drawn_data(a):
 
 
 def test_map_without_plan(a0):
-    names = list(_layers(maps.coverage_map(a0)))
+    m = maps.coverage_map(a0)
+    names = list(_layers(m))
     assert not any(n.startswith("推荐") for n in names) and "街道：方案后每千人口托位数" not in names
+    assert _groups(m) == {}  # nothing to switch between
     assert "现有普惠机构15分钟服务范围" in names  # without a plan the map shows 15 minutes
+    assert "切换" not in next(c for c in m._children.values() if isinstance(c, maps.Legend)).body
     bare = dataclasses.replace(a0, isochrones=None)  # assess(..., with_isochrones=False)
     assert not any("服务范围" in n for n in _layers(maps.coverage_map(bare)))
 
@@ -194,14 +368,14 @@ def test_map_without_plan(a0):
 def test_offline_html_is_self_contained(a, tmp_path):
     p = maps.save_map(maps.coverage_map(a, offline=True), tmp_path / "sub" / "map.html")
     text = p.read_text(encoding="utf-8")
-    assert maps.remote_references(text) == []
+    assert maps.remote_references(text) == [] and remote_resources(text) == []
     assert not re.search(r"<(script|link)[^>]*(src|href)=[\"']?(https?:)?//", text)
     assert '"1.9.4"' in text and "tile.openstreetmap.org" not in text and "jquery" not in text.lower()
     assert [f.name for f in p.parent.iterdir()] == ["map.html"]
 
 
 def test_save_map_offline_strips_cdn_from_online_map(a, tmp_path):
-    m = maps.coverage_map(a, tiles="none")
+    m = maps.coverage_map(a, tiles="none", offline=False)
     online = maps.save_map(m, tmp_path / "online.html").read_text(encoding="utf-8")
     assert maps.remote_references(online) == [maps.LEAFLET_CDN + "leaflet.js", maps.LEAFLET_CDN + "leaflet.css"]
     offline = maps.save_map(m, tmp_path / "offline.html", offline=True).read_text(encoding="utf-8")
