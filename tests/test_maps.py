@@ -19,11 +19,12 @@ import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cdp  # tests/ is on sys.path under pytest's default import mode
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-import synth  # tests/ is on sys.path under pytest's default import mode
+import synth
 from shapely.geometry import Point, Polygon, shape
 
 import tuoyu_geo
@@ -414,13 +415,14 @@ def test_no_cjk_font_is_warned_with_the_fix(a, tmp_path, caplog, monkeypatch):
 
 # ------------------------------------------------------------------------------------ browser
 
-def run_chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> tuple[str, str]:
+def run_chromium(url: str, tmp: Path, *, screenshot: Path | None = None,
+                 size: tuple[int, int] = (1400, 1000)) -> tuple[str, str]:
     """Load a page in headless Chromium with all host names unresolvable; (DOM, stderr log)."""
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-extensions", "--host-resolver-rules=MAP * ~NOTFOUND",
             "--proxy-server=http://127.0.0.1:9", f"--user-data-dir={tmp / 'chromium-profile'}",
-            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--window-size=1400,1000"]
+            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", f"--window-size={size[0]},{size[1]}"]
     args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
     r = subprocess.run(args + [url], capture_output=True, text=True, timeout=120, cwd=tmp)
     return r.stdout, r.stderr
@@ -447,7 +449,7 @@ def test_offline_map_renders_in_chromium_without_network(a, tmp_path):
     dom, log = run_chromium(p.as_uri(), tmp_path)
     assert "Uncaught" not in log, log[-2000:]
     n = len(a.plan.sites)
-    assert "leaflet-container" in dom and "leaflet-control-layers" in dom and f"推荐新建普惠站点（{n}处）" in dom
+    assert "leaflet-container" in dom and "leaflet-control-layers" in dom and maps.scenario_names(n)[1] in dom
     expect = len(a.streets) + len(a.isochrones) + len(a.area.communities) + len(a.area.institutions)
     assert dom.count("leaflet-interactive") >= expect
     assert dom.count('class="leaflet-marker-icon tuoyu-star') == n
@@ -458,12 +460,96 @@ def test_offline_map_renders_in_chromium_without_network(a, tmp_path):
 @browser
 def test_popup_shows_escaped_name_as_text_in_chromium(a, tmp_path):
     m = maps.coverage_map(a, offline=True)
-    star = next(c for c in m._children.values()
-                if isinstance(c, maps.FeatureLayer) and c.layer_name.startswith("推荐新建"))
-    k = next(i for i, f in enumerate(_features(star)) if f"<td>{EVIL_SITE}</td>" in f["properties"]["_popup"])
+    star = next(v for k, v in _layers(m).items() if k.startswith("推荐新建"))
+    k = next(i for i in range(star.n_features) if f"<td>{EVIL_SITE}</td>" in star.popup_html(i))
     p = maps.save_map(m, tmp_path / "map.html", offline=True)
     p.write_text(p.read_text(encoding="utf-8").replace(
         "</html>", f"<script>{star.get_name()}.getLayers()[{k}].openPopup();</script></html>"), encoding="utf-8")
     dom, log = run_chromium(p.as_uri(), tmp_path)
     assert "Uncaught" not in log, log[-2000:]
     assert "推荐站点：&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script>alert(1)" not in dom
+
+
+#: measures the rendered page (a JS expression whose value is returned as JSON)
+PROBE = """(function () {
+  function box(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+  function paths(color) { return document.querySelectorAll('path.leaflet-interactive[fill="' + color + '"]').length; }
+  var out = {w: window.innerWidth, h: window.innerHeight};
+  var legend = document.getElementById("tuoyu-legend");
+  out.legend_open = legend.open; out.legend = box(legend);
+  var ctl = document.querySelector(".leaflet-control-layers");
+  out.control_expanded = ctl.classList.contains("leaflet-control-layers-expanded"); out.control = box(ctl);
+  out.scale = Array.from(document.querySelectorAll(".leaflet-control-scale-line")).map(function (e) {
+    return e.textContent; });
+  out.labels = Array.from(document.querySelectorAll(".tuoyu-street-label span")).map(function (e) {
+    return [e.textContent, e.style.visibility !== "hidden", box(e)]; });
+  out.bases = Array.from(document.querySelectorAll(".leaflet-control-layers-base label")).map(function (e) {
+    return [e.textContent.trim(), e.querySelector("input").checked]; });
+  out.after = {stars: document.querySelectorAll(".tuoyu-star").length, green: paths("GREEN")};
+  document.querySelector(".leaflet-control-layers-base input").click();  // switch to before the plan
+  out.before = {stars: document.querySelectorAll(".tuoyu-star").length, green: paths("GREEN")};
+  document.querySelectorAll(".leaflet-control-layers-base input")[1].click();  // and back
+  return out;
+})()"""
+
+
+def probe(a, tmp_path, size, screenshot=None):
+    """Render the default (offline) map at exactly ``size`` with the network off; the probe's figures."""
+    p = maps.save_map(maps.coverage_map(a), tmp_path / "map.html")
+    out, errors = cdp.render(CHROMIUM, p.as_uri(), tmp_path, width=size[0], height=size[1],
+                             expression=PROBE.replace("GREEN", maps.COVERAGE_COLORS["puhui"]), screenshot=screenshot)
+    assert errors == []
+    return out
+
+
+def png_size(path):
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _overlap(r, s):
+    return r[0] < s[2] and s[0] < r[2] and r[1] < s[3] and s[1] < r[3]
+
+
+@pytest.mark.browser
+@browser
+def test_desktop_1400x1000_in_chromium(a, tmp_path):
+    """Wide screen: legend and layer control open, 街道 names readable and clear of both, metric
+    scale only, and the before/after switch redraws sites and community colours."""
+    png = tmp_path / "desktop.png"
+    out = probe(a, tmp_path, (1400, 1000), screenshot=png)
+    assert (out["w"], out["h"]) == (1400, 1000) and png_size(png) == (1400, 1000)
+    assert out["legend_open"] and out["control_expanded"]
+    assert len(out["scale"]) == 1 and re.fullmatch(r"\d+ k?m", out["scale"][0]), out["scale"]
+    names = sorted(n for n, _, _ in out["labels"])
+    assert names == sorted([EVIL, "第2街道", "第3街道", "第4街道"])  # shown as text, not run as HTML
+    for name, shown, r in out["labels"]:
+        assert shown and 0 <= r[0] and r[2] <= 1400 and 0 <= r[1] and r[3] <= 1000, (name, r)
+        assert not _overlap(r, out["legend"]) and not _overlap(r, out["control"]), name
+    n = len(a.plan.sites)
+    before, after = maps.scenario_names(n)
+    assert out["bases"] == [[before, False], [after, True]]
+    # green = communities with a 普惠 institution within reach: counted independently of the map
+    green = maps.COVERAGE_COLORS["puhui"]
+    want_before = sum(v == green for v in _expected_colours(a.access, a.area.institutions["puhui"]).values())
+    want_after = sum(v == green for v in _expected_colours(a.access_after,
+                                                           a.plan.area_after.institutions["puhui"]).values())
+    assert out["after"] == {"stars": n, "green": want_after} and out["before"] == {"stars": 0, "green": want_before}
+    assert want_after > want_before
+
+
+@pytest.mark.browser
+@browser
+def test_phone_390x844_in_chromium(a, tmp_path):
+    """Narrow screen: the legend starts closed (a small button), the layer control collapsed."""
+    png = tmp_path / "phone.png"
+    out = probe(a, tmp_path, (390, 844), screenshot=png)
+    assert (out["w"], out["h"]) == (390, 844) and png_size(png) == (390, 844)
+    assert not out["legend_open"] and not out["control_expanded"]
+    lg = out["legend"]
+    assert (lg[2] - lg[0]) * (lg[3] - lg[1]) < 0.03 * 390 * 844  # a button, not 65 % of the screen
+    assert len(out["scale"]) == 1 and re.fullmatch(r"\d+ k?m", out["scale"][0])
+    assert sum(shown for _, shown, _ in out["labels"]) >= 1
+    shown = [r for _, s, r in out["labels"] if s]
+    assert not any(_overlap(r, s) for i, r in enumerate(shown) for s in shown[:i])  # decluttered

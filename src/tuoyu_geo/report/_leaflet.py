@@ -130,11 +130,12 @@ PANES = {"streets": 402, "areas": 404, "communities": 406, "points": 408, "label
 #: JS helpers shared by every feature layer (defined once, in the page header)
 _HELPERS_JS = """
 function tuoyuStyle(base, p, key) { return Object.assign({}, base, p._s || {}, (key && p[key]) || {}); }
-function tuoyuPopup(heads, v) {
+function tuoyuPopup(heads, v, lookup) {
   if (typeof v === "string") { return v; }
   var h = "<div class='tp'><b>" + v[0] + "</b><table>";
   for (var i = 1; i < v.length; i++) {
-    if (v[i] !== null) { h += "<tr><th>" + heads[i - 1] + "</th><td>" + v[i] + "</td></tr>"; }
+    var x = typeof v[i] === "number" ? lookup[v[i]] : v[i];
+    if (x !== null) { h += "<tr><th>" + heads[i - 1] + "</th><td>" + x + "</td></tr>"; }
   }
   return h + "</table></div>";
 }
@@ -144,7 +145,7 @@ function tuoyuLayer(data, o) {
     style: function (f) { return tuoyuStyle(o.style, f.properties, o.variant); },
     pointToLayer: function (f, latlng) {
       var s = tuoyuStyle(o.style, f.properties, o.variant);
-      if (f.properties._k === "star") {
+      if ((f.properties._k || o.kind) === "star") {
         return L.marker(latlng, {icon: L.divIcon({className: "tuoyu-star",
             html: "<div style='font-size:" + s.size + "px;line-height:1;color:" + s.color +
                   ";text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #000'>\\u2605</div>",
@@ -156,13 +157,37 @@ function tuoyuLayer(data, o) {
     },
     onEachFeature: function (f, layer) {
       var p = f.properties;
-      if (p._p) { layer.bindPopup(tuoyuPopup(o.heads, p._p), {maxWidth: 380}); }
+      if (p._p) { layer.bindPopup(tuoyuPopup(o.heads, p._p, o.lookup), {maxWidth: 380}); }
       var tip = p._t || (o.tipTitle && p._p ? p._p[0] : null);
       if (tip) { layer.bindTooltip(tip, {sticky: true}); }
     }
   });
 }
 """
+
+
+def _shared_values(features: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Features whose popup values used by two or more features (e.g. a 街道 name, a coverage
+    class) are replaced by indices into the returned lookup list (copies; the input is kept)."""
+    counts: dict[str, int] = {}
+    for f in features:
+        p = f["properties"].get("_p")
+        if isinstance(p, list):
+            for x in p[1:]:
+                if isinstance(x, str) and len(x) > 3:
+                    counts[x] = counts.get(x, 0) + 1
+    lookup = [x for x, n in counts.items() if n > 1]
+    index = {x: i for i, x in enumerate(lookup)}
+    if not index:
+        return features, []
+    out = []
+    for f in features:
+        p = f["properties"].get("_p")
+        if isinstance(p, list):
+            f = {**f, "properties": {**f["properties"], "_p": [p[0]] + [index.get(x, x) if isinstance(x, str) else x
+                                                                       for x in p[1:]]}}
+        out.append(f)
+    return out, lookup
 
 
 class MapSetup(MacroElement):
@@ -192,10 +217,12 @@ class FeatureLayer(folium.map.Layer):
 
     Every feature's properties hold only what differs between features: ``_s`` (Leaflet path
     options over the layer's ``style``; ``radius`` for circles, ``size``/``color`` for stars),
-    ``_a`` (options used instead by an ``after`` view of the same data), ``_k`` ("circle" |
-    "star" | absent for lines/polygons), ``_p`` (popup: ``[title, value, ...]`` of escaped HTML,
-    a ``None`` value drops its row; the row labels are the layer's ``heads``) and ``_t`` (escaped
-    tooltip; absent with ``tip_title`` → the popup title).  Needs nothing but Leaflet.
+    ``_a`` (options used instead by an ``after`` view of the same data), ``_k`` (point symbol
+    "circle" | "star", else the layer's ``kind``), ``_p`` (popup: ``[title, value, ...]`` of
+    escaped HTML, a ``None`` value drops its row; the row labels are the layer's ``heads``) and
+    ``_t`` (escaped tooltip; absent with ``tip_title`` → the popup title).  A popup value that
+    several features share is written once, in the layer's ``lookup``, and the features hold its
+    index.  Needs nothing but Leaflet.
 
     ``view_of`` draws the data of another FeatureLayer again (written once in the page) with the
     ``_a`` options of its features: the after-plan colours of the same communities.
@@ -212,22 +239,23 @@ class FeatureLayer(folium.map.Layer):
 
     def __init__(self, features: list[dict[str, Any]] | None = None, *, name: str, show: bool = True,
                  style: dict[str, Any] | None = None, heads: list[str] | None = None, pane: str = "areas",
-                 tip_title: bool = False, view_of: FeatureLayer | None = None, overlay: bool = True,
-                 control: bool = True) -> None:
+                 tip_title: bool = False, kind: str | None = None, view_of: FeatureLayer | None = None,
+                 overlay: bool = True, control: bool = True) -> None:
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         if pane not in PANES:
             raise ValueError(f"unknown pane {pane!r}; use one of {', '.join(PANES)}")
         self._name = "TuoyuLayer"
         self.view_of = view_of
         if view_of is None:
-            self.features = list(features or [])
+            self.features, self.lookup = _shared_values(list(features or []))
             self.data = json_for_script({"type": "FeatureCollection", "features": self.features})
         else:
-            self.features, self.data = view_of.features, ""
+            self.features, self.lookup, self.data = view_of.features, view_of.lookup, ""
         self.n_features = len(self.features)
         self.style, self.heads = dict(style or {}), list(heads or [])
         self.options = json_for_script({"pane": f"tuoyu-{pane}", "style": self.style, "heads": self.heads,
-                                        "tipTitle": tip_title, "variant": "_a" if view_of is not None else None})
+                                        "tipTitle": tip_title, "kind": kind, "lookup": self.lookup,
+                                        "variant": "_a" if view_of is not None else None})
 
     @property
     def source_name(self) -> str:
@@ -238,7 +266,8 @@ class FeatureLayer(folium.map.Layer):
         v = self.features[i]["properties"].get("_p", "")
         if isinstance(v, str):
             return v
-        rows = "".join(f"<tr><th>{h}</th><td>{x}</td></tr>" for h, x in zip(self.heads, v[1:], strict=False)
+        values = [self.lookup[x] if isinstance(x, int) else x for x in v[1:]]
+        rows = "".join(f"<tr><th>{h}</th><td>{x}</td></tr>" for h, x in zip(self.heads, values, strict=False)
                        if x is not None)
         return f"<div class='tp'><b>{v[0]}</b><table>{rows}</table></div>"
 

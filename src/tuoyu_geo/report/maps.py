@@ -157,15 +157,13 @@ def _geom_json(geom: Any) -> dict[str, Any]:
 
 
 def _feature(geom: Any, *, style: Mapping[str, Any] | None = None, popup: list[str | None] | None = None,
-             tip: str = "", kind: str | None = None, after: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             tip: str = "", after: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A GeoJSON feature with the compact properties of :class:`FeatureLayer`."""
     props: dict[str, Any] = {}
     if style:
         props["_s"] = dict(style)
     if after:
         props["_a"] = dict(after)
-    if kind:
-        props["_k"] = kind
     if popup:
         props["_p"] = popup
     if tip:
@@ -391,18 +389,18 @@ def _community_layer(to: _Target, a: Any, datum: str, mk: str) -> pd.Series:
         radius = float(np.clip(1.5 + math.sqrt(max(float(r["infants"]), 0.0)) * 0.6, 2.0, 10.0))
         change = ({"fillColor": COVERAGE_COLORS[after.at[cid]]}
                   if after is not None and after.at[cid] != cls.at[cid] else None)
-        feats.append(_feature(geom, kind="circle", style={"radius": round(radius, 1),
+        feats.append(_feature(geom, style={"radius": round(radius, 1),
                                                           "fillColor": COVERAGE_COLORS[cls.at[cid]]},
                               after=change, popup=_table(str(r["name"]), values)))
     heads = [_e(h) for h in (label("street_name"), label("population"), label("infants"), f"{mk}分钟覆盖",
                              "最近普惠机构步行距离", "方案后")]
     style = {"color": "#333", "weight": 0.5, "fillOpacity": 0.85}
     name = f"小区（按{mk}分钟覆盖着色，大小=婴幼儿数）"
-    before = FeatureLayer(feats, name=name, style=style, heads=heads, pane="communities", tip_title=True)
+    before = FeatureLayer(feats, name=name, style=style, heads=heads, pane="communities", tip_title=True, kind="circle")
     before.add_to(to.before)
     if to.after is not None:
         FeatureLayer(name=f"{name}（方案后）", view_of=before, style=style, heads=heads, pane="communities",
-                     tip_title=True).add_to(to.after)
+                     tip_title=True, kind="circle").add_to(to.after)
     return cls
 
 
@@ -414,11 +412,11 @@ def _candidate_layer(to: _Target, area: Any, datum: str) -> None:
         values = [_e(sid), _e(r["kind"]), _e(street_names.get(r["street_id"], "")),
                   f"{_num(_g(r, 'min_places', 0))}–{_num(r['max_places'])}", _num(_g(r, "fixed_cost"), "{:,.1f}"),
                   _num(_g(r, "cost_per_place"), "{:,.2f}"), _num(_g(r, "available_year"), "{:.0f}")]
-        feats.append(_feature(geom, kind="circle", popup=_table("候选站点：" + str(r["name"]), values),
+        feats.append(_feature(geom, popup=_table("候选站点：" + str(r["name"]), values),
                               tip="候选：" + _e(r["name"])))
     heads = [_e(label(c)) for c in ("site_id", "kind", "street_name")] + ["可设托位"] + \
         [_e(label(c)) for c in ("fixed_cost", "cost_per_place", "available_year")]
-    FeatureLayer(feats, name="候选站点", show=False, heads=heads, pane="points",
+    FeatureLayer(feats, name="候选站点", show=False, heads=heads, pane="points", kind="circle",
                  style={"radius": 4, "color": "#555", "weight": 1.2, "fillColor": "#ffffff",
                         "fillOpacity": 0.9}).add_to(to.map)
 
@@ -436,11 +434,11 @@ def _institution_layer(to: _Target, area: Any, datum: str) -> None:
         style = {"fillColor": CATEGORY_COLORS.get(str(r["category"]), _OTHER_COLOR)}
         if puhui:
             style.update(color="#000", weight=2.5)
-        feats.append(_feature(geom, kind="circle", style=style, popup=_table(str(r["name"]), values),
+        feats.append(_feature(geom, style=style, popup=_table(str(r["name"]), values),
                               tip=f"{_e(r['name'])}（{_e(r['category'])}{'，普惠' if puhui else ''}）"))
     heads = [_e(label(c)) for c in ("address", "category", "puhui", "places", "is_demonstration")] + \
         ["状态", _e(label("street_name"))]
-    FeatureLayer(feats, name="现有托育机构（按类别）", heads=heads, pane="points",
+    FeatureLayer(feats, name="现有托育机构（按类别）", heads=heads, pane="points", kind="circle",
                  style={"radius": 7, "color": "#fff", "weight": 1.5, "fillOpacity": 0.95}).add_to(to.map)
 
 
@@ -453,11 +451,11 @@ def _site_layer(to: _Target, sites: gpd.GeoDataFrame, datum: str) -> None:
                   _e(_g(r, "classes", "")), f"{_num(_g(r, 'cost'), '{:,.1f}')} 万元",
                   _num(_g(r, "new_infants_covered"), "{:,.0f}"), _num(_g(r, "year"), "{:.0f}"),
                   _e(_g(r, "reason", ""))]
-        feats.append(_feature(geom, kind="star", popup=_table("推荐站点：" + str(_g(r, "name", sid)), values),
+        feats.append(_feature(geom, popup=_table("推荐站点：" + str(_g(r, "name", sid)), values),
                               tip="推荐：" + _e(_g(r, "name", sid))))
     heads = [_e(label(c)) for c in ("site_id", "kind", "street_name", "places", "classes")] + \
         ["投资估算", _e(label("new_infants_covered")), _e(label("year")), "推荐理由"]
-    FeatureLayer(feats, name=f"推荐新建普惠站点（{len(sites)}处）", heads=heads, pane="points",
+    FeatureLayer(feats, name=f"推荐新建普惠站点（{len(sites)}处）", heads=heads, pane="points", kind="star",
                  style={"size": 22 if len(sites) <= 30 else 18, "color": "#d6004c"}).add_to(to.after or to.map)
 
 
