@@ -435,11 +435,13 @@ browser = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not ins
 @pytest.mark.browser
 @browser
 def test_chromium_detects_js_errors(tmp_path):
-    """Harness check: an uncaught error in a page is visible in the captured log."""
+    """Harness check: an uncaught error in a page is visible in the captured log (both harnesses)."""
     page = tmp_path / "bad.html"
     page.write_text("<html><body><script>notDefinedAnywhere();</script></body></html>")
     _, log = run_chromium(page.as_uri(), tmp_path)
     assert "Uncaught" in log
+    value, errors = cdp.render(CHROMIUM, page.as_uri(), tmp_path, width=390, height=844, expression="1 + 1")
+    assert value == 2 and len(errors) == 1 and "notDefinedAnywhere" in errors[0]
 
 
 @pytest.mark.browser
@@ -553,3 +555,32 @@ def test_phone_390x844_in_chromium(a, tmp_path):
     assert sum(shown for _, shown, _ in out["labels"]) >= 1
     shown = [r for _, s, r in out["labels"] if s]
     assert not any(_overlap(r, s) for i, r in enumerate(shown) for s in shown[:i])  # decluttered
+
+
+@pytest.mark.browser
+@browser
+def test_street_names_that_would_overlap_are_hidden_in_chromium(tmp_path):
+    """Two names at one point, a third 0.01° east, a fourth far away.  At the fitted zoom 12
+    (2¹²·256/360 ≈ 2913 px per degree of longitude) 0.01° is 29 px, less than a 7-character
+    name (≈ 90 px): only the first (the largest 街道 comes first) and the far one are shown.
+    Three levels in (8×: 233 px) the third is clear of the first and shows again; the second,
+    on top of the first, stays hidden."""
+    m = maps.folium.Map(location=[31.2, 121.4], zoom_start=12, tiles=None)
+    m.default_js, m.default_css = [], []
+    m.add_child(maps.InlineLeaflet())
+    m.add_child(maps.MapSetup())
+    maps.StreetLabels([("甲街道街道街道", 31.2, 121.4), ("乙街道街道街道", 31.2, 121.4),
+                       ("丙街道街道街道", 31.2, 121.41), ("丁街道", 31.25, 121.45)]).add_to(m)
+    m.add_child(maps.Legend("t", "b"))
+    m.add_child(maps.Controls([[31.19, 121.39], [31.26, 121.46]]))
+    p = maps.save_map(m, tmp_path / "labels.html")
+    expr = """(function () {
+      function shown() { return Array.from(document.querySelectorAll(".tuoyu-street-label span"))
+        .filter(function (e) { return e.style.visibility !== "hidden"; }).map(function (e) { return e.textContent; }); }
+      var map = MAP; var out = {zoom: map.getZoom(), fitted: shown()};
+      map.setZoom(map.getZoom() + 3, {animate: false}); out.zoomed = shown(); return out;
+    })()""".replace("MAP", m.get_name())
+    out, errors = cdp.render(CHROMIUM, p.as_uri(), tmp_path, width=800, height=600, expression=expr)
+    assert errors == []
+    assert out["zoom"] == 12 and out["fitted"] == ["甲街道街道街道", "丁街道"], out
+    assert out["zoomed"] == ["甲街道街道街道", "丙街道街道街道", "丁街道"], out

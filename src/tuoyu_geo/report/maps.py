@@ -147,13 +147,7 @@ def _round(geom: Any) -> Any:
 
 
 def _geom_json(geom: Any) -> dict[str, Any]:
-    d = shapely.geometry.mapping(_round(geom))
-
-    def rnd(c: Any) -> Any:  # mapping() gives floats such as 121.42957000000001 after set_precision
-        return round(c, DECIMALS) if isinstance(c, float) else [rnd(x) for x in c]
-
-    d["coordinates"] = rnd(d["coordinates"])
-    return d
+    return shapely.geometry.mapping(_round(geom))
 
 
 def _feature(geom: Any, *, style: Mapping[str, Any] | None = None, popup: list[str | None] | None = None,
