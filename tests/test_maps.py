@@ -470,6 +470,11 @@ def test_popup_shows_escaped_name_as_text_in_chromium(a, tmp_path):
     dom, log = run_chromium(p.as_uri(), tmp_path)
     assert "Uncaught" not in log, log[-2000:]
     assert "推荐站点：&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script>alert(1)" not in dom
+    # every row as built in Python (values shared by several sites come from the layer's lookup)
+    tds = re.findall(r"<td>(.*?)</td>", star.popup_html(k))
+    assert len(tds) == 9 and any(isinstance(x, int) for x in _features(star)[k]["properties"]["_p"])
+    for td in tds:  # the DOM serialises text with &, <, > escaped and quotes as they are
+        assert f"<td>{html.escape(html.unescape(td), quote=False)}</td>" in dom, td
 
 
 #: measures the rendered page (a JS expression whose value is returned as JSON)
