@@ -157,7 +157,10 @@ function tuoyuLayer(data, o) {
     },
     onEachFeature: function (f, layer) {
       var p = f.properties;
-      if (p._p) { layer.bindPopup(tuoyuPopup(o.heads, p._p, o.lookup), {maxWidth: 380}); }
+      if (p._p) {  // narrow enough for a phone, and panned clear of the title
+        layer.bindPopup(tuoyuPopup(o.heads, p._p, o.lookup), {maxWidth: Math.min(380, window.innerWidth - 60),
+                                                              autoPanPaddingTopLeft: [10, 80]});
+      }
       var tip = p._t || (o.tipTitle && p._p ? p._p[0] : null);
       if (tip) { layer.bindTooltip(tip, {sticky: true}); }
     }
