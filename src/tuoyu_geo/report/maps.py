@@ -469,7 +469,7 @@ def _legend_html(area: Any, mk: str, plan_sites: int | None, cls: pd.Series) -> 
     parts += [band(c, lab) for _, c, lab in _RATIO_BINS]
     parts.append(f"<h4>街道 {mk}分钟普惠覆盖率（图层中打开）</h4>")
     parts += [band(c, lab) for _, c, lab in _SHARE_BINS]
-    parts.append("<h4>小区（圆点大小 = 婴幼儿数；数量为现状）</h4>")
+    parts.append("<h4>小区（圆点大小 = 婴幼儿数" + ("；数量为现状" if plan_sites is not None else "") + "）</h4>")
     parts += [sw(COVERAGE_COLORS[k], f"{_COVERAGE_LABELS[k].format(m=mk)}（{int(counts.get(k, 0))}）", circle=True)
               for k in ("puhui", "any", "none")]
     parts.append("<h4>现有托育机构</h4>")
