@@ -236,8 +236,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     area = _area(args.dir)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
-    offline = args.offline or args.tiles in (None, "none")
-    path = save_map(coverage_map(a, tiles=args.tiles or "none", offline=offline), args.out, offline=offline)
+    path = save_map(coverage_map(a, tiles=args.tiles, offline=True if args.offline else None), args.out)
     _out(f"wrote {path}")
     return EXIT_OK
 
@@ -295,6 +294,15 @@ def _plan_flags(p: argparse.ArgumentParser) -> None:
                    help="exit 3 when a rule cannot be met anywhere (default: best effort, unmet rules listed)")
 
 
+def _tiles(value: str) -> str:
+    from .report.maps import TILES, is_tile_url
+
+    if value in (*TILES, "none") or is_tile_url(value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(TILES)}, none, "
+                                     "or a URL template with {z}/{x}/{y}")
+
+
 def _add_area_commands(add) -> None:
     p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
     p.add_argument("--sources", action="store_true", help="also print the source of every number")
@@ -347,8 +355,9 @@ def _add_plan_commands(add) -> None:
     pm = add.parser("map")
     pm.add_argument("--offline", action="store_true",
                     help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
-    pm.add_argument("--tiles", choices=["osm", "amap", "tencent", "none"], default=None,
-                    help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted)")
+    pm.add_argument("--tiles", type=_tiles, default=None, metavar="{osm,amap,tencent,none,URL}",
+                    help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted; "
+                         "a URL template with {z}/{x}/{y}, e.g. an intranet tile server, keeps the map offline)")
     pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
     p.add_argument("--out", default="outputs", help="export folder (default ./outputs)")
