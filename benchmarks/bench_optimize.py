@@ -66,7 +66,7 @@ PLAN_VARIANTS = (("default", {}), ("budget 3000 万元", {"budget_wan": 3000}),
 
 #: "before": the model of issue 11 (per-year size binaries, no strengthening); "after": the defaults
 MODELS = {"before": ("per_year", dict.fromkeys(("disaggregate", "served_rows", "site_counts", "complete_start",
-                                               "budget_cuts", "floor_cuts"), False)),
+                                               "budget_cuts", "floor_cuts", "cap_coefficients"), False)),
           "after": ("cumulative", {})}
 
 

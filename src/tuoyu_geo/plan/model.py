@@ -429,7 +429,12 @@ class PlanModel:
         ``stage`` (rule ``key``); returns the shortfall column.  Remembered for :meth:`hold_shortfalls`."""
         sv = self.add_penalty(key, 1, stage=stage)
         cols, size = self.places_terms(sites=sites, upto=upto)
-        self.add_row(block, np.r_[cols, sv], np.r_[ratio * size, 1.0], lo=float(need))
+        coef = ratio * size
+        if settings.PLAN_MILP.get("cap_coefficients", True) and need > 0:
+            # one site with at least ``need`` meets the row alone: more counts for nothing (valid for
+            # integer columns; much tighter where a site is larger than what the row needs)
+            coef = np.minimum(coef, need)
+        self.add_row(block, np.r_[cols, sv], np.r_[coef, 1.0], lo=float(need))
         mask = np.ones(self.n_sites, bool) if sites is None else np.asarray(sites, bool)
         self.shortfall_rows.append((stage, int(sv[0]), mask, upto, float(ratio), float(need)))
         return sv
