@@ -489,6 +489,7 @@ def export_plan(assessment: Any, out_dir: str | Path, *, formats: Sequence[str] 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise output_error(out_dir, "it exists and is not a folder")
+    _plan(assessment)  # an Assessment with a plan, else a clear error
     gk = gauss_kruger(assessment, zone=gk_zone, zone_prefix=gk_zone_prefix)
     sites, comp = site_table(assessment, gk=gk), street_comparison(assessment)
     man = manifest(assessment, sites, timings=timings, gk=gk, gpkg_crs=gpkg_crs)

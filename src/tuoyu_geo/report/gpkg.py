@@ -343,7 +343,7 @@ def write_shapefile_zip(layers: Mapping[str, tuple[gpd.GeoDataFrame, Style | Non
             g = clean_frame(gdf.reset_index(drop=True))
             truncated: dict[str, int] = {}
             for c in cols:
-                if pd.api.types.is_object_dtype(g[c].dtype):
+                if pd.api.types.is_object_dtype(g[c].dtype) or pd.api.types.is_string_dtype(g[c].dtype):
                     cut = g[c].map(truncate_utf8)
                     n = int((cut.astype(object).ne(g[c].astype(object)) & g[c].notna()).sum())
                     if n:
