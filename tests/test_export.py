@@ -401,11 +401,18 @@ def test_cli_map_and_export_on_a_folder(tmp_path, capsys):
     text = mp.read_text(encoding="utf-8")
     assert "autonavi.com" in text and "推荐新建普惠站点" not in text.split("<body>")[1].split("<script>")[0]
     rc = cli.main(["export", folder, "--out", str(tmp_path / "exp"), "--budget", "500", "--no-progress",
-                   "--map", str(tmp_path / "o.html")])
+                   "--map", str(tmp_path / "o.html"), "--gpkg-crs", "gk3", "--shapefile"])
     assert rc == 0
     assert maps.remote_references((tmp_path / "o.html").read_text(encoding="utf-8")) == []
     man = json.loads((tmp_path / "exp" / "manifest.json").read_text(encoding="utf-8"))
     assert man["plan"]["options"]["budget_wan"] == 500 and man["summary"]["cost_wan_yuan"] <= 500 + 1e-6
+    # 徐汇区 lies at about 121.44°E: zone 40, CM 120°E → the GeoPackage and Shapefiles in EPSG:4528
+    assert man["crs"]["gauss_kruger"]["epsg"] == 4528 and man["crs"]["gis_layers"].startswith("EPSG:4528")
+    assert pyogrio.read_info(tmp_path / "exp" / "tuoyu_plan.gpkg", layer="街道指标")["crs"] == "EPSG:4528"
+    assert gpd.read_file(tmp_path / "exp" / "tuoyu_plan.shp.zip", layer="streets").crs.to_epsg() == 4528
+    with pytest.raises(SystemExit):
+        cli.main(["export", folder, "--out", str(tmp_path / "x"), "--gk-zone", "46"])
+    assert "invalid choice: 46" in capsys.readouterr().err
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert cli.main(["export", folder, "--out", str(blocker / "exp"), "--no-progress"]) == OutputError.exit_code
