@@ -653,3 +653,24 @@ def test_shapefile_names_and_text_cut_by_hand(tmp_path):
     with zipfile.ZipFile(path) as zf:
         rows = zf.read("field_names.csv").decode("utf-8-sig").splitlines()
     assert rows[1] == "t,longcommen,long_comment,长备注,1"
+
+
+def test_area_outside_the_gauss_kruger_zones(a, tmp_path, monkeypatch, caplog):
+    """An area outside 73.5–136.5°E has no zone: the exports are written without Gauss-Krüger columns
+    (logged; manifest null), and gpkg_crs="gk3" without gk_zone is a ValueError naming the fix."""
+    def no_zone(area, *, zone=None, zone_prefix=True):
+        if zone is None:
+            tcrs.gk3_zone(2.35)  # Paris: zone 1, no CGCS2000 code → ValueError
+        return real(area, zone=zone, zone_prefix=zone_prefix)
+
+    real = export.gauss_kruger
+    monkeypatch.setattr(export, "gauss_kruger", no_zone)
+    paths = export.export_plan(a, tmp_path / "o", formats=("csv", "xlsx"))
+    head = list(pd.read_csv(paths["csv"], encoding="utf-8-sig", nrows=0).columns)
+    assert label("lon_cgcs2000") in head and not [h for h in head if "EPSG:45" in h]
+    assert json.loads(paths["manifest"].read_text(encoding="utf-8"))["crs"]["gauss_kruger"] is None
+    assert "no Gauss-Krüger columns" in caplog.text
+    with pytest.raises(ValueError, match="pass gk_zone="):
+        export.export_plan(a, tmp_path / "o2", gpkg_crs="gk3")
+    given = export.export_plan(a, tmp_path / "o3", formats=("csv",), gk_zone=40)
+    assert label("east_gk4528") in pd.read_csv(given["csv"], encoding="utf-8-sig", nrows=0).columns

@@ -157,9 +157,21 @@ def gauss_kruger(area: Any, *, zone: int | None = None, zone_prefix: bool = True
                        name=crs.name, centroid_lon=lon)
 
 
+def _zone(assessment: Any, zone: int | None = None, zone_prefix: bool = True) -> GaussKruger | None:
+    """:func:`gauss_kruger`, or None (logged) when the area lies outside the CGCS2000 3° zones and no
+    zone was given: the exports then have no Gauss-Krüger columns."""
+    try:
+        return gauss_kruger(assessment, zone=zone, zone_prefix=zone_prefix)
+    except ValueError as exc:
+        if zone is not None:
+            raise
+        log.warning("no Gauss-Krüger columns in the exports: %s", exc)
+        return None
+
+
 # ---------------------------------------------------------------------------------- tables
 
-def site_table(assessment: Any, *, gk: GaussKruger | None = None) -> gpd.GeoDataFrame:
+def site_table(assessment: Any, *, gk: GaussKruger | None | bool = True) -> gpd.GeoDataFrame:
     """Recommended sites (English columns, EPSG:4326) with WGS-84, GCJ-02, CGCS2000 and
     Gauss-Krüger coordinate columns.
 
@@ -167,10 +179,11 @@ def site_table(assessment: Any, *, gk: GaussKruger | None = None) -> gpd.GeoData
     are :func:`tuoyu_geo.crs.wgs84_to_gcj02` of them and ``lon_cgcs2000``/``lat_cgcs2000``
     :func:`tuoyu_geo.crs.wgs84_to_cgcs2000` (rounded to 1e-7°, about 1 cm);
     ``east_gk<EPSG>``/``north_gk<EPSG>`` are the CGCS2000 3° Gauss-Krüger easting/northing in
-    metres (rounded to 1 mm) in the zone ``gk`` (default: :func:`gauss_kruger` of the area).  Rows
-    are in the plan's priority ``order``.
+    metres (rounded to 1 mm) in the zone ``gk`` (default ``True``: :func:`gauss_kruger` of the
+    area; None: no such columns, as for an area outside China).  Rows are in the plan's priority
+    ``order``.
     """
-    gk = gk or gauss_kruger(assessment)
+    gk = _zone(assessment) if gk is True else gk or None
     sites = _plan(assessment).sites.copy()
     if sites.crs is None or not sites.crs.equals("EPSG:4326"):
         sites = sites.to_crs("EPSG:4326")
@@ -181,13 +194,14 @@ def site_table(assessment: Any, *, gk: GaussKruger | None = None) -> gpd.GeoData
     sites["lon_gcj02"], sites["lat_gcj02"] = np.round(glon, 7), np.round(glat, 7)
     clon, clat = _crs.wgs84_to_cgcs2000(lon, lat)
     sites["lon_cgcs2000"], sites["lat_cgcs2000"] = np.round(clon, 7), np.round(clat, 7)
-    east, north = _crs.cgcs2000_to_gk3(clon, clat, zone=gk.zone, zone_prefix=gk.zone_prefix)
-    sites[gk.east], sites[gk.north] = np.round(east, 3), np.round(north, 3)
     if "site_id" not in sites.columns:
         sites["site_id"] = sites.index.astype(str)
     cols = [c for c in SITE_COLUMNS if c in sites.columns]
-    at = cols.index("lat_cgcs2000") + 1
-    cols[at:at] = [gk.east, gk.north]
+    if gk is not None:
+        east, north = _crs.cgcs2000_to_gk3(clon, clat, zone=gk.zone, zone_prefix=gk.zone_prefix)
+        sites[gk.east], sites[gk.north] = np.round(east, 3), np.round(north, 3)
+        at = cols.index("lat_cgcs2000") + 1
+        cols[at:at] = [gk.east, gk.north]
     extra = [c for c in sites.columns if c not in cols and c != sites.geometry.name]
     out = sites[cols + extra + [sites.geometry.name]]
     if "order" in out.columns:
@@ -268,10 +282,10 @@ def isochrone_layer(assessment: Any) -> gpd.GeoDataFrame | None:
 # ---------------------------------------------------------------------------------- manifest
 
 def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, float] | None = None,
-             gk: GaussKruger | None = None, gpkg_crs: str = "wgs84") -> dict:
+             gk: GaussKruger | None | bool = True, gpkg_crs: str = "wgs84") -> dict:
     """What the exports record about how they were made (``outputs`` is filled by :func:`export_plan`)."""
     area, plan = assessment.area, _plan(assessment)
-    gk = gk or gauss_kruger(assessment)
+    gk = _zone(assessment) if gk is True else gk or None
     return {
         "tool": "tuoyu-geo",
         "tool_version": __version__,
@@ -283,7 +297,7 @@ def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, floa
                 "cgcs2000": {"epsg": _crs.CGCS2000_EPSG, "columns": ["lon_cgcs2000", "lat_cgcs2000"],
                              "transform": _crs.transform_description(4326, _crs.CGCS2000_EPSG),
                              "note": _crs.CGCS2000_NOTE},
-                "gauss_kruger": gk.to_dict(),
+                "gauss_kruger": gk.to_dict() if gk is not None else None,
                 "gis_layers": _gis_crs_name(gpkg_crs, gk)},
         "inputs": {k: {"path": str(v), "sha256": sha256_file(v)} for k, v in dict(area.files).items()},
         "policy": jsonable(assessment.policy),
@@ -300,21 +314,28 @@ def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, floa
     }
 
 
-def _gis_epsg(gpkg_crs: str, gk: GaussKruger) -> int:
-    return {"wgs84": 4326, "cgcs2000": _crs.CGCS2000_EPSG, "gk3": gk.epsg}[gpkg_crs]
+def _gis_epsg(gpkg_crs: str, gk: GaussKruger | None) -> int:
+    if gpkg_crs == "gk3":
+        if gk is None:
+            raise ValueError("gpkg_crs='gk3' needs a Gauss-Krüger zone and the area lies outside the CGCS2000 "
+                             "3-degree zones 25–45; pass gk_zone= or use gpkg_crs='wgs84'")
+        return gk.epsg
+    return {"wgs84": 4326, "cgcs2000": _crs.CGCS2000_EPSG}[gpkg_crs]
 
 
-def _gis_crs_name(gpkg_crs: str, gk: GaussKruger) -> str:
-    names = {"wgs84": "WGS 84", "cgcs2000": "China Geodetic Coordinate System 2000", "gk3": gk.name}
+def _gis_crs_name(gpkg_crs: str, gk: GaussKruger | None) -> str:
+    names = {"wgs84": "WGS 84", "cgcs2000": "China Geodetic Coordinate System 2000",
+             "gk3": gk.name if gk is not None else ""}
     return f"EPSG:{_gis_epsg(gpkg_crs, gk)} ({names[gpkg_crs]})"
 
 
 def _crs_rows(man: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """方案参数 rows on the coordinate systems."""
     c, g = man["crs"], man["crs"]["gauss_kruger"]
-    return [("坐标系 CGCS2000", "EPSG:4490；" + c["cgcs2000"]["note"]),
-            ("高斯-克吕格投影 Gauss-Krüger", f"{g['name']}（EPSG:{g['epsg']}），3度带第{g['zone']}带，"
-             f"中央经线{g['central_meridian_deg']}°E，东坐标{'含' if g['zone_prefix'] else '不含'}带号；{g['chosen_from']}"),
+    gk = ("无（研究区不在 CGCS2000 3度带 25–45 带范围内）" if g is None else
+          f"{g['name']}（EPSG:{g['epsg']}），3度带第{g['zone']}带，中央经线{g['central_meridian_deg']}°E，"
+          f"东坐标{'含' if g['zone_prefix'] else '不含'}带号；{g['chosen_from']}")
+    return [("坐标系 CGCS2000", "EPSG:4490；" + c["cgcs2000"]["note"]), ("高斯-克吕格投影 Gauss-Krüger", gk),
             ("GeoPackage/Shapefile 坐标系", c["gis_layers"])]
 
 
@@ -490,7 +511,8 @@ def export_plan(assessment: Any, out_dir: str | Path, *, formats: Sequence[str] 
     if out_dir.exists() and not out_dir.is_dir():
         raise output_error(out_dir, "it exists and is not a folder")
     _plan(assessment)  # an Assessment with a plan, else a clear error
-    gk = gauss_kruger(assessment, zone=gk_zone, zone_prefix=gk_zone_prefix)
+    gk = _zone(assessment, gk_zone, gk_zone_prefix)
+    epsg = _gis_epsg(gpkg_crs, gk)
     sites, comp = site_table(assessment, gk=gk), street_comparison(assessment)
     man = manifest(assessment, sites, timings=timings, gk=gk, gpkg_crs=gpkg_crs)
     kinds = [k for k in EXPORT_FORMATS if k in formats] + ["manifest"]
@@ -498,6 +520,6 @@ def export_plan(assessment: Any, out_dir: str | Path, *, formats: Sequence[str] 
     t_tables = time.perf_counter()
     man["timings"]["tables_s"] = round(t_tables - t0, 3)
     with atomic_paths(list(targets.values())) as temps:
-        _write_all(assessment, dict(zip(kinds, temps, strict=True)), man, sites, comp, _gis_epsg(gpkg_crs, gk))
+        _write_all(assessment, dict(zip(kinds, temps, strict=True)), man, sites, comp, epsg)
     log.info("exported %d files to %s in %.1f s", len(targets), out_dir, time.perf_counter() - t0)
     return targets
