@@ -242,13 +242,16 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Exports for land-use review: ``tuoyu-geo export DIR --out DIR [--plan plan.json] [--map map.html]``."""
-    from .report.export import export_plan
+    """Exports for land-use review: ``tuoyu-geo export DIR --out DIR [--plan plan.json] [--map map.html]
+    [--gpkg-crs gk3] [--shapefile]``."""
+    from .report.export import DEFAULT_FORMATS, export_plan
     from .report.maps import coverage_map, save_map
 
     area = _area(args.dir)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
-    paths = export_plan(a, args.out, timings=dict(a.timings))
+    formats = (*DEFAULT_FORMATS, "shp") if args.shapefile else DEFAULT_FORMATS
+    paths = export_plan(a, args.out, formats=formats, timings=dict(a.timings), gpkg_crs=args.gpkg_crs,
+                        gk_zone=args.gk_zone)
     if args.map:
         paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
     for p in paths.values():
@@ -352,6 +355,13 @@ def _add_plan_commands(add) -> None:
         p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
         _plan_flags(p)
     p.add_argument("--map", help="also write an offline HTML map to this file")
+    p.add_argument("--gpkg-crs", choices=["wgs84", "cgcs2000", "gk3"], default="wgs84",
+                   help="CRS of the GeoPackage/Shapefile: WGS-84 (default), CGCS2000 lon/lat (EPSG:4490) or "
+                        "the area's CGCS2000 3-degree Gauss-Krüger zone (e.g. EPSG:4528)")
+    p.add_argument("--gk-zone", type=int, choices=range(25, 46), metavar="ZONE",
+                   help="Gauss-Krüger 3-degree zone 25–45 (default: from the area's centroid)")
+    p.add_argument("--shapefile", action="store_true",
+                   help="also write tuoyu_plan.shp.zip (Shapefiles with 10-byte field names, UTF-8)")
     pm = add.parser("map")
     pm.add_argument("--offline", action="store_true",
                     help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
