@@ -190,3 +190,24 @@ def test_floor_cuts_after_the_shortfall_stage(fx):  # noqa: F811
     assert sorted(lo.tolist()) == pytest.approx([25.0, 25.0, 30.0], abs=1e-5)
     _, hi = _row_bounds(model, "lexicographic:shortfall:floor")
     assert hi.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_value_cuts_of_the_hand_rows(fx):  # noqa: F811
+    """One cut per shortfall row (area-wide share only).  S1 needs 5 places and has K1 only (20 places
+    for 30 万元, worth min(20, 5) = 5): envelope 5/30 per 万元 → ``short + cost_S1/6 ≥ 5``.  S3 needs
+    18 from K3 (30) or K4 (25), each worth 18: slope 18/25 = 0.72 → ``short + 0.72·cost_S3 ≥ 18``.
+    The area's share needs 2 (0.3 per place, any site of ≥ 7 places is worth 2; the cheapest is K4
+    at 25): slope 0.08 → ``short + 0.08·cost ≥ 2``.  In the S3 cut K4's size-20 column has
+    0.72 × 25 = 18.  The residential rows (C2 10 places missing, reached by K1; C4 12 by K3, K4; C5 8
+    by K3) get one cut each with their need on the right."""
+    model = _model(fx)
+    lo, _ = _row_bounds(model, "value_cuts")
+    needs = [r[5] for r in model.shortfall_rows]
+    assert needs[:3] == pytest.approx([5.0, 18.0, 2.0]) and lo.tolist() == pytest.approx(needs, abs=1e-6)
+    A = model.milp.arrays()[4].tocsr()
+    row = model.blocks["value_cuts"][1]
+    k4 = model._o[2][model._o[0] == model.site_index("K4")]
+    assert A[row, k4].toarray().ravel().tolist() == pytest.approx([18.0])
+    j1 = model._o[2][model._o[0] == model.site_index("K1")]
+    s1 = model.blocks["value_cuts"][0]
+    assert A[s1, j1].toarray().ravel().tolist() == pytest.approx([30.0 / 6])

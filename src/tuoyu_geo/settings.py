@@ -29,10 +29,12 @@ PLAN_FORMULATION: str = "cumulative"
 #: (total, yearly, years so far) at most what whole sites can buy (a knapsack solved exactly);
 #: ``floor_cuts`` — once a shortfall stage reaches the least its rows allow, each row is held at its
 #: floor and its sites cost at least what whole sites need (:meth:`tuoyu_geo.plan.model.PlanModel.hold_shortfalls`).
-#: ``cap_coefficients`` — in a shortfall row, a site counts for at most what the row needs.
+#: ``cap_coefficients`` — in a shortfall row, a site counts for at most what the row needs;
+#: ``value_cuts`` — per shortfall row, what its sites can achieve for what they cost, in whole sites
+#: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`).
 PLAN_MILP: dict[str, bool] = {"disaggregate": True, "served_rows": True, "site_counts": True,
                               "complete_start": True, "budget_cuts": True, "floor_cuts": True,
-                              "cap_coefficients": True}
+                              "cap_coefficients": True, "value_cuts": True}
 #: monetary unit of every cost figure
 COST_UNIT: str = "万元"
 

@@ -88,4 +88,6 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
         rule.build(model)
     if settings.PLAN_MILP.get("site_counts", True):
         model.add_site_counts()
+    if settings.PLAN_MILP.get("value_cuts", True):
+        model.add_value_cuts()
     return model

@@ -159,6 +159,70 @@ def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]
     return float(dp[need])
 
 
+def _cost_step(values: Sequence[float], *, most_steps: int = 200_000) -> float | None:
+    """Largest of 1, 0.5, 0.1, 0.05, 0.01 dividing every value (``None`` if none does, or if the
+    largest value would need more than ``most_steps`` steps)."""
+    top = max(values, default=0.0)
+    for u in (1.0, 0.5, 0.1, 0.05, 0.01):
+        if all(abs(v / u - round(v / u)) < 1e-7 for v in values):
+            return u if top / u <= most_steps else None
+    return None
+
+
+def value_envelope(options: Sequence[Sequence[tuple[float, float]]], *,
+                   cap: float = np.inf) -> list[tuple[float, float]] | None:
+    """Facets ``(a, b)`` of the least concave function ``a + b·cost`` above the most value whole sites
+    buy for each cost, counted up to ``cap``: ``options[j]`` lists site j's (cost, value) choices, at
+    most one per site (a group knapsack, exact by dynamic programming over the cost).  Every selection of sites then has
+    ``value ≤ a + b·cost`` for each facet — the LP relaxation, which may buy fractions of sites, does
+    not know this.  ``None`` when the costs are not on a 0.01 grid or the work is too large.
+
+    >>> # two sites, each 10 for 30 or 16 for 60: best 0, 10, 20, 26, 32 for 0, 30, 60, 90, 120;
+    >>> # hull (0, 0) → (60, 20) slope 1/3, then → (120, 32) slope 0.2, i.e. 8 + 0.2·cost
+    >>> [(round(a, 6), round(b, 6)) for a, b in value_envelope([[(30, 10), (60, 16)]] * 2)]
+    [(0.0, 0.333333), (8.0, 0.2)]
+    >>> # counted up to 20: (0, 0) → (60, 20), then flat
+    >>> [(round(a, 6), round(b, 6)) for a, b in value_envelope([[(30, 10), (60, 16)]] * 2, cap=20)]
+    [(0.0, 0.333333)]
+    """
+    costs = [c for opt in options for c, _ in opt]
+    if not costs:
+        return []
+    step = _cost_step([*costs, sum(max(c for c, _ in opt) for opt in options)])
+    if step is None:
+        return None
+    top = int(round(sum(max(c for c, _ in opt) for opt in options) / step))
+    if len(costs) * (top + 1) > MAX_KNAPSACK_WORK:
+        return None
+    dp = np.zeros(top + 1)
+    for opt in options:
+        new = dp.copy()
+        for c, v in opt:
+            k = int(round(c / step))
+            if k == 0:
+                np.maximum(new, dp + v, out=new)
+            else:
+                np.maximum(new[k:], dp[:-k] + v, out=new[k:])
+        dp = new
+    dp = np.minimum(dp, cap)
+    rise = np.flatnonzero(np.diff(dp) > 1e-9) + 1
+    pts = [(0.0, float(dp[0]))] + [(float(k * step), float(dp[k])) for k in rise]
+    hull: list[tuple[float, float]] = []
+    for p in pts:  # upper hull, left to right
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (p[0] - x1) <= (p[1] - y1) * (x2 - x1) + 1e-12:
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    out = []
+    for (x1, y1), (x2, y2) in zip(hull, hull[1:], strict=False):
+        b = (y2 - y1) / (x2 - x1)
+        out.append((y1 - b * x1, b))
+    return out
+
+
 @dataclass(eq=False)
 class PlanModel:
     """Data of one plan and its MILP (built by :func:`tuoyu_geo.plan.build.build_model`)."""
@@ -444,6 +508,26 @@ class PlanModel:
         last = self.n_years - 1 if upto is None else upto
         return [[(self.site_cost(j, p), p) for p in self.feasible[j]] for j in np.flatnonzero(mask & self.allowed)
                 if not (self.phased and self.available_year[j] > self.years[last])]
+
+    def add_value_cuts(self, *, most_per_row: int = 40) -> int:
+        """For every shortfall row ``Σ coef·Y + short ≥ need``: ``short + b·cost ≥ need − a`` for each
+        facet of :func:`value_envelope` of the row's sites (value = coefficient, capped at the need;
+        cost of the row's sites open by its year).  Returns the rows added."""
+        if self.formulation == "classes":
+            return 0
+        added = 0
+        for _, col, mask, upto, ratio, need in self.shortfall_rows:
+            opts = [[(c, min(ratio * p, need)) for c, p in o] for o in self._row_options(mask, upto)]
+            facets = value_envelope(opts, cap=need)
+            if not facets or len(facets) > most_per_row:
+                continue
+            cols, cost = self.cost_terms(sites=mask, upto=upto)
+            for a, b in facets:
+                if need - a <= 1e-9:
+                    continue  # the facet allows the whole need for free: no cut
+                self.add_row("value_cuts", np.r_[cols, col], np.r_[b * cost, 1.0], lo=need - a - 1e-7)
+                added += 1
+        return added
 
     def hold_shortfalls(self, stage: str, value: float, tol: float) -> int:
         """After a shortfall ``stage`` reached ``value``: when that is the least its rows allow even with

@@ -233,11 +233,14 @@ class Coverage(Rule):
         jpos = np.full(model.n_sites, -1, np.int64)
         jpos[js] = np.arange(len(js))
         rr, cc, vv = [jpos[pj]], [x], [np.ones(len(pj))]
+        # a site serves at most the demand within its reach: places beyond it count for nothing here
+        reach_demand = np.bincount(pj, weights=f * w[pi], minlength=model.n_sites)
+        cap = settings.PLAN_MILP.get("cap_coefficients", True)
         for j in js:
             pc, size = model.places_terms(sites=self._site(model, j), upto=t)
             rr.append(np.full(len(pc), jpos[j]))
             cc.append(pc)
-            vv.append(-size)
+            vv.append(-(np.minimum(size, reach_demand[j]) if cap else size))
         model.add_rows(f"{self.name}:capacity:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv),
                        len(js), hi=0.0)
         if settings.PLAN_MILP.get("disaggregate", True):
