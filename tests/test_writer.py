@@ -215,8 +215,8 @@ def test_xlsx_rules(tmp_path):
     ws = wb["街道指标"]
     rows = [[c.value for c in r] for r in ws.iter_rows()]
     assert rows[0] == ["街道名称", "有普惠机构", "状态", "普惠托位占比", "托位数"]
-    assert rows[1] == ["湖南路街道", "是", "是", 0.4213, 12] and rows[2] == ["=1+2", "否", None, None, 3]
-    assert ws["A3"].data_type == "s"  # stays text, never a formula
+    assert rows[1] == ["湖南路街道", "是", "是", 0.4213, 12] and rows[2] == ["'=1+2", "否", None, None, 3]
+    assert ws["A3"].data_type == "s"  # escaped text, never a formula
     assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb.endswith("DDEBF7") and ws.freeze_panes == "A2"
     assert ws["D2"].number_format == "0.0%" and ws["E2"].number_format == "General"
     assert wb["其他"]["E2"].number_format == "#,##0" and wb["其他"]["D2"].number_format == "0.0%"
