@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import logging
 import math
 import os
 import socket
@@ -196,6 +197,8 @@ def test_terminal_text_and_cli_output(capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert out == "名称\n"
     assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err and "bad name 东" in err
+    rec = logging.LogRecord("tuoyu_geo.x", logging.WARNING, __file__, 1, "小区 %s", ("\x1b[2J甲\x00",), None)
+    assert cli._SafeFormatter("%(levelname)s %(message)s").format(rec) == "WARNING 小区 甲"  # log lines too
 
 
 # ------------------------------------------------------------------------------------- umask
@@ -491,7 +494,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 
 
 def _mount_tmpfs(folder: Path, options: str) -> bool:
-    if os.geteuid() != 0 or sys.platform != "linux":
+    if sys.platform != "linux" or os.geteuid() != 0:
         return False
     return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
                           capture_output=True).returncode == 0
@@ -503,7 +506,7 @@ def readonly_dir(tmp_path):
     tmpfs mount."""
     d = tmp_path / "ro"
     d.mkdir()
-    if os.geteuid() != 0:
+    if sys.platform != "linux" or os.geteuid() != 0:
         d.chmod(0o555)
         yield d
         d.chmod(0o755)

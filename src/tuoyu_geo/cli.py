@@ -422,6 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines without terminal escape sequences or control characters (names come from data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record))
+
+
 def _internal_error(exc: BaseException) -> int:
     """Write the traceback to ``tuoyu-geo-error.log`` in a new private folder (``mkdtemp``: mode
     0700, never an existing folder or link; the file itself created with O_EXCL | O_NOFOLLOW, mode
@@ -484,8 +491,10 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        handlers=[handler])
     logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
     if args.version:
         _out(__version__)

@@ -134,12 +134,19 @@ def output_error(path: str | Path, exc: BaseException | str, *, fix: str | None 
 
 
 def _is_write_error(exc: BaseException) -> bool:
-    """OSError (incl. disk full inside openpyxl/zipfile) or a GDAL error raised by pyogrio."""
+    """OSError (incl. disk full inside openpyxl/zipfile) or a GDAL error raised by pyogrio (its
+    DataSourceError/DataLayerError — a full disk shows as "Failed to commit transaction" or "Could
+    not add feature" — and the raw CPLE errors)."""
     if isinstance(exc, OSError):
         return True
     from pyogrio.errors import DataLayerError, DataSourceError
 
-    return isinstance(exc, (DataSourceError, DataLayerError))
+    gdal: tuple[type, ...] = (DataSourceError, DataLayerError)
+    with contextlib.suppress(ImportError, AttributeError):
+        from pyogrio._err import CPLE_BaseError
+
+        gdal += (CPLE_BaseError,)
+    return isinstance(exc, gdal)
 
 
 # ------------------------------------------------------------------------------------ safe text
