@@ -30,6 +30,8 @@ import pyogrio
 import pyogrio.errors
 import pytest
 import synth
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from tuoyu_geo import DataError, OutputError, cli, writer
@@ -94,10 +96,10 @@ def assessment(area_dir):
 
 def test_spreadsheet_text_by_hand():
     """Formula starts get one leading apostrophe; plain numbers written as text, numbers, other
-    text unchanged; control characters and escape sequences removed first."""
+    text unchanged; control characters and escape sequences removed and CR/CRLF made LF first."""
     cases = {
         "=1+2": "'=1+2", "+86 138": "'+86 138", "-2+3+cmd": "'-2+3+cmd", "@SUM(A1)": "'@SUM(A1)",
-        "\t=1": "'\t=1", "\r=1": "'\r=1",
+        "\t=1": "'\t=1", "\r=1": "'\n=1", "\n=1": "'\n=1", "a\r\nb\rc": "a\nb\nc",
         "-5": "-5", "+1.5e3": "+1.5e3",             # a number written as text is no formula
         "湖南路街道": "湖南路街道", "a=b": "a=b", "": "",
         "\x1b[31m红\x1b[0m": "红", "a\x00b\x07c\x85d\x9b2Je": "abcde",  # ANSI CSI (7-bit and C1), NUL, BEL, NEL
@@ -108,6 +110,36 @@ def test_spreadsheet_text_by_hand():
         assert spreadsheet_text(raw) == want, raw
     for v in (-5, -0.5, 3, None, True):
         assert spreadsheet_text(v) is v
+
+
+_NASTY = st.text(st.sampled_from(["=", "+", "-", "@", "\t", "\r", "\n", "\x00", "\x1b", "[", "]", "2", "J", "\x07",
+                                  "\x85", "\x9b", "\x7f", "a", "街", "'", "1", ".", "e", " "]), max_size=12)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(_NASTY)
+def test_spreadsheet_text_properties(text):
+    """For any text: no control character except tab/newline survives, nothing starts like a
+    formula unless it is a plain number, and escaping twice changes nothing more."""
+    out = spreadsheet_text(text)
+    assert not any(ord(c) < 32 and c not in "\t\n" or 0x7f <= ord(c) <= 0x9f for c in out)
+    assert not out.startswith(writer.FORMULA_START) or _is_number(out)
+    assert spreadsheet_text(out) == out
+    assert "\x1b" not in terminal_text(text) and "\r" not in terminal_text(text)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(st.lists(_NASTY, min_size=1, max_size=5))
+def test_any_text_round_trips_safely_through_csv_and_xlsx(tmp_path_factory, texts):
+    """Whatever the text, the XLSX is written (openpyxl never sees an illegal character) and
+    every CSV and XLSX cell reads back as spreadsheet_text of what was given."""
+    d = tmp_path_factory.mktemp("h")
+    df = pd.DataFrame({"t": texts})
+    want = [spreadsheet_text(t) for t in texts]
+    ws = load_workbook(write_xlsx(d / "h.xlsx", {"s": df}))["s"]
+    assert [c.value if c.value is not None else "" for (c,) in ws.iter_rows(min_row=2)] == want
+    with open(write_table(df, d / "h.csv"), encoding="utf-8-sig", newline="") as f:
+        assert [r[0] for r in list(csv.reader(f))[1:]] == want
 
 
 def test_negative_numbers_stay_numbers_and_text_is_escaped(tmp_path):

@@ -255,10 +255,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Exports for land-use review: ``tuoyu-geo export DIR --out DIR [--plan plan.json] [--map map.html]``."""
     from .report.export import export_plan
     from .report.maps import coverage_map, save_map
-
-    area = _area(args.dir)
     from .writer import transaction
 
+    area = _area(args.dir)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     with transaction():  # the exports and the map together or not at all
         paths = export_plan(a, args.out, timings=dict(a.timings))
@@ -274,12 +273,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .report.console import summary_lines
     from .report.export import export_plan
     from .report.maps import coverage_map, plot_scorecard, save_map
+    from .writer import transaction
 
     t0 = time.perf_counter()
     args.dir = None
     args.policy = args.policy or "wuxi-2025"
-    from .writer import transaction
-
     a = _assess(args, plan=_plan_options(args))
     tiles = "none" if args.offline else "osm"
     with transaction():  # map, figure and exports together or not at all

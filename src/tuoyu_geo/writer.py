@@ -11,7 +11,7 @@
 * :func:`write_xlsx` — THE XLSX writer: bold filled header, frozen header row, auto-filter, widths
   by display width (CJK counts double), number formats, header comments, booleans as 是/否.
 * Safe text: every text cell of a CSV or XLSX that a spreadsheet would run as a formula (starting
-  with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading apostrophe
+  with ``=``, ``+``, ``-``, ``@``, a tab or a line end) gets a leading apostrophe
   (:func:`spreadsheet_text`; numbers stay numbers); control characters and terminal escape
   sequences are stripped from spreadsheet cells and from text the CLI prints (:func:`terminal_text`).
 * Safe targets: outputs get the user's umask; a target that is a link, a FIFO, a device or a folder
@@ -89,7 +89,7 @@ __all__ = [
 #: how booleans are written in every XLSX sheet
 YES, NO = "是", "否"
 #: characters that make a spreadsheet treat a text cell as a formula (neutralised with a leading ')
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 #: the lock file :func:`output_lock` keeps in an output folder while a run writes there
 LOCK_NAME = ".tuoyu-geo.lock"
 _MAX_SHEET_NAME = 31
@@ -111,14 +111,14 @@ def display_width(text: Any) -> int:
 
 
 _WRITABLE = "choose a folder you can write to (e.g. --out ./outputs) or ask for write permission there"
-_FIXES = {getattr(errno, name, None): fix for name, fix in (
+_FIXES = {getattr(errno, name): fix for name, fix in (
     ("ENOSPC", "free disk space on that drive (or write to another drive with --out) and run again"),
     ("EDQUOT", "free space within your disk quota (or write to another drive with --out) and run again"),
     ("EACCES", _WRITABLE), ("EPERM", _WRITABLE),
     ("EROFS", "that drive is read-only: choose a folder on a writable drive (e.g. --out ./outputs)"),
     ("ENAMETOOLONG", "choose a shorter folder or file name"),
     ("EBUSY", "close the file if it is open in Excel/WPS/QGIS and run again"),
-)}
+) if hasattr(errno, name)}
 
 
 def output_error(path: str | Path, exc: BaseException | str, *, fix: str | None = None) -> OutputError:
@@ -172,8 +172,9 @@ def strip_controls(text: str) -> str:
 def spreadsheet_text(value: Any) -> Any:
     """A cell value as written to a CSV or XLSX cell: text is made safe, anything else is kept.
 
-    Control characters and escape sequences are removed; text that a spreadsheet would run as a
-    formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading
+    Control characters and escape sequences are removed and line ends become ``\\n``; text that a
+    spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a line
+    end) gets a leading
     apostrophe, unless it is just a number written as text (``"-5"``, which is not a formula).
     Numbers (also negative ones) are not text and stay numbers.
 
@@ -182,7 +183,7 @@ def spreadsheet_text(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    v = strip_controls(value)
+    v = strip_controls(value).replace("\r\n", "\n").replace("\r", "\n")  # XLSX keeps no CR either
     if v.startswith(FORMULA_START) and not _NUMBER.fullmatch(v):
         return "'" + v
     return v
