@@ -267,6 +267,17 @@ def test_never_writes_into_inputs(area_dir, plan_json, tmp_path, capsys):
         rc, err = _run(argv, capsys)
         _assert_output_error(rc, err, where)
         assert "input" in err
+    # an area.toml naming layer files in another folder: those files are inputs too
+    other = tmp_path / "other"
+    other.mkdir()
+    toml = (area_dir / "area.toml").read_text(encoding="utf-8")
+    for name in ("streets", "communities", "institutions", "candidates"):
+        toml = toml.replace(f'"{name}.geojson"', f'"{(area_dir / name).as_posix()}.geojson"')
+    (other / "area.toml").write_text(toml.replace('"walk.graphml"', f'"{(area_dir / "walk.graphml").as_posix()}"'),
+                                     encoding="utf-8")
+    rc, err = _run(["map", str(other), "--no-plan", "--out", str(area_dir / "streets.geojson")], capsys)
+    _assert_output_error(rc, err, "streets.geojson")
+    assert "input file" in err
     assert _tree(area_dir) == before and plan_json.read_bytes() == plan_before
     assert not (tmp_path / "e").exists()
 

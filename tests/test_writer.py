@@ -231,3 +231,20 @@ def test_xlsx_rules(tmp_path):
 def test_display_width():
     assert display_width("ab") == 2 and display_width("徐汇") == 4 and display_width("ａ") == 2
     assert display_width(None) == 0 and display_width(12.5) == 4
+
+
+# ------------------------------------------------------------------------- errors name the fix
+
+def test_output_error_fix_follows_the_cause(tmp_path):
+    """OutputError takes fix= (and path=); output_error picks the fix from errno: a full disk asks
+    for disk space, a read-only drive for another folder, a too-long name for a shorter one; a
+    reason without errno gets the general advice."""
+    e = OutputError("cannot write x", path="x", fix="do y")
+    assert str(e) == "cannot write x\n  fix: do y" and e.path == "x" and e.exit_code == 5
+    full = writer.output_error("o.csv", OSError(errno.ENOSPC, "No space left on device"))
+    assert "fix: free disk space" in str(full) and "o.csv" in str(full)
+    assert "read-only" in str(writer.output_error("o", OSError(errno.EROFS, "Read-only file system")))
+    assert "fix: choose a folder you can write to" in str(writer.output_error("o", "nothing was written"))
+    with pytest.raises(OutputError, match="shorter") as ei:
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / ("长" * 200 + ".csv"))
+    assert "File name too long" in str(ei.value) and _names(tmp_path) == []
