@@ -233,6 +233,19 @@ def test_terminal_text_and_cli_output(capsys, monkeypatch):
     assert cli._SafeFormatter("%(levelname)s %(message)s").format(rec) == "WARNING 小区 甲"  # log lines too
 
 
+def test_console_tables_stay_aligned_after_stripping():
+    """A name with an escape sequence: the printed (stripped) table lines all have the same width
+    (widths are measured on the text as printed: 甲乙 = 4 columns, not 4 + len('\\x1b[31m')).
+    Column widths 6 and 6 (the headers 'street', 'places'), so the row is 甲乙 + 2 spaces of
+    padding + 2 of separator + 5 before the right-aligned '1'."""
+    from tuoyu_geo.report.console import _grid
+
+    rows = [["甲\x1b[31m乙", "1"], ["丙", "22"], ["合计", "23"]]
+    lines = [terminal_text(ln) for ln in _grid([("街道", "street"), ("托位", "places")], rows, left=(0,))]
+    assert len({writer.display_width(ln) for ln in lines}) == 1, lines
+    assert lines[3] == "甲乙" + " " * 9 + "1"
+
+
 # ------------------------------------------------------------------------------------- umask
 
 @pytest.mark.parametrize("mask", [0o027, 0o002])

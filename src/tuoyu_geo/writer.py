@@ -101,12 +101,13 @@ _FIX = ("choose a folder you can write to (e.g. --out ./outputs), check its perm
 # ------------------------------------------------------------------------------ errors & helpers
 
 def display_width(text: Any) -> int:
-    """Terminal/Excel display width of ``text``: CJK and full-width characters count as 2.
+    """Terminal/Excel display width of ``text``: CJK and full-width characters count as 2; escape
+    sequences and control characters (removed before printing, :func:`terminal_text`) count 0.
 
-    >>> display_width("徐汇ab")
-    6
+    >>> display_width("徐汇ab"), display_width("徐\\x1b[31m汇")
+    (6, 4)
     """
-    s = "" if text is None else str(text)
+    s = "" if text is None else terminal_text(text)
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in s)
 
 
