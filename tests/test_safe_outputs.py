@@ -497,6 +497,27 @@ def test_absurd_option_values_are_usage_errors(argv, capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("argv", [["analyze", "D", "--out", ""], ["map", "D", "--out", " "],
+                                  ["export", "D", "--out", "O", "--map", ""]])
+def test_empty_output_path_is_a_usage_error(argv, capsys, tmp_path):
+    """An empty --out/--map (say an unset shell variable) would write into the current folder."""
+    with pytest.raises(SystemExit) as ei:
+        main([str(tmp_path / a) if a in ("D", "O") else a for a in argv])
+    assert ei.value.code == 2 and "must name a file or folder" in capsys.readouterr().err
+
+
+def test_output_name_too_long(area_dir, tmp_path, capsys):
+    """A folder or file name longer than the file system allows: exit 5 with 'choose a shorter
+    name', not an internal error (Path.exists raises for such names)."""
+    long = "长" * 100  # 300 bytes in UTF-8 > 255
+    for argv in (["analyze", str(area_dir), "--out", str(tmp_path / long)],
+                 ["map", str(area_dir), "--no-plan", "--out", str(tmp_path / f"{long}.html")]):
+        rc, err = _run(argv, capsys)
+        _assert_output_error(rc, err, str(tmp_path))
+        assert "fix: choose a shorter folder or file name" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("value", [0, -1, math.nan, math.inf])
 def test_plan_options_time_limit(value):
     from tuoyu_geo.plan import PlanOptions

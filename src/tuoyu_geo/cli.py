@@ -314,6 +314,14 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
 _MINUTES = _number("minutes of walking")
 
 
+def _path(text: str) -> str:
+    """argparse type of --out/--map: not empty (an empty shell variable would write into the
+    current folder); else a usage error (exit 2)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file or folder, got an empty string")
+    return text
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details (INFO)")
@@ -338,16 +346,16 @@ def _add_area_commands(add) -> None:
     p.add_argument("--policy")
     p = add("fetch-network", cmd_fetch_network, "download a walk network with osmnx (needs internet)")
     p.add_argument("place")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", type=_path, required=True)
     p = add("access", cmd_access, "walking coverage and access per community")
     p.add_argument("dir")
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--policy")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", type=_path, required=True)
     p = add("analyze", cmd_analyze, "per-街道 and per-community scorecards against a policy")
     p.add_argument("dir", help="study-area folder (e.g. data/shanghai-xuhui)")
     p.add_argument("--policy", help="policy profile name or TOML file (default: the area's)")
-    p.add_argument("--out", required=True, help="output folder for the CSV/XLSX scorecards")
+    p.add_argument("--out", type=_path, required=True, help="output folder for the CSV/XLSX scorecards")
 
 
 def _add_plan_commands(add) -> None:
@@ -367,17 +375,17 @@ def _add_plan_commands(add) -> None:
     p.add_argument("--solver", default=settings.DEFAULT_SOLVER, choices=["highs", "cbc"])
     p.add_argument("--time-limit", type=_number("seconds"), default=settings.TIME_LIMIT_S,
                    help="seconds (all stages); must be above 0")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", type=_path, required=True)
     for name, fn, help_, out_help in (
             ("map", cmd_map, "HTML coverage map of a study area", "HTML file"),
             ("export", cmd_export, "plan + GeoPackage/XLSX/CSV/GeoJSON exports for land-use review", "output folder")):
         p = add(name, fn, help_)
         p.add_argument("dir")
         p.add_argument("--policy")
-        p.add_argument("--out", required=True, help=out_help)
+        p.add_argument("--out", type=_path, required=True, help=out_help)
         p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
         _plan_flags(p)
-    p.add_argument("--map", help="also write an offline HTML map to this file")
+    p.add_argument("--map", type=_path, help="also write an offline HTML map to this file")
     pm = add.parser("map")
     pm.add_argument("--offline", action="store_true",
                     help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
@@ -385,8 +393,8 @@ def _add_plan_commands(add) -> None:
                     help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted)")
     pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
-    p.add_argument("--out", default="outputs", help="export folder (default ./outputs)")
-    p.add_argument("--map", default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
+    p.add_argument("--out", type=_path, default="outputs", help="export folder (default ./outputs)")
+    p.add_argument("--map", type=_path, default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
     p.add_argument("--policy", help="policy profile (default wuxi-2025)")
     _plan_flags(p)
     p.add_argument("--online", dest="offline", action="store_false",

@@ -218,7 +218,7 @@ def _make_parents(targets: Sequence[Path]) -> list[Path]:
     created: list[Path] = []
     for t in targets:
         folder = t.parent.absolute()
-        for p in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+        for p in reversed([p for p in (folder, *folder.parents) if not os.path.exists(p)]):
             try:
                 p.mkdir()
             except OSError as exc:
@@ -307,7 +307,7 @@ def _refuse_inputs(t: Path) -> None:
                 where = "it is the input folder" if real == p else f"it is in the input folder {p}"
                 raise output_error(t, f"{where}; tuoyu-geo never writes into its inputs",
                                    fix="write the outputs to another folder, e.g. --out ./outputs")
-        elif real == p or (p.exists() and t.exists() and os.path.samefile(p, t)):
+        elif real == p or (os.path.exists(p) and os.path.exists(t) and os.path.samefile(p, t)):
             raise output_error(t, "it is an input file; tuoyu-geo never overwrites its inputs",
                                fix="choose another output file or folder, e.g. --out ./outputs")
 
@@ -342,8 +342,8 @@ def _check_target(t: Path) -> None:
                 raise output_error(t, f"it is {kind}, not a regular file; tuoyu-geo never replaces it",
                                    fix="give a file in an output folder, e.g. --out ./outputs")
     folder = t.parent.absolute()
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
+    existing = next((p for p in (folder, *folder.parents) if os.path.exists(p)), None)
+    if existing is not None and not os.path.isdir(existing):
         raise output_error(t, f"{existing} is not a folder",
                            fix="give an output folder (an existing folder, or a new name), e.g. --out ./outputs")
     _refuse_inputs(t)
@@ -535,7 +535,7 @@ def output_lock(folder: str | Path) -> Iterator[Path]:
         Another run holds the folder, or the folder or lock file cannot be created.
     """
     folder = Path(folder)
-    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+    if os.path.lexists(folder) and not os.path.isdir(folder):  # (os.path: no error for a name too long)
         raise output_error(folder, "it exists and is not a folder",
                            fix="give an output folder (an existing folder, or a new name), e.g. --out ./outputs")
     _refuse_inputs(folder)
