@@ -280,6 +280,9 @@ def test_never_writes_into_inputs(area_dir, plan_json, tmp_path, capsys):
         rc, err = _run(argv, capsys)
         _assert_output_error(rc, err, where)
         assert "input" in err
+    (tmp_path / "alias").symlink_to(area_dir)  # the area folder under another name
+    rc, err = _run(["analyze", str(area_dir), "--out", str(tmp_path / "alias")], capsys)
+    _assert_output_error(rc, err, "alias")
     # an area.toml naming layer files in another folder: those files are inputs too
     other = tmp_path / "other"
     other.mkdir()
@@ -433,6 +436,18 @@ def test_plan_and_export_are_all_or_nothing(area_dir, plan_json, tmp_path):
                "--no-progress"])
     assert rc == 5 and sorted(p.name for p in ex.iterdir()) == ["m.html", "manifest.json"]
     assert (ex / "manifest.json").read_text() == "old"
+
+
+def test_interrupted_run_leaves_nothing(area_dir, tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the XLSX is being written (the CSVs already done): exit 130, 'interrupted',
+    no file, no folder, no lock left."""
+    def interrupt(self, filename):
+        Path(filename).write_bytes(b"PK")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", interrupt)
+    rc, err = _run(["analyze", str(area_dir), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 130 and err.strip().splitlines()[-1] == "interrupted" and list(tmp_path.iterdir()) == []
 
 
 def test_transaction_takes_back_earlier_writes(tmp_path):
