@@ -59,37 +59,69 @@ def run_spopt(cost, w, p, radius, solver):
     return covered, total, t_build, total - t_build, pulp.LpStatus[m.problem.status]
 
 
-def bench_plan():
+PLAN_VARIANTS = (("default", {}), ("budget 3000 万元", {"budget_wan": 3000}),
+                 ("capacity-aware", {"capacity_aware": True}),
+                 ("phased 2026-27, 2000/yr", {"years": (2026, 2027), "budget_per_year_wan": 2000}),
+                 ("phased 2026-28, 2000/yr", {"years": (2026, 2027, 2028), "budget_per_year_wan": 2000}))
+
+#: "before": the model of issue 11 (per-year size binaries, no strengthening); "after": the defaults
+MODELS = {"before": ("per_year", dict.fromkeys(("disaggregate", "served_rows", "site_counts", "complete_start",
+                                               "budget_cuts", "floor_cuts", "cap_coefficients"), False)),
+          "after": ("cumulative", {})}
+
+
+def bench_plan(*, time_limit_s: float = 60.0, solvers=("highs",), models=("before", "after"), variants=None,
+               ablate: bool = False):
+    """Every plan variant on the bundled area, per model and solver, in one run (same machine load).
+
+    ``ablate`` adds, for the "after" model, one run per strengthening switched off."""
     import tuoyu_geo as tg
+    from tuoyu_geo import settings
 
     area = tg.datasets.shanghai_xuhui()
     pol = tg.load_policy("wuxi-2025")
     t0 = time.perf_counter()
-    tg.access.compute_access(area, pol)  # timed: access before the plans
+    acc = tg.access.compute_access(area, pol)
     t_acc = time.perf_counter() - t0
+    runs = [(m, solver, {}) for m in models for solver in solvers]
+    if ablate:
+        runs += [("after", "highs", {k: False}) for k in settings.PLAN_MILP]
     out = []
-    for label, kw in (("default", {}), ("budget 3000 万元", {"budget_wan": 3000}),
-                      ("capacity-aware", {"capacity_aware": True}),
-                      ("phased 2026,2027, 2000 万元/year", {"years": (2026, 2027), "budget_per_year_wan": 2000})):
-        t0 = time.perf_counter()
-        a = tg.assess(area, pol, plan=tg.PlanOptions(**kw), with_isochrones=False)
-        plan = a.plan
-        tot = time.perf_counter() - t0
-        ov = plan.objective_values
-        out.append((label, len(plan.sites), ov["places"], ov["cost"], ov["infants_newly_covered"], ov["shortfall"],
-                    plan.status, plan.gap, plan.solve_seconds, tot,
-                    bool(a.streets_after["has_puhui"].all())))
+    saved = settings.PLAN_FORMULATION, dict(settings.PLAN_MILP)
+    try:
+        for label, kw in PLAN_VARIANTS:
+            if variants and label.split()[0] not in variants and label not in variants:
+                continue
+            for model, solver, off in runs:
+                form, switches = MODELS[model]
+                settings.PLAN_FORMULATION = form
+                settings.PLAN_MILP = {**saved[1], **switches, **off}
+                name = model + (" −" + ",".join(off) if off else "")
+                t0 = time.perf_counter()
+                plan = tg.plan.plan_sites(area, acc, pol, time_limit_s=time_limit_s, solver=solver, **kw)
+                tot = time.perf_counter() - t0
+                out.append({"variant": label, "model": name, "solver": solver, "plan": plan, "total_s": tot})
+                _print_plan_row(out[-1])
+    finally:
+        settings.PLAN_FORMULATION, settings.PLAN_MILP = saved[0], saved[1]
     return t_acc, out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--p", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--radius", type=float, default=1000.0)
-    ap.add_argument("--no-spopt", action="store_true")
-    ap.add_argument("--no-plan", action="store_true")
-    a = ap.parse_args(argv)
+def _stage(s: dict) -> str:
+    return f"{s['stage'][:5]}:{s['seconds']:.1f}s/" + ("ok" if s["status"] == "optimal" else f"{s['gap']:.1e}")
+
+
+def _print_plan_row(r) -> None:
+    p = r["plan"]
+    ov = p.objective_values
+    stages = " ".join(_stage(s) for s in p.stages)
+    print(f"{r['variant']:24} {r['model']:18} {r['solver']:5} {p.model_size['n_vars']:>6}x{p.model_size['n_rows']:<6} "
+          f"{ov['sites']:4.0f} {ov['places']:6.0f} {ov['cost']:8.1f} {ov['coverage']:9.1f} {ov['shortfall']:7.1f} "
+          f"{str(p.status):10} {p.gap:8.1e} {p.build_seconds:5.2f} {p.solve_seconds:6.1f} {r['total_s']:6.1f}  {stages}",
+          flush=True)
+
+
+def _mclp(a) -> None:
     cost, w, street = city(a.seed)
     pairs = int((cost <= a.radius).sum())
     print(f"synthetic city: {cost.shape[0]} demand points × {cost.shape[1]} candidates, {len(set(street))} 街道, "
@@ -115,14 +147,32 @@ def main(argv=None) -> int:
             print(f"{solver}: objective ours/spopt = {o[2]:,.1f} / {t[2]:,.1f} "
                   f"({'identical' if abs(o[2] - t[2]) < 1e-6 else 'DIFFERENT'}); "
                   f"time spopt/ours = {t[5] / o[5]:.1f}× (build {t[3] / max(o[3], 1e-9):.0f}×)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--p", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--radius", type=float, default=1000.0)
+    ap.add_argument("--no-spopt", action="store_true")
+    ap.add_argument("--no-plan", action="store_true")
+    ap.add_argument("--no-mclp", action="store_true")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="per plan (s)")
+    ap.add_argument("--solvers", default="highs,cbc", help="for the plans")
+    ap.add_argument("--models", default="before,after")
+    ap.add_argument("--variants", default="", help="comma-separated first words: default,budget,capacity-aware,phased")
+    ap.add_argument("--ablate", action="store_true", help="also each strengthening switched off")
+    a = ap.parse_args(argv)
+    if not a.no_mclp:
+        _mclp(a)
     if not a.no_plan:
-        t_acc, plans = bench_plan()
-        print(f"\nbundled 徐汇区, wuxi-2025 (compute_access {t_acc:.2f} s):")
-        print(f"{'variant':34} {'sites':>5} {'places':>6} {'cost 万元':>9} {'new infants':>11} {'short':>6} "
-              f"{'status':8} {'gap':>7} {'solve s':>7} {'total s':>7} 一街道一普惠")
-        for r in plans:
-            print(f"{r[0]:34} {r[1]:5d} {r[2]:6.0f} {r[3]:9.1f} {r[4]:11.0f} {r[5]:6.0f} {r[6]:8} {r[7]:7.1e} "
-                  f"{r[8]:7.2f} {r[9]:7.2f} {'all 13' if r[10] else 'NOT MET'}")
+        print(f"\nbundled 徐汇区, wuxi-2025, time limit {a.time_limit:g} s per plan")
+        print(f"{'variant':24} {'model':18} {'solver':5} {'vars x rows':13} {'sites':>4} {'places':>6} {'cost':>8} "
+              f"{'coverage':>9} {'short':>7} {'status':10} {'gap':>8} {'build':>5} {'solve':>6} {'total':>6}  per stage")
+        t_acc, _ = bench_plan(time_limit_s=a.time_limit, solvers=tuple(a.solvers.split(",")),
+                              models=tuple(a.models.split(",")), variants=a.variants.split(",") if a.variants else None,
+                              ablate=a.ablate)
+        print(f"(compute_access {t_acc:.2f} s)")
     return 0
 
 

@@ -144,3 +144,104 @@ def test_parse_crs_epsg_and_errors():
                                           (113.3, 23.1, 32649), (-74.0, -33.0, 32718)])
 def test_utm_zone(lon, lat, epsg):
     assert crs.utm_crs(lon, lat).to_epsg() == epsg
+
+
+# ------------------------------------------------------------------- CGCS2000 and Gauss-Krüger
+
+# CGCS2000 ellipsoid (GB/T 2000 国家大地坐标系): a = 6378137 m, f = 1 / 298.257222101 (as GRS 80)
+_A_CGCS, _F_CGCS = 6378137.0, 1 / 298.257222101
+
+
+def _tm_snyder(lon, lat, lon0, false_easting):
+    """Transverse Mercator (k0 = 1) by Snyder, *Map Projections — A Working Manual* (USGS PP 1395),
+    eqs. 3-21, 4-20, 8-9, 8-10 — written out here, independent of PROJ; well under 1 cm within 1.5°
+    of the central meridian."""
+    e2 = _F_CGCS * (2 - _F_CGCS)
+    ep2 = e2 / (1 - e2)
+    phi, dl = np.radians(lat), np.radians(lon - lon0)
+    n = _A_CGCS / np.sqrt(1 - e2 * np.sin(phi) ** 2)
+    t, c, a = np.tan(phi) ** 2, ep2 * np.cos(phi) ** 2, dl * np.cos(phi)
+    m = _A_CGCS * ((1 - e2 / 4 - 3 * e2**2 / 64 - 5 * e2**3 / 256) * phi
+                   - (3 * e2 / 8 + 3 * e2**2 / 32 + 45 * e2**3 / 1024) * np.sin(2 * phi)
+                   + (15 * e2**2 / 256 + 45 * e2**3 / 1024) * np.sin(4 * phi)
+                   - (35 * e2**3 / 3072) * np.sin(6 * phi))
+    x = n * (a + (1 - t + c) * a**3 / 6 + (5 - 18 * t + t**2 + 72 * c - 58 * ep2) * a**5 / 120)
+    y = m + n * np.tan(phi) * (a**2 / 2 + (5 - t + 9 * c + 4 * c**2) * a**4 / 24
+                               + (61 - 58 * t + t**2 + 600 * c - 330 * ep2) * a**6 / 720)
+    return x + false_easting, y
+
+
+@pytest.mark.parametrize("lon,zone,cm", [(121.4, 40, 120), (116.4, 39, 117), (87.6, 29, 87), (120.0, 40, 120),
+                                         (121.4999, 40, 120), (121.5, 41, 123), (73.5, 25, 75), (136.49, 45, 135)])
+def test_gk3_zone_by_hand(lon, zone, cm):
+    """Shanghai 121.4°E: 121.4 / 3 = 40.47 → zone 40, CM 120°E; Beijing 116.4 / 3 = 38.8 → 39 (117°E);
+    Urumqi 87.6 / 3 = 29.2 → 29 (87°E); a zone border (121.5 = 40.5 × 3) goes to the eastern zone."""
+    assert crs.gk3_zone(lon) == zone and 3 * zone == cm
+    assert crs.gk3_info(crs.gk3_epsg(zone))["central_meridian_deg"] == cm
+
+
+def test_gk3_zone_outside_china():
+    for lon in (73.49, 136.5, 2.35):
+        with pytest.raises(ValueError, match="zones 25–45"):
+            crs.gk3_zone(lon)
+    with pytest.raises(ValueError, match="no CGCS2000 EPSG"):
+        crs.gk3_epsg(46)
+    with pytest.raises(ValueError, match="not a CGCS2000 3-degree"):
+        crs.gk3_info(4555)
+
+
+def test_gk3_epsg_codes_against_the_proj_database():
+    """Zone 40 with the zone prefix is EPSG:4528 (4513 + 15), without it EPSG:4549 "CM 120E" (4534 + 15);
+    every zone 25–45 checked against the name and false easting PROJ has for the code."""
+    assert crs.gk3_epsg(40) == 4528 and crs.gk3_epsg(40, zone_prefix=False) == 4549
+    assert crs.gk3_info(4528) == {"zone": 40, "central_meridian_deg": 120, "zone_prefix": True,
+                                  "false_easting_m": 40_500_000}
+    for zone in range(25, 46):
+        for prefix in (True, False):
+            c = crs.gk3_crs(zone, zone_prefix=prefix)
+            assert c.name == (f"CGCS2000 / 3-degree Gauss-Kruger zone {zone}" if prefix
+                              else f"CGCS2000 / 3-degree Gauss-Kruger CM {3 * zone}E")
+            tm = {p.name: p.value for p in c.coordinate_operation.params}
+            assert tm["Longitude of natural origin"] == 3 * zone and tm["Scale factor at natural origin"] == 1
+            assert tm["False easting"] == (zone * 1e6 if prefix else 0) + 500_000
+            assert c.geodetic_crs.to_epsg() == crs.CGCS2000_EPSG
+
+
+def test_gk3_on_the_central_meridian_by_hand():
+    """On the central meridian the easting is exactly the false easting (500 000 m, + 40 × 10⁶ with
+    the zone prefix) and the northing is the meridian arc from the equator: 0 at the equator and
+    3 320 113.398 m at 30°N on the CGCS2000/GRS 80 ellipsoid (published meridian-arc tables)."""
+    e, n = crs.cgcs2000_to_gk3([120.0, 120.0], [0.0, 30.0], zone=40)
+    assert e.tolist() == pytest.approx([40_500_000.0, 40_500_000.0], abs=1e-6)
+    assert n[0] == pytest.approx(0.0, abs=1e-6) and n[1] == pytest.approx(3_320_113.398, abs=1e-3)
+    e2, n2 = crs.cgcs2000_to_gk3(120.0, 30.0, zone=40, zone_prefix=False)
+    assert float(e2) == pytest.approx(500_000.0, abs=1e-6) and float(n2) == pytest.approx(n[1], abs=1e-6)
+
+
+def test_gk3_off_the_meridian_against_snyder_and_back():
+    """Shanghai points 1.2–1.5° east of CM 120°E (and two west of CM 123°E): PROJ's eastings and
+    northings agree with the Snyder series within 1 cm, are mirror images across the meridian, and
+    the inverse gives back the lon/lat within 1e-9°."""
+    lon = np.array([121.2, 121.4, 121.4436, 121.4999, 119.0])
+    lat = np.array([31.0, 31.2, 31.18, 31.4, 30.0])
+    e, n = crs.cgcs2000_to_gk3(lon, lat, zone=40)
+    se, sn = _tm_snyder(lon, lat, 120.0, 40_500_000.0)
+    np.testing.assert_allclose(e, se, atol=0.01)
+    np.testing.assert_allclose(n, sn, atol=0.01)
+    assert 40_600_000 < e[1] < 40_700_000  # 1.4° × 111 km × cos 31.2° ≈ 133 km east of the meridian
+    we, wn = crs.cgcs2000_to_gk3(240.0 - lon, lat, zone=40)  # mirrored across 120°E
+    np.testing.assert_allclose(we - 40_500_000, -(e - 40_500_000), atol=1e-6)
+    np.testing.assert_allclose(wn, n, atol=1e-6)
+    blon, blat = crs.gk3_to_cgcs2000(e, n, zone=40)
+    np.testing.assert_allclose(blon, lon, atol=1e-9)
+    np.testing.assert_allclose(blat, lat, atol=1e-9)
+    e41, _ = crs.cgcs2000_to_gk3(121.4, 31.2, zone=41, zone_prefix=False)  # same point, CM 123°E
+    assert float(e41) == pytest.approx(_tm_snyder(121.4, 31.2, 123.0, 500_000.0)[0], abs=0.01) and e41 < 500_000
+
+
+def test_wgs84_to_cgcs2000_is_explicit_and_centimetre_level():
+    lon, lat = np.array([121.4, 116.4, 87.6]), np.array([31.2, 39.9, 43.8])
+    clon, clat = crs.wgs84_to_cgcs2000(lon, lat)
+    assert metres(lon, lat, clon, clat).max() < 0.05  # the datums agree to a few centimetres
+    assert "China Geodetic Coordinate System 2000" in crs.transform_description(4326, crs.CGCS2000_EPSG)
+    assert "EPSG:4490" in crs.CGCS2000_NOTE and "WGS-84" in crs.CGCS2000_NOTE

@@ -38,9 +38,9 @@ from tuoyu_geo import DataError, OutputError, cli, writer
 from tuoyu_geo.cli import main
 from tuoyu_geo.writer import spreadsheet_text, terminal_text, write_table, write_xlsx
 
-# names a spreadsheet would run as formulas (the plan picks K36, K46, K48 and K16, see plan_json)
-EVIL = {"K36": '=HYPERLINK("http://evil","点")', "K46": "+1+cmd|' /C calc'!A0", "K48": "-2+3+cmd",
-        "K16": "@SUM(1+9)*cmd"}
+# names a spreadsheet would run as formulas: every candidate has one (so whichever the plan picks)
+_FORMULAS = ('=HYPERLINK("http://evil","点{}")', "+1+cmd|' /C calc'!{}", "-2+3+cmd{}", "@SUM(1+9)*cmd{}")
+EVIL = {f"K{s}{k}": _FORMULAS[(2 * s + k // 8) % 4].format(f"K{s}{k}") for s in range(1, 5) for k in (6, 8)}
 EVIL_COMMUNITY = {"C10": "=1+1", "C20": "-小区", "C30": "@小区", "C40": "+小区"}
 
 
@@ -207,8 +207,8 @@ def test_every_csv_and_xlsx_cell_is_safe_end_to_end(area_dir, plan_json, tmp_pat
                 assert _is_number(v), (name, v)
             if isinstance(v, str) and v.startswith("'"):
                 seen.add((name.split(":")[0], v))
-    for name in ("recommended_sites.csv", "tuoyu_plan.xlsx"):
-        assert {(name, "'" + e) for e in EVIL.values()} <= seen, name
+    for name in ("recommended_sites.csv", "tuoyu_plan.xlsx"):  # the plan opens ≥ 1 site in S3 and S4 (no 普惠)
+        assert len({(name, "'" + e) for e in EVIL.values()} & seen) >= 2, name
     for name in ("community_scorecard.csv", "scorecard.xlsx", "community_access.csv"):
         assert {(name, "'" + e) for e in EVIL_COMMUNITY.values()} <= seen, name
 

@@ -248,3 +248,18 @@ def test_output_error_fix_follows_the_cause(tmp_path):
     with pytest.raises(OutputError, match="shorter") as ei:
         write_table(pd.DataFrame({"a": [1]}), tmp_path / ("长" * 200 + ".csv"))
     assert "File name too long" in str(ei.value) and _names(tmp_path) == []
+
+
+def test_sqlite_disk_full_is_output_error_but_sql_mistakes_are_not(tmp_path):
+    """Editing a GeoPackage in place (report.gpkg.add_schema) can hit a full disk as SQLite's
+    OperationalError, which is not an OSError: it becomes an OutputError; a SQL syntax error (a
+    bug) passes through unchanged."""
+    import sqlite3
+
+    with pytest.raises(OutputError, match="database or disk is full"), atomic_write(tmp_path / "x.gpkg") as tmp:
+        tmp.write_bytes(b"x")
+        raise sqlite3.OperationalError("database or disk is full")
+    with pytest.raises(sqlite3.OperationalError, match="syntax"), atomic_write(tmp_path / "x.gpkg") as tmp:
+        tmp.write_bytes(b"x")
+        raise sqlite3.OperationalError('near "SELEC": syntax error')
+    assert _names(tmp_path) == []

@@ -245,22 +245,24 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     area = _area(args.dir)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
-    offline = args.offline or args.tiles in (None, "none")
-    path = save_map(coverage_map(a, tiles=args.tiles or "none", offline=offline), args.out, offline=offline)
+    path = save_map(coverage_map(a, tiles=args.tiles, offline=True if args.offline else None), args.out)
     _out(f"wrote {path}")
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Exports for land-use review: ``tuoyu-geo export DIR --out DIR [--plan plan.json] [--map map.html]``."""
-    from .report.export import export_plan
+    """Exports for land-use review: ``tuoyu-geo export DIR --out DIR [--plan plan.json] [--map map.html]
+    [--gpkg-crs gk3] [--shapefile]``."""
+    from .report.export import DEFAULT_FORMATS, export_plan
     from .report.maps import coverage_map, save_map
     from .writer import transaction
 
     area = _area(args.dir)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
+    formats = (*DEFAULT_FORMATS, "shp") if args.shapefile else DEFAULT_FORMATS
     with transaction():  # the exports and the map together or not at all
-        paths = export_plan(a, args.out, timings=dict(a.timings))
+        paths = export_plan(a, args.out, formats=formats, timings=dict(a.timings), gpkg_crs=args.gpkg_crs,
+                            gk_zone=args.gk_zone)
         if args.map:
             paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
     for p in paths.values():
@@ -336,6 +338,15 @@ def _plan_flags(p: argparse.ArgumentParser) -> None:
                    help="exit 3 when a rule cannot be met anywhere (default: best effort, unmet rules listed)")
 
 
+def _tiles(value: str) -> str:
+    from .report.maps import TILES, is_tile_url
+
+    if value in (*TILES, "none") or is_tile_url(value):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: use one of {', '.join(TILES)}, none, "
+                                     "or a URL template with {z}/{x}/{y}")
+
+
 def _add_area_commands(add) -> None:
     p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
     p.add_argument("--sources", action="store_true", help="also print the source of every number")
@@ -386,11 +397,19 @@ def _add_plan_commands(add) -> None:
         p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
         _plan_flags(p)
     p.add_argument("--map", type=_path, help="also write an offline HTML map to this file")
+    p.add_argument("--gpkg-crs", choices=["wgs84", "cgcs2000", "gk3"], default="wgs84",
+                   help="CRS of the GeoPackage/Shapefile: WGS-84 (default), CGCS2000 lon/lat (EPSG:4490) or "
+                        "the area's CGCS2000 3-degree Gauss-Krüger zone (e.g. EPSG:4528)")
+    p.add_argument("--gk-zone", type=int, choices=range(25, 46), metavar="ZONE",
+                   help="Gauss-Krüger 3-degree zone 25–45 (default: from the area's centroid)")
+    p.add_argument("--shapefile", action="store_true",
+                   help="also write tuoyu_plan.shp.zip (Shapefiles with 10-byte field names, UTF-8)")
     pm = add.parser("map")
     pm.add_argument("--offline", action="store_true",
                     help="self-contained HTML (Leaflet inlined, no tiles): opens without internet")
-    pm.add_argument("--tiles", choices=["osm", "amap", "tencent", "none"], default=None,
-                    help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted)")
+    pm.add_argument("--tiles", type=_tiles, default=None, metavar="{osm,amap,tencent,none,URL}",
+                    help="background tiles (default none = offline; amap/tencent are GCJ-02 and the data are shifted; "
+                         "a URL template with {z}/{x}/{y}, e.g. an intranet tile server, keeps the map offline)")
     pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
     p.add_argument("--out", type=_path, default="outputs", help="export folder (default ./outputs)")

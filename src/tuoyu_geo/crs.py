@@ -7,10 +7,19 @@ analysis.  Forward transforms use the published formulas; inverses are solved it
 point on the forward transform) to well below 0.5 m.
 
 Points outside mainland China's bounding box pass unchanged (as the official transform does).
+
+Land-use review (用地审查) and the 国土空间规划 "一张图" use CGCS2000 (EPSG:4490), usually projected
+in a 3° Gauss-Krüger zone: :func:`gk3_zone`, :func:`gk3_epsg`, :func:`wgs84_to_cgcs2000`,
+:func:`cgcs2000_to_gk3`.  CGCS2000 and WGS-84 (G1762) differ by a few centimetres, below the accuracy
+of any planning layer; PROJ has no published transformation between them and applies its
+"ballpark" null transformation, so the CGCS2000 lon/lat equal the WGS-84 ones.  The transform is
+still made explicitly with pyproj (:data:`CGCS2000_NOTE`), so a better one is picked up if PROJ gets one.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Literal
 
 import numpy as np
@@ -21,17 +30,27 @@ from shapely import transform as _shp_transform
 from ._errors import DataError
 
 __all__ = [
+    "CGCS2000_EPSG",
+    "CGCS2000_NOTE",
     "CRS_NAMES",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
+    "cgcs2000_to_gk3",
     "convert",
     "convert_geoseries",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "gk3_crs",
+    "gk3_epsg",
+    "gk3_info",
+    "gk3_to_cgcs2000",
+    "gk3_zone",
     "out_of_china",
     "parse_crs",
+    "transform_description",
     "utm_crs",
     "wgs84_to_bd09",
+    "wgs84_to_cgcs2000",
     "wgs84_to_gcj02",
 ]
 
@@ -214,3 +233,115 @@ def utm_crs(lon: float, lat: float) -> pyproj.CRS:
     zone = int((lon + 180.0) // 6.0) + 1
     zone = min(max(zone, 1), 60)
     return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+# ------------------------------------------------------------------- CGCS2000 and Gauss-Krüger
+
+#: EPSG code of CGCS2000 geographic coordinates (China Geodetic Coordinate System 2000)
+CGCS2000_EPSG = 4490
+#: what the exports say about the WGS-84 → CGCS2000 step (written into manifest.json)
+CGCS2000_NOTE = ("CGCS2000 (EPSG:4490) 与 WGS-84 在厘米级一致：由 pyproj 显式转换，PROJ 无两者间的公布参数、"
+                 "使用零偏移（ballpark）转换，经纬度数值与 WGS-84 相同。CGCS2000 and WGS-84 agree to a few "
+                 "centimetres; the transform is made explicitly with pyproj, which applies its ballpark "
+                 "(null) transformation, so the lon/lat values equal the WGS-84 ones.")
+_GK3_ZONES = (25, 45)  # CGCS2000 3-degree zones with an EPSG code: CM 75°E (zone 25) … 135°E (zone 45)
+_GK3_PREFIX_BASE, _GK3_CM_BASE = 4513, 4534  # EPSG:4513–4533 "zone 25–45", EPSG:4534–4554 "CM 75E–135E"
+
+
+def gk3_zone(lon: float) -> int:
+    """The 3° Gauss-Krüger zone of a longitude: n = floor(lon / 3 + 0.5), central meridian 3n°.
+
+    Zone n covers 3n − 1.5° ≤ lon < 3n + 1.5° (a longitude on a border goes east).  Shanghai,
+    121.4°E: 121.4 / 3 = 40.47 → zone 40, central meridian 120°E; Beijing, 116.4°E: 38.8 → zone 39
+    (117°E); Urumqi, 87.6°E: 29.2 → zone 29 (87°E).
+
+    Raises
+    ------
+    ValueError
+        The zone has no CGCS2000 EPSG code (outside 73.5°E–136.5°E, i.e. zones 25–45).
+    """
+    zone = math.floor(float(lon) / 3.0 + 0.5)
+    if not _GK3_ZONES[0] <= zone <= _GK3_ZONES[1]:
+        raise ValueError(f"longitude {lon} is in 3-degree zone {zone}; CGCS2000 Gauss-Krüger zones have EPSG "
+                         f"codes for zones {_GK3_ZONES[0]}–{_GK3_ZONES[1]} (73.5°E–136.5°E) only")
+    return zone
+
+
+def gk3_epsg(zone: int, *, zone_prefix: bool = True) -> int:
+    """EPSG code of the CGCS2000 3° Gauss-Krüger CRS of ``zone`` (25–45).
+
+    With ``zone_prefix`` (the default) the false easting carries the zone number,
+    ``zone × 1 000 000 + 500 000`` m, so an easting says which zone it is in — "CGCS2000 / 3-degree
+    Gauss-Kruger zone 40" is EPSG:4528 (4513 + zone − 25).  Without it the false easting is
+    500 000 m — "CGCS2000 / 3-degree Gauss-Kruger CM 120E" is EPSG:4549 (4534 + zone − 25).
+    """
+    zone = int(zone)
+    if not _GK3_ZONES[0] <= zone <= _GK3_ZONES[1]:
+        raise ValueError(f"3-degree zone {zone} has no CGCS2000 EPSG code; use a zone from "
+                         f"{_GK3_ZONES[0]} to {_GK3_ZONES[1]}")
+    return (_GK3_PREFIX_BASE if zone_prefix else _GK3_CM_BASE) + zone - _GK3_ZONES[0]
+
+
+def gk3_info(epsg: int) -> dict[str, int | bool]:
+    """Zone, central meridian (°E), zone prefix and false easting (m) of a CGCS2000 3° GK EPSG code.
+
+    >>> gk3_info(4528)
+    {'zone': 40, 'central_meridian_deg': 120, 'zone_prefix': True, 'false_easting_m': 40500000}
+
+    Raises
+    ------
+    ValueError
+        ``epsg`` is not one of EPSG:4513–4554.
+    """
+    epsg = int(epsg)
+    n = _GK3_ZONES[1] - _GK3_ZONES[0] + 1
+    if _GK3_PREFIX_BASE <= epsg < _GK3_PREFIX_BASE + n:
+        zone, prefix = epsg - _GK3_PREFIX_BASE + _GK3_ZONES[0], True
+    elif _GK3_CM_BASE <= epsg < _GK3_CM_BASE + n:
+        zone, prefix = epsg - _GK3_CM_BASE + _GK3_ZONES[0], False
+    else:
+        raise ValueError(f"EPSG:{epsg} is not a CGCS2000 3-degree Gauss-Krüger CRS (EPSG:4513–4554)")
+    return {"zone": zone, "central_meridian_deg": 3 * zone, "zone_prefix": prefix,
+            "false_easting_m": zone * 1_000_000 * prefix + 500_000}
+
+
+def gk3_crs(zone: int, *, zone_prefix: bool = True) -> pyproj.CRS:
+    """The pyproj CRS of :func:`gk3_epsg` (e.g. EPSG:4528 for zone 40)."""
+    return pyproj.CRS.from_epsg(gk3_epsg(zone, zone_prefix=zone_prefix))
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(src: int, dst: int) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
+def transform_description(src: int, dst: int) -> str:
+    """PROJ's description of the transformation pyproj uses from EPSG ``src`` to EPSG ``dst``."""
+    return str(_transformer(int(src), int(dst)).description)
+
+
+def wgs84_to_cgcs2000(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, Array]:
+    """WGS-84 (EPSG:4326) → CGCS2000 (EPSG:4490) lon/lat, with pyproj (see :data:`CGCS2000_NOTE`)."""
+    x, y = _transformer(4326, CGCS2000_EPSG).transform(*_arr(lon, lat))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def cgcs2000_to_gk3(lon: npt.ArrayLike, lat: npt.ArrayLike, *, zone: int,
+                    zone_prefix: bool = True) -> tuple[Array, Array]:
+    """CGCS2000 lon/lat → (easting, northing) in metres in the 3° Gauss-Krüger ``zone``.
+
+    Chinese surveying calls the northing X and the easting Y; this returns (easting, northing).
+    A point on the central meridian has easting 500 000 m (plus ``zone`` × 1 000 000 with
+    ``zone_prefix``) and a northing equal to the meridian arc length from the equator (scale 1).
+    """
+    epsg = gk3_epsg(zone, zone_prefix=zone_prefix)
+    x, y = _transformer(CGCS2000_EPSG, epsg).transform(*_arr(lon, lat))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def gk3_to_cgcs2000(easting: npt.ArrayLike, northing: npt.ArrayLike, *, zone: int,
+                    zone_prefix: bool = True) -> tuple[Array, Array]:
+    """Inverse of :func:`cgcs2000_to_gk3`: (easting, northing) in metres → CGCS2000 lon/lat."""
+    epsg = gk3_epsg(zone, zone_prefix=zone_prefix)
+    x, y = _transformer(epsg, CGCS2000_EPSG).transform(*_arr(easting, northing))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)

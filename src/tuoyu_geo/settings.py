@@ -17,6 +17,22 @@ TIME_LIMIT_S: float = 120.0
 MIP_GAP: float = 1e-4
 #: relative tolerance used when an earlier lexicographic objective is held as a constraint
 LEX_TOLERANCE: float = 1e-6
+#: MILP formulation of the plan's sites and years: "cumulative" (default), "per_year" or "classes"
+#: (see :mod:`tuoyu_geo.plan.model`; the others are kept for the benchmark)
+PLAN_FORMULATION: str = "cumulative"
+#: strengthenings of the plan's MILP (each valid: it removes no plan), switchable for the benchmark
+#: (``benchmarks/bench_optimize.py``): ``disaggregate`` — capacity-aware links x_ij ≤ f·w_i·open_j;
+#: ``served_rows`` — once the coverage stage reaches the most every community can get, each
+#: community's row is held (:meth:`tuoyu_geo.rules.base.Rule.hold`); ``site_counts`` — integer counts
+#: of interchangeable candidates per year; ``complete_start`` — each stage's MIP start with its
+#: continuous part re-optimised for the stage (one LP); ``budget_cuts`` — places bought by each budget
+#: (total, yearly, years so far) at most what whole sites can buy (a knapsack solved exactly);
+#: ``floor_cuts`` — once a shortfall stage reaches the least its rows allow, each row is held at its
+#: floor and its sites cost at least what whole sites need (:meth:`tuoyu_geo.plan.model.PlanModel.hold_shortfalls`).
+#: ``cap_coefficients`` — in a shortfall row, a site counts for at most what the row needs.
+PLAN_MILP: dict[str, bool] = {"disaggregate": True, "served_rows": True, "site_counts": True,
+                              "complete_start": True, "budget_cuts": True, "floor_cuts": True,
+                              "cap_coefficients": True}
 #: monetary unit of every cost figure
 COST_UNIT: str = "万元"
 

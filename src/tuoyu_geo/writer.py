@@ -44,6 +44,7 @@ import math
 import os
 import re
 import socket
+import sqlite3
 import stat
 import threading
 import unicodedata
@@ -137,9 +138,13 @@ def output_error(path: str | Path, exc: BaseException | str, *, fix: str | None 
 def _is_write_error(exc: BaseException) -> bool:
     """OSError (incl. disk full inside openpyxl/zipfile) or a GDAL error raised by pyogrio (its
     DataSourceError/DataLayerError — a full disk shows as "Failed to commit transaction" or "Could
-    not add feature" — and the raw CPLE errors)."""
+    not add feature" — and the raw CPLE errors), or SQLite's "database or disk is full" /
+    "attempt to write a readonly database" while a GeoPackage is edited in place."""
     if isinstance(exc, OSError):
         return True
+    if isinstance(exc, sqlite3.OperationalError):  # editing a GeoPackage in place (not a SQL mistake)
+        return any(w in str(exc).lower() for w in ("disk", "full", "readonly", "read-only", "unable to open",
+                                                    "i/o"))
     from pyogrio.errors import DataLayerError, DataSourceError
 
     gdal: tuple[type, ...] = (DataSourceError, DataLayerError)

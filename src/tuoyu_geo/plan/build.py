@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import settings
 from .._errors import DataError, InfeasiblePlanError
 from ..access import within
 from ..demand import demand_rate
@@ -85,4 +86,6 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
         raise InfeasiblePlanError([u.as_tuple() for u in unmet], fix=fixes)
     for rule in RULES:
         rule.build(model)
+    if settings.PLAN_MILP.get("site_counts", True):
+        model.add_site_counts()
     return model

@@ -1,16 +1,24 @@
 """The plan's MILP under construction: sites sized in whole classes, the data the rules read, named
 constraint blocks, penalties and objective terms.
 
-Variables, for each allowed candidate j and year t (one year when not phased):
+Variables (``formulation``, default :data:`tuoyu_geo.settings.PLAN_FORMULATION`), for each allowed
+candidate j, feasible whole-class size p (:func:`feasible_places`) and year t (one year when not
+phased):
 
-* ``open[j, t]`` ∈ {0, 1} — the site opens in year t;
-* ``n[j, k, t]`` ∈ ℤ≥0 — classes of type k (乳儿班/托小班/托大班/混龄班, sizes from the profile);
-  places ``P[j, t] = Σ_k size_k · n[j, k, t]`` with ``min_j · open ≤ P ≤ max_j · open``.
+* ``"cumulative"`` (default) — ``Y[j, p, t]`` ∈ {0, 1}: the site is open *by* year t with p places,
+  monotone in t (``Y[j, p, t-1] ≤ Y[j, p, t]``).  Places by year t are ``Σ_p p·Y[j, p, t]``; what
+  opens in year t is ``Y[t] − Y[t-1]``.  Branching on "not open by year t" fixes every earlier year
+  too, which is why phased plans solve much faster than with per-year binaries (same LP bound).
+* ``"per_year"`` — ``X[j, p, t]`` ∈ {0, 1}: the site opens in year t with p places; places by year t
+  are ``Σ_{t' ≤ t} p·X[j, p, t']`` (the formulation before issue 13, kept for the benchmark).
+* ``"classes"`` — ``open[j, t]`` ∈ {0, 1} and class counts ``n[j, k, t]`` ∈ ℤ≥0, places
+  ``Σ_k size_k n[j, k, t]`` within ``min_j … max_j`` (per year; measured slower, kept for the benchmark).
 
-The rules (:mod:`tuoyu_geo.rules`) add their blocks through :meth:`PlanModel.add_row` /
-:meth:`PlanModel.add_rows` (every row belongs to a named block), read expressions through
-:meth:`places_terms`, :meth:`open_terms` and :meth:`cost_terms`, add shortfall columns through
-:meth:`add_penalty` and objective terms through :meth:`add_objective`.
+Without phasing the first two are the same model.  The rules (:mod:`tuoyu_geo.rules`) add their
+blocks through :meth:`PlanModel.add_row` / :meth:`PlanModel.add_rows` (every row belongs to a named
+block) and read expressions through :meth:`places_terms`, :meth:`open_terms` and :meth:`cost_terms`
+— ``upto=t`` is the state by year t, ``year=t`` what opens in year t, neither the state at the end —
+add shortfall columns through :meth:`add_penalty` and objective terms through :meth:`add_objective`.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .. import settings
 from ..solvers import MILP
 
 __all__ = ["PlanModel", "class_mix", "feasible_places"]
@@ -86,6 +95,70 @@ def class_mix(places: int, sizes: Mapping[str, int], carer_ratio: Mapping[str, f
     return {k: out[k] for k in sorted(out, key=lambda k: sizes[k])}
 
 
+#: above this many (site, size, budget step) updates the budget cut is skipped (bounds the work)
+MAX_KNAPSACK_WORK = 300_000_000
+
+
+def max_places_within(budget: float, options: Sequence[Sequence[tuple[float, int]]]) -> int | None:
+    """Most places that sites can add for at most ``budget``: ``options[j]`` lists site j's
+    (cost, places) choices, at most one per site (a group knapsack, solved exactly by dynamic
+    programming over the budget in steps of 1, 0.5, 0.1, 0.05 or 0.01 — the largest that divides
+    every cost and the budget; else in 50,000 steps with each cost rounded down, which can only
+    raise the result, so it stays an upper bound).  ``None`` when the work would be too large.
+
+    >>> # 2000 buys 27 sites of 35 places (72.5 each, 1957.5) plus one of 15 (42.5): 960, while the
+    >>> # LP relaxation buys 2000 / 72.5 × 35 = 965.5
+    >>> max_places_within(2000, [[(20 + 1.5 * p, p) for p in (15, 18, 20, 25, 28, 30, 33, 35)]] * 40)
+    960
+    """
+    costs = [c for opt in options for c, _ in opt]
+    if budget < 0 or not costs:
+        return 0 if budget >= 0 else None
+    step = next((u for u in (1.0, 0.5, 0.1, 0.05, 0.01)
+                 if all(abs(v / u - round(v / u)) < 1e-7 for v in [*costs, budget])), None)
+    if step is None or budget / step > 50_000:
+        step = max(budget / 50_000, 1e-9)
+    top = int(np.floor(budget / step + 1e-7))
+    if len(costs) * (top + 1) > MAX_KNAPSACK_WORK:
+        return None
+    dp = np.zeros(top + 1)
+    for opt in options:
+        new = dp.copy()
+        for c, places in opt:
+            k = int(np.floor(c / step + 1e-7))
+            if k > top:
+                continue
+            if k == 0:
+                np.maximum(new, dp + places, out=new)
+            else:
+                np.maximum(new[k:], dp[:-k] + places, out=new[k:])
+        dp = new
+    return int(round(dp[top]))
+
+
+def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]]) -> float:
+    """Least cost of at least ``need`` places from sites whose (cost, places) choices are
+    ``options[j]`` (at most one per site; dynamic programming over places); ``inf`` when even every
+    site at its largest cannot reach it.
+
+    >>> # 131 places from sites of 15–35 places at 20 万元 + 1.5 per place: 4 sites (35+35+33+28 = 131),
+    >>> # 80 + 196.5 = 276.5 (the LP relaxation pays 131 / 35 × 72.5 = 271.4)
+    >>> min_cost_for_places(131, [[(20 + 1.5 * p, p) for p in (15, 18, 20, 25, 28, 30, 33, 35)]] * 6)
+    276.5
+    """
+    if need <= 0:
+        return 0.0
+    dp = np.full(need + 1, np.inf)
+    dp[0] = 0.0
+    for opt in options:
+        new = dp.copy()
+        for c, places in opt:
+            src = dp[np.maximum(np.arange(need + 1) - int(places), 0)]
+            np.minimum(new, src + c, out=new)
+        dp = new
+    return float(dp[need])
+
+
 @dataclass(eq=False)
 class PlanModel:
     """Data of one plan and its MILP (built by :func:`tuoyu_geo.plan.build.build_model`)."""
@@ -115,9 +188,11 @@ class PlanModel:
     community_street: np.ndarray | None = None     # street id of each community
     residential_missing: np.ndarray | None = None  # per community: places missing for 配建 (0 when met)
     residential_reach: sp.csr_matrix | None = None  # communities × candidates within the largest threshold
-    formulation: str = "options"       # "options": one binary per feasible size; "classes": class counts
+    formulation: str = field(default_factory=lambda: settings.PLAN_FORMULATION)  # see the module docstring
     designated: dict = field(default_factory=dict)          # district → existing institution ids
     demonstration_vars: dict = field(default_factory=dict)  # district → {candidate: column}
+    coverage_terms: list = field(default_factory=list)      # per year: (row of each column, columns, coefficients, most per row)
+    shortfall_rows: list = field(default_factory=list)      # (stage, penalty column, sites mask, upto, ratio, need)
     open: dict = field(init=False)     # (j, t) → column
     n: dict = field(init=False)        # (j, k, t) → column
     _o: tuple = field(init=False)      # arrays (site, year, column) of the open variables
@@ -130,7 +205,9 @@ class PlanModel:
     def __post_init__(self) -> None:
         pairs = [(int(j), t) for j in np.flatnonzero(self.allowed) for t in range(self.n_years)
                  if not (self.phased and self.available_year[j] > self.years[t])]
-        if self.formulation == "options":
+        if self.formulation not in ("cumulative", "per_year", "classes"):
+            raise ValueError(f"unknown formulation {self.formulation!r}")
+        if self.formulation != "classes":
             self._options(pairs)
             return
         cols = self.milp.add_vars(len(pairs), lb=0, ub=1, integer=True)
@@ -148,7 +225,7 @@ class PlanModel:
 
     def _options(self, pairs: list[tuple[int, int]]) -> None:
         """One binary per (candidate, feasible whole-class size, year): the convex hull of each site's
-        sizes is its LP relaxation, so bounds are tight; ``open`` = Σ of its binaries."""
+        sizes is its LP relaxation, so bounds are tight.  Cumulative: ``Y[j, p, t-1] ≤ Y[j, p, t]``."""
         rows = [(j, t, p) for j, t in pairs for p in self.feasible[j]]
         cols = self.milp.add_vars(len(rows), lb=0, ub=1, integer=True)
         j = np.array([r[0] for r in rows], np.int64)
@@ -157,6 +234,14 @@ class PlanModel:
         self._o = (j, t, cols)
         self._n = (j, t, cols, p)
         self.open, self.n = {}, {}
+        if self.cumulative and self.n_years > 1:
+            col = {(a, b, q): c for a, b, q, c in zip(j.tolist(), t.tolist(), p.tolist(), cols.tolist(), strict=True)}
+            prev = [(c, col[(a, b + 1, q)]) for (a, b, q), c in col.items() if (a, b + 1, q) in col]
+            if prev:
+                lo_hi = np.array(prev, np.int64)
+                k = np.arange(len(prev))
+                self.add_rows(f"{self.rule('phasing').name}:累计", np.r_[k, k], np.r_[lo_hi[:, 0], lo_hi[:, 1]],
+                              np.r_[np.ones(len(k)), -np.ones(len(k))], len(k), hi=0.0)
 
     def _generators(self) -> list[tuple[str, float]]:
         """Class types as MILP counts with their caps: the smallest class unbounded, every other size
@@ -172,10 +257,56 @@ class PlanModel:
                 out.append((k, float(cap)))
         return out
 
+    def add_site_counts(self) -> None:
+        """Integer counts of open sites per group of interchangeable candidates (same fixed cost, cost
+        per place and sizes) and year: ``N[g, t] = Σ_{j in g} open[j]`` (by year t, or opening in year t).
+
+        A valid equality that adds no solution; the solver branches on a count ("at most 27 sites of
+        this kind") instead of on one of many interchangeable sites, which closes the gap left by a
+        budget that no whole number of sites fills exactly.
+        """
+        key = [(float(self.fixed_cost[j]), float(self.cost_per_place[j]), tuple(self.feasible[j]))
+               for j in range(self.n_sites)]
+        groups: dict[tuple, list[int]] = {}
+        for j in np.flatnonzero(self.allowed):
+            groups.setdefault(key[j], []).append(int(j))
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            mask = np.zeros(self.n_sites, bool)
+            mask[members] = True
+            for t in range(self.n_years):
+                cols, coef = self.open_terms(sites=mask, upto=t) if self.cumulative else self.open_terms(sites=mask, year=t)
+                if not len(cols):
+                    continue
+                nvar = self.milp.add_vars(1, lb=0, ub=len(members), integer=True)
+                self.add_row("site_counts", np.r_[cols, nvar], np.r_[coef, -1.0], lo=0.0, hi=0.0)
+
+    def add_budget_cut(self, block: str, budget: float, *, upto: int | None = None,
+                       year: int | None = None) -> None:
+        """Valid row ``places (by year upto / opening in year / at the end) ≤ most places the budget
+        buys in whole sites`` (:func:`max_places_within`): the LP relaxation would buy a fraction of
+        a site with the rest of the budget, and the solver cannot prove on its own that no whole
+        combination does as well."""
+        last = self.n_years - 1 if upto is None and year is None else (upto if upto is not None else year)
+        opts = [[(self.site_cost(j, p), p) for p in self.feasible[j]] for j in np.flatnonzero(self.allowed)
+                if not (self.phased and self.available_year[j] > self.years[last])]
+        most = max_places_within(budget, opts)
+        if most is None or most >= sum(max((p for _, p in o), default=0) for o in opts):
+            return
+        cols, size = self.places_terms(upto=upto, year=year)
+        if len(cols):
+            self.add_row(block, cols, size, hi=float(most))
+
     # ------------------------------------------------------------------ facts
     @property
     def phased(self) -> bool:
         return self.years[0] is not None
+
+    @property
+    def cumulative(self) -> bool:
+        """Variables mean "open by year t" (else "opens in year t")."""
+        return self.formulation == "cumulative"
 
     @property
     def n_years(self) -> int:
@@ -223,37 +354,48 @@ class PlanModel:
         return out
 
     # ------------------------------------------------------------------ expressions
-    @staticmethod
-    def _select(j: np.ndarray, t: np.ndarray, sites, upto, year) -> np.ndarray:
-        keep = np.ones(len(j), bool)
+    def _select(self, j: np.ndarray, t: np.ndarray, sites, upto, year) -> np.ndarray:
+        """Coefficient (0, ±1) of each variable in the selection: candidates in the mask ``sites``;
+        the state by year ``upto``, what opens in ``year``, or (neither) the state at the end."""
+        keep = np.ones(len(j))
         if sites is not None:
-            keep &= np.asarray(sites, bool)[j]
-        if upto is not None:
-            keep &= t <= upto
+            keep *= np.asarray(sites, bool)[j]
+        if not self.cumulative:
+            if upto is not None:
+                keep *= t <= upto
+            if year is not None:
+                keep *= t == year
+            return keep
         if year is not None:
-            keep &= t == year
-        return keep
+            return keep * ((t == year).astype(float) - (t == year - 1))
+        return keep * (t == (self.n_years - 1 if upto is None else upto))
 
     def open_terms(self, *, sites: np.ndarray | None = None, upto: int | None = None,
                    year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Σ open[j, t] over candidates in the mask ``sites``, years ≤ ``upto`` or == ``year``."""
+        """Σ open[j] over candidates in the mask ``sites``: by year ``upto``, opening in ``year``, or at
+        the end (the default)."""
         j, t, c = self._o
-        keep = self._select(j, t, sites, upto, year)
-        return c[keep], np.ones(int(keep.sum()))
+        w = self._select(j, t, sites, upto, year)
+        nz = w != 0
+        return c[nz], w[nz]
 
     def places_terms(self, *, sites: np.ndarray | None = None, upto: int | None = None,
                      year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Σ places[j, t] = Σ size_k n[j, k, t] over the selection (as in :meth:`open_terms`)."""
+        """Σ places[j] over the selection (as in :meth:`open_terms`)."""
         j, t, c, size = self._n
-        keep = self._select(j, t, sites, upto, year)
-        return c[keep], size[keep]
+        w = self._select(j, t, sites, upto, year)
+        nz = w != 0
+        return c[nz], (size * w)[nz]
 
-    def cost_terms(self, *, year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Σ fixed_j open[j, t] + cost_per_place_j places[j, t] (万元), all years or one."""
+    def cost_terms(self, *, sites: np.ndarray | None = None, upto: int | None = None,
+                   year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Σ fixed_j open[j] + cost_per_place_j places[j] (万元) over the selection (as in
+        :meth:`open_terms`: the sites open at the end by default)."""
         oj, ot, oc = self._o
         nj, nt, nc, size = self._n
-        ko, kn = self._select(oj, ot, None, None, year), self._select(nj, nt, None, None, year)
-        return (np.r_[oc[ko], nc[kn]], np.r_[self.fixed_cost[oj[ko]], self.cost_per_place[nj[kn]] * size[kn]])
+        wo, wn = self._select(oj, ot, sites, upto, year), self._select(nj, nt, sites, upto, year)
+        ko, kn = wo != 0, wn != 0
+        return (np.r_[oc[ko], nc[kn]], np.r_[(self.fixed_cost[oj] * wo)[ko], (self.cost_per_place[nj] * size * wn)[kn]])
 
     def coverage_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(community, candidate) pairs within reach that can add coverage."""
@@ -280,6 +422,54 @@ class PlanModel:
         cols = self.milp.add_vars(n, lb=0, ub=ub)
         self.penalties[(stage, key)].append(cols)
         return cols
+
+    def add_shortfall_row(self, block: str, key: str, need: float, *, sites: np.ndarray | None = None,
+                          upto: int | None = None, ratio: float = 1.0, stage: str = "shortfall") -> np.ndarray:
+        """Row ``ratio · places(sites, by year upto) + short ≥ need`` with ``short ≥ 0`` penalised in
+        ``stage`` (rule ``key``); returns the shortfall column.  Remembered for :meth:`hold_shortfalls`."""
+        sv = self.add_penalty(key, 1, stage=stage)
+        cols, size = self.places_terms(sites=sites, upto=upto)
+        coef = ratio * size
+        if settings.PLAN_MILP.get("cap_coefficients", True) and need > 0:
+            # one site with at least ``need`` meets the row alone: more counts for nothing (valid for
+            # integer columns; much tighter where a site is larger than what the row needs)
+            coef = np.minimum(coef, need)
+        self.add_row(block, np.r_[cols, sv], np.r_[coef, 1.0], lo=float(need))
+        mask = np.ones(self.n_sites, bool) if sites is None else np.asarray(sites, bool)
+        self.shortfall_rows.append((stage, int(sv[0]), mask, upto, float(ratio), float(need)))
+        return sv
+
+    def _row_options(self, mask: np.ndarray, upto: int | None) -> list[list[tuple[float, int]]]:
+        """(cost, places) choices of the allowed sites in ``mask`` that can be open by year ``upto``."""
+        last = self.n_years - 1 if upto is None else upto
+        return [[(self.site_cost(j, p), p) for p in self.feasible[j]] for j in np.flatnonzero(mask & self.allowed)
+                if not (self.phased and self.available_year[j] > self.years[last])]
+
+    def hold_shortfalls(self, stage: str, value: float, tol: float) -> int:
+        """After a shortfall ``stage`` reached ``value``: when that is the least its rows allow even with
+        every allowed site at its largest (Σ of each row's floor ``max(0, need − ratio·most)``), each
+        row's shortfall is held at its floor and, its places now required, the sites of the row cost at
+        least what whole sites need to provide them (:func:`min_cost_for_places`) — a valid row the
+        LP relaxation (which opens sites by fractions) does not see.  Returns the rows added."""
+        rows = [r for r in self.shortfall_rows if r[0] == stage]
+        if not rows or self.formulation == "classes":
+            return 0
+        opts = [self._row_options(mask, upto) for _, _, mask, upto, _, _ in rows]
+        floors = [max(0.0, need - ratio * sum(max(p for _, p in o) for o in opt))
+                  for (_, _, _, _, ratio, need), opt in zip(rows, opts, strict=True)]
+        if value > sum(floors) + tol:
+            return 0
+        added = 0
+        share = tol / len(rows)
+        for (_, col, mask, upto, ratio, need), opt, floor in zip(rows, opts, floors, strict=True):
+            self.add_row(f"lexicographic:{stage}:floor", np.r_[col], np.r_[1.0], hi=floor + share)
+            places = int(np.ceil((need - floor - share) / ratio - 1e-7))
+            least = min_cost_for_places(places, opt)
+            if places > 0 and np.isfinite(least):
+                cols, cost = self.cost_terms(sites=mask, upto=upto)
+                self.add_row(f"lexicographic:{stage}:cost", cols, cost, lo=least - 1e-6)
+                added += 1
+        return added
 
     def add_objective(self, stage: str, cols: np.ndarray, coefs: np.ndarray) -> None:
         self.objectives[stage].append((np.asarray(cols, np.int64), np.asarray(coefs, float)))
@@ -308,10 +498,13 @@ class PlanModel:
         """(candidate, year index, places) of every opened site (empty before solving)."""
         if self.solution is None:
             return []
-        if self.formulation == "options":
+        if self.formulation != "classes":
             j, t, c, p = self._n
             on = self.solution[c] > 0.5
-            return [(int(a), int(b), int(q)) for a, b, q in zip(j[on], t[on], p[on], strict=True)]
+            first: dict[tuple[int, int], int] = {}
+            for a, b, q in zip(j[on].tolist(), t[on].tolist(), p[on].tolist(), strict=True):
+                first[(a, int(q))] = min(b, first.get((a, int(q)), b))
+            return [(a, b, q) for (a, q), b in sorted(first.items(), key=lambda kv: (kv[0][0], kv[1]))]
         out = []
         for (j, t), c in self.open.items():
             if self.solution[c] > 0.5:

@@ -89,7 +89,31 @@ class SitePlan:
         ov = self.objective_values
         return (f"{len(self.sites)} new 普惠 sites, {ov['places']:.0f} places, cost {ov['cost']:.1f} 万元, "
                 f"{ov['infants_newly_covered']:.0f} infants newly within {self.options.minutes:g} min; shortfall "
-                f"{ov['shortfall']:.0f} places; status {self.status} (gap {self.gap:.1e}, {self.solve_seconds:.1f} s)")
+                f"{ov['shortfall']:.0f} places; status {self.status} (gap {self.gap:.1e}, {self.solve_seconds:.1f} s); "
+                f"{self.optimality}")
+
+    @property
+    def optimality(self) -> str:
+        """How far from proven optimal the plan may be, in the planner's units (one line).
+
+        The first stage not proven optimal decides: its incumbent and the solver's bound differ by
+        at most that much (later stages are optimised with it held), e.g. "not proven optimal: the
+        cost may be at most 8.0 万元 from the best possible".
+        """
+        for st in self.stages:
+            if st.get("status") == "optimal":
+                continue
+            name = st["stage"]
+            if st.get("kept_previous"):
+                return (f"not proven optimal: stage '{name}' found no plan within its time; the plan of the "
+                        "previous stage is kept (raise time_limit_s)")
+            diff = abs(float(st["objective"]) - float(st["bound"]))
+            unit, what = _STAGE_UNITS.get(name, ("", name))
+            if self.options.capacity_aware and name == "coverage":
+                unit = "children placed"
+            return (f"not proven optimal: {what} may be at most {diff:,.1f} {unit} from the best possible "
+                    f"(stage '{name}', gap {float(st['gap']):.1e}; raise time_limit_s to close it)")
+        return f"proven optimal (every stage within a relative gap of {self.options.mip_gap:g})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able record of the plan (no frames): options, values, status, stages, model size."""
@@ -105,6 +129,15 @@ class SitePlan:
 
     def __repr__(self) -> str:
         return f"SitePlan({self.summary()})"
+
+
+#: stage → (unit, what the stage optimises), for :attr:`SitePlan.optimality`
+_STAGE_UNITS = {"rules": ("rules", "the number of rules broken (一街道一普惠, 一县区一示范)"),
+                "shortfall": ("places", "the shortfall against the 街道 targets"),
+                "residential": ("places", "the residential 配建 shortfall"),
+                "equity": ("", "the lowest 街道 coverage share"),
+                "coverage": ("infants", "the infants newly covered"),
+                "cost": ("万元", "the cost")}
 
 
 def area_with_sites(area, sites: gpd.GeoDataFrame, designated: pd.DataFrame | None = None):

@@ -4,7 +4,9 @@ total shortfall in places (街道 targets, 普惠 shares), (2) least residential
 is skipped.
 
 Each stage's optimum is held in the later stages within ``settings.LEX_TOLERANCE × max(1, |v|)``
-(relative), and its solution is the next stage's MIP start.
+(relative), plus what the rules derive from it row by row (:meth:`tuoyu_geo.rules.base.Rule.hold`);
+its solution, with the continuous part re-optimised for the next objective
+(:func:`tuoyu_geo.solvers.complete_start`), is the next stage's MIP start.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from .. import settings
 from .._errors import InfeasiblePlanError, SolverError
-from ..solvers import Status, solve
+from ..solvers import Status, complete_start, solve
 from .model import PlanModel
 
 log = logging.getLogger(__name__)
@@ -40,13 +42,19 @@ class LexResult:
     stages: tuple
 
 
-def _hold(model: PlanModel, cols: np.ndarray, coef: np.ndarray, sense: int, v: float) -> None:
-    """Keep objective ``coef·x[cols]`` within the tolerance of ``v`` in the later stages."""
+def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sense: int, v: float) -> None:
+    """Keep objective ``coef·x[cols]`` within the tolerance of ``v`` in the later stages (and let the
+    rules add what that implies row by row, :meth:`tuoyu_geo.rules.base.Rule.hold`)."""
     if not len(cols):
         return
     tol = settings.LEX_TOLERANCE * max(1.0, abs(v))
     bound = {"hi": v + tol} if sense == 1 else {"lo": v - tol}
     model.add_row(f"lexicographic:{len(model.blocks)}", cols, coef, **bound)
+    if settings.PLAN_MILP.get("served_rows", True):
+        for rule in model.rules:
+            rule.hold(model, stage, v, tol)
+    if settings.PLAN_MILP.get("floor_cuts", True):
+        model.hold_shortfalls(stage, v, tol)
 
 
 #: rules whose hard constraints can together admit no plan
@@ -78,6 +86,8 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
         c = np.zeros(n)
         np.add.at(c, cols, coef)  # a column may appear in several terms (e.g. fixed and per-place cost)
         model.milp.set_objective(c, sense)
+        if x is not None and settings.PLAN_MILP.get("complete_start", True):
+            x = complete_start(model.milp, x)
         # each stage gets an equal share of the time left, so a hard stage cannot starve the later ones
         remaining = max(1.0, (time_limit_s - (time.perf_counter() - t_start)) / (len(todo) - k))
         sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x)
@@ -96,5 +106,5 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                 status = sol.status
             gap = max(gap, sol.gap if math.isfinite(sol.gap) else math.inf)
         values[stage] = float(c @ x)
-        _hold(model, cols, coef, sense, values[stage])
+        _hold(model, stage, cols, coef, sense, values[stage])
     return LexResult(x=x, values=values, status=status, gap=gap, seconds=seconds, stages=tuple(details))

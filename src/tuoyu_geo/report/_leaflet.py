@@ -24,8 +24,9 @@ from .._errors import OutputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LEAFLET_CDN", "Attribution", "FeatureLayer", "InlineLeaflet", "Legend", "escape",
-           "inline_assets", "json_for_script", "remote_references", "static_assets"]
+__all__ = ["LEAFLET_CDN", "PANES", "Attribution", "Controls", "FeatureLayer", "InlineLeaflet", "LayerControl",
+           "Legend", "MapSetup", "StreetLabels", "escape", "inline_assets", "json_for_script", "remote_references",
+           "static_assets"]
 
 LEAFLET_CDN = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/"
 
@@ -123,55 +124,261 @@ def inline_assets(html_text: str) -> str:
     return out
 
 
-class FeatureLayer(folium.map.Layer):
-    """A GeoJSON layer whose features carry their own style, pre-escaped popup and tooltip HTML.
+#: map panes (z-index) so that the drawing order never depends on which layer was switched on last
+PANES = {"streets": 402, "areas": 404, "communities": 406, "points": 408, "labels": 640}
 
-    Feature properties: ``_style`` (Leaflet path options; ``radius`` for circles), ``_kind``
-    ("circle" | "star" | None for lines/polygons), ``_popup`` and ``_tip`` (escaped HTML).
-    Needs nothing but Leaflet (no jQuery/Bootstrap), so it works in offline maps.
+#: JS helpers shared by every feature layer (defined once, in the page header)
+_HELPERS_JS = """
+function tuoyuStyle(base, p, key) { return Object.assign({}, base, p._s || {}, (key && p[key]) || {}); }
+function tuoyuPopup(heads, v, lookup) {
+  if (typeof v === "string") { return v; }
+  var h = "<div class='tp'><b>" + v[0] + "</b><table>";
+  for (var i = 1; i < v.length; i++) {
+    var x = typeof v[i] === "number" ? lookup[v[i]] : v[i];
+    if (x !== null) { h += "<tr><th>" + heads[i - 1] + "</th><td>" + x + "</td></tr>"; }
+  }
+  return h + "</table></div>";
+}
+function tuoyuLayer(data, o) {
+  return L.geoJSON(data, {
+    pane: o.pane,
+    style: function (f) { return tuoyuStyle(o.style, f.properties, o.variant); },
+    pointToLayer: function (f, latlng) {
+      var s = tuoyuStyle(o.style, f.properties, o.variant);
+      if ((f.properties._k || o.kind) === "star") {
+        return L.marker(latlng, {icon: L.divIcon({className: "tuoyu-star",
+            html: "<div style='font-size:" + s.size + "px;line-height:1;color:" + s.color +
+                  ";text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #000'>\\u2605</div>",
+            iconSize: [s.size, s.size], iconAnchor: [s.size / 2, s.size / 2]}),
+          zIndexOffset: 1000, riseOnHover: true});
+      }
+      s.pane = o.pane;
+      return L.circleMarker(latlng, s);
+    },
+    onEachFeature: function (f, layer) {
+      var p = f.properties;
+      if (p._p) {  // narrow enough for a phone, and panned clear of the title
+        layer.bindPopup(tuoyuPopup(o.heads, p._p, o.lookup), {maxWidth: Math.min(380, window.innerWidth - 60),
+                                                              autoPanPaddingTopLeft: [10, 80]});
+      }
+      var tip = p._t || (o.tipTitle && p._p ? p._p[0] : null);
+      if (tip) { layer.bindTooltip(tip, {sticky: true}); }
+    }
+  });
+}
+"""
+
+
+def _shared_values(features: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Features whose popup values used by two or more features (e.g. a 街道 name, a coverage
+    class) are replaced by indices into the returned lookup list (copies; the input is kept)."""
+    counts: dict[str, int] = {}
+    for f in features:
+        p = f["properties"].get("_p")
+        if isinstance(p, list):
+            for x in p[1:]:
+                if isinstance(x, str) and len(x) > 3:
+                    counts[x] = counts.get(x, 0) + 1
+    lookup = [x for x, n in counts.items() if n > 1]
+    index = {x: i for i, x in enumerate(lookup)}
+    if not index:
+        return features, []
+    out = []
+    for f in features:
+        p = f["properties"].get("_p")
+        if isinstance(p, list):
+            f = {**f, "properties": {**f["properties"], "_p": [p[0]] + [index.get(x, x) if isinstance(x, str) else x
+                                                                       for x in p[1:]]}}
+        out.append(f)
+    return out, lookup
+
+
+class MapSetup(MacroElement):
+    """The shared JS helpers (header) and the map panes (after the map is made); add it first."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}
+        <script>{{ this.helpers }}</script>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        {%- for name, z in this.panes.items() %}
+        {{ this._parent.get_name() }}.createPane("tuoyu-{{ name }}").style.zIndex = {{ z }};
+        {%- endfor %}
+        {{ this._parent.get_name() }}.getPane("tuoyu-labels").style.pointerEvents = "none";
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "TuoyuSetup"
+        self.helpers = _safe_inline(_HELPERS_JS, "script")
+        self.panes = PANES
+
+
+class FeatureLayer(folium.map.Layer):
+    """A GeoJSON layer whose features carry compact style, popup and tooltip data.
+
+    Every feature's properties hold only what differs between features: ``_s`` (Leaflet path
+    options over the layer's ``style``; ``radius`` for circles, ``size``/``color`` for stars),
+    ``_a`` (options used instead by an ``after`` view of the same data), ``_k`` (point symbol
+    "circle" | "star", else the layer's ``kind``), ``_p`` (popup: ``[title, value, ...]`` of
+    escaped HTML, a ``None`` value drops its row; the row labels are the layer's ``heads``) and
+    ``_t`` (escaped tooltip; absent with ``tip_title`` → the popup title).  A popup value that
+    several features share is written once, in the layer's ``lookup``, and the features hold its
+    index.  Needs nothing but Leaflet.
+
+    ``view_of`` draws the data of another FeatureLayer again (written once in the page) with the
+    ``_a`` options of its features: the after-plan colours of the same communities.
     """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
-            style: function (f) { return f.properties._style || {}; },
-            pointToLayer: function (f, latlng) {
-                var p = f.properties;
-                if (p._kind === "star") {
-                    return L.marker(latlng, {icon: L.divIcon({className: "tuoyu-star",
-                        html: "<div style='font-size:" + p._style.size + "px;line-height:1;color:" + p._style.color +
-                              ";text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #000'>\u2605</div>",
-                        iconSize: [p._style.size, p._style.size],
-                        iconAnchor: [p._style.size / 2, p._style.size / 2]}),
-                        zIndexOffset: 1000, riseOnHover: true});
-                }
-                return L.circleMarker(latlng, p._style || {});
-            },
-            onEachFeature: function (f, layer) {
-                var p = f.properties;
-                if (p._popup) { layer.bindPopup(p._popup, {maxWidth: 380}); }
-                if (p._tip) { layer.bindTooltip(p._tip, {sticky: true}); }
-            }
-        });
+        {%- if this.view_of is none %}
+        var {{ this.get_name() }}_data = {{ this.data }};
+        {%- endif %}
+        var {{ this.get_name() }} = tuoyuLayer({{ this.source_name }}_data, {{ this.options }});
         {% endmacro %}
     """)
 
-    def __init__(self, features: list[dict[str, Any]], *, name: str, show: bool = True) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=show)
+    def __init__(self, features: list[dict[str, Any]] | None = None, *, name: str, show: bool = True,
+                 style: dict[str, Any] | None = None, heads: list[str] | None = None, pane: str = "areas",
+                 tip_title: bool = False, kind: str | None = None, view_of: FeatureLayer | None = None,
+                 overlay: bool = True, control: bool = True) -> None:
+        super().__init__(name=name, overlay=overlay, control=control, show=show)
+        if pane not in PANES:
+            raise ValueError(f"unknown pane {pane!r}; use one of {', '.join(PANES)}")
         self._name = "TuoyuLayer"
-        self.data = json_for_script({"type": "FeatureCollection", "features": features})
-        self.n_features = len(features)
+        self.view_of = view_of
+        if view_of is None:
+            self.features, self.lookup = _shared_values(list(features or []))
+            self.data = json_for_script({"type": "FeatureCollection", "features": self.features})
+        else:
+            self.features, self.lookup, self.data = view_of.features, view_of.lookup, ""
+        self.n_features = len(self.features)
+        self.style, self.heads = dict(style or {}), list(heads or [])
+        self.options = json_for_script({"pane": f"tuoyu-{pane}", "style": self.style, "heads": self.heads,
+                                        "tipTitle": tip_title, "kind": kind, "lookup": self.lookup,
+                                        "variant": "_a" if view_of is not None else None})
+
+    @property
+    def source_name(self) -> str:
+        return (self.view_of or self).get_name()
+
+    def popup_html(self, i: int) -> str:
+        """The popup HTML of feature ``i``, as the page builds it (for tests and checks)."""
+        v = self.features[i]["properties"].get("_p", "")
+        if isinstance(v, str):
+            return v
+        values = [self.lookup[x] if isinstance(x, int) else x for x in v[1:]]
+        rows = "".join(f"<tr><th>{h}</th><td>{x}</td></tr>" for h, x in zip(self.heads, values, strict=False)
+                       if x is not None)
+        return f"<div class='tp'><b>{v[0]}</b><table>{rows}</table></div>"
+
+    def feature_style(self, i: int) -> dict[str, Any]:
+        """The Leaflet options of feature ``i`` (with the ``_a`` options in an after view)."""
+        p = self.features[i]["properties"]
+        return {**self.style, **p.get("_s", {}), **(p.get("_a", {}) if self.view_of is not None else {})}
+
+
+class StreetLabels(folium.map.Layer):
+    """街道 names as text (DivIcons) at representative points.
+
+    ``labels`` are (escaped name, lat, lon), in priority order: :class:`Controls` hides a name
+    that would overlap an earlier one.  They never take clicks (pane ``tuoyu-labels``).
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.layerGroup({{ this.data }}.map(function (r) {
+            return L.marker([r[1], r[2]], {pane: "tuoyu-labels", interactive: false, keyboard: false,
+                icon: L.divIcon({className: "tuoyu-street-label", html: "<span>" + r[0] + "</span>",
+                                 iconSize: null})});
+        }));
+        {% endmacro %}
+    """)
+
+    def __init__(self, labels: list[tuple[str, float, float]], *, name: str = "街道名称") -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "TuoyuLabels"
+        self.labels = list(labels)
+        self.data = json_for_script([list(r) for r in self.labels])
+
+
+class LayerControl(folium.LayerControl):
+    """folium's layer control, collapsed to its button on narrow screens (< 600 px)."""
+
+    _template = Template("""
+        {% macro script(this,kwargs) %}
+            var {{ this.get_name() }} = L.control.layers(
+                { {%- for key, val in this.base_layers.items() %}{{ key|tojson }}: {{ val }},{% endfor %} },
+                { {%- for key, val in this.overlays.items() %}{{ key|tojson }}: {{ val }},{% endfor %} },
+                {position: {{ this.options.position|tojson }}, autoZIndex: false,
+                 collapsed: window.innerWidth < {{ this.narrow_px }}}
+            ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, *, position: str = "topright", narrow_px: int = 600) -> None:
+        super().__init__(position=position, collapsed=False)
+        self.narrow_px = narrow_px
+
+
+class Controls(MacroElement):
+    """Metric scale bar, fit to the area beside the legend, 街道 names decluttered, legend collapse.
+
+    Add it last.  ``bounds`` is [[south, west], [north, east]].  On screens narrower than
+    ``narrow_px`` the legend starts collapsed; on wider ones the area is fitted to the right of
+    the legend and left of the layer control, so no 街道 lies under them.  After every zoom a
+    街道 name that would overlap an earlier one (in the order given: largest 街道 first) is hidden.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            L.control.scale({metric: true, imperial: false, maxWidth: 160, position: "bottomright"}).addTo(map);
+            var wide = window.innerWidth >= {{ this.narrow_px }};
+            var legend = document.getElementById("tuoyu-legend");
+            if (legend && !wide) { legend.removeAttribute("open"); }
+            map.fitBounds({{ this.bounds }}, wide ? {paddingTopLeft: [{{ this.pad_left }}, 50],
+                                                     paddingBottomRight: [{{ this.pad_right }}, 20], animate: false}
+                                                  : {paddingTopLeft: [10, 70], paddingBottomRight: [10, 40],
+                                                     animate: false});
+            function declutter() {  // hide a 街道 name that would overlap one drawn before it
+                var kept = [];
+                map.getContainer().querySelectorAll(".tuoyu-street-label span").forEach(function (el) {
+                    el.style.visibility = "";
+                    var r = el.getBoundingClientRect();
+                    var hit = kept.some(function (k) {
+                        return r.left < k.right + 4 && r.right > k.left - 4 && r.top < k.bottom && r.bottom > k.top;
+                    });
+                    if (hit) { el.style.visibility = "hidden"; } else { kept.push(r); }
+                });
+            }
+            map.on("zoomend overlayadd", declutter);
+            declutter();
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds: list[list[float]], *, narrow_px: int = 600, pad_left: int = 250,
+                 pad_right: int = 270) -> None:
+        super().__init__()
+        self._name = "TuoyuControls"
+        self.bounds = json_for_script(bounds)
+        self.narrow_px, self.pad_left, self.pad_right = narrow_px, pad_left, pad_right
 
 
 class Legend(MacroElement):
-    """A fixed-position HTML legend and title (Chinese), already escaped."""
+    """A title and a collapsible legend (``<details>``; starts closed on narrow screens), escaped."""
 
     _template = Template("""
         {% macro header(this, kwargs) %}
         <style>
-          .tuoyu-legend {position: fixed; z-index: 9999; background: rgba(255,255,255,.93); padding: 8px 10px;
-            border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4); font: 12px/1.45 "Noto Sans CJK SC",
-            "Microsoft YaHei", "PingFang SC", sans-serif; max-height: 80vh; overflow-y: auto;}
+          .tuoyu-legend {position: fixed; z-index: 9999; bottom: 24px; left: 10px; background: rgba(255,255,255,.93);
+            padding: 6px 10px; border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4);
+            font: 12px/1.45 "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; max-height: 75vh;
+            overflow-y: auto; max-width: 240px;}
+          .tuoyu-legend summary {cursor: pointer; font-weight: bold; font-size: 13px;}
           .tuoyu-legend h4 {margin: 4px 0 2px; font-size: 12px;}
           .tuoyu-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 5px;
             vertical-align: -2px; border: 1px solid #555;}
@@ -180,23 +387,36 @@ class Legend(MacroElement):
             padding: 6px 12px; border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4);
             font: bold 15px "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;}
           .tuoyu-star {background: none; border: none;}
+          .tuoyu-street-label {background: none; border: none;}
+          .tuoyu-street-label span {display: block; transform: translate(-50%, -50%); white-space: nowrap;
+            font: bold 13px "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; color: #222;
+            text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff;}
           .tp {font-size: 13px;} .tp table {margin-top: 3px;}
           .tp th {text-align: left; padding-right: 8px; font-weight: normal; color: #555; vertical-align: top;
             white-space: nowrap;}
           .leaflet-container {background: #f2efe9;}
+          @media (max-width: {{ this.narrow_px - 1 }}px) {
+            .tuoyu-legend {max-height: 55vh; max-width: 70vw; font-size: 11px; bottom: 30px;}
+            .tuoyu-title {left: 52px; right: 56px; font-size: 13px; padding: 4px 8px;}
+            .tuoyu-street-label span {font-size: 11px;}
+            .leaflet-control-attribution {max-width: calc(100vw - 20px); white-space: nowrap; overflow: hidden;
+              text-overflow: ellipsis;}
+            .leaflet-control-attribution:hover {white-space: normal;}
+          }
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
         <div class="tuoyu-title">{{ this.title }}</div>
-        <div class="tuoyu-legend" style="bottom: 24px; left: 10px;">{{ this.body }}</div>
+        <details class="tuoyu-legend" id="tuoyu-legend" open><summary>图例</summary>{{ this.body }}</details>
         {% endmacro %}
     """)
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str, *, narrow_px: int = 600) -> None:
         super().__init__()
         self._name = "TuoyuLegend"
         self.title = title
         self.body = body
+        self.narrow_px = narrow_px
 
 
 class Attribution(MacroElement):

@@ -92,7 +92,7 @@ def plan_lines(a) -> list[str]:
              f"(before {ov['infants_covered_before']:,.0f}); remaining shortfall "
              f"{int(a.total_after['place_gap']):,} places (Σ 街道 gaps after the plan, before "
              f"{int(a.total['place_gap']):,}); 普惠 share after {a.total_after['puhui_share']:.0%}",
-             f"status: {p.status} (gap {p.gap:.1e}; solver {p.solve_seconds:.1f} s)"]
+             f"status: {p.status} (gap {p.gap:.1e}; solver {p.solve_seconds:.1f} s)", p.optimality]
     show = ["order", "site_id", "name", "street_name", "places", "classes", "cost", "year", "new_infants_covered",
             "reason"]
     tab = pd.DataFrame(p.sites[show]).sort_values("order")

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from ..crs import gk3_info
 from ..indicators import minute_key  # the N of withinN_*/coverN_* (one definition)
 from ..rules import RULES
 from ..writer import NO, YES
@@ -116,6 +117,8 @@ _BASE: dict[str, str] = {
     "lat_wgs84": "纬度（WGS-84）",
     "lon_gcj02": "经度（GCJ-02）",
     "lat_gcj02": "纬度（GCJ-02）",
+    "lon_cgcs2000": "经度（CGCS2000，EPSG:4490）",
+    "lat_cgcs2000": "纬度（CGCS2000，EPSG:4490）",
     # before/after and plan outputs
     "new_sites": "新增站点数",
     "new_places": "新增托位数",
@@ -173,6 +176,19 @@ ISOCHRONE_KINDS_ZH: Mapping[str, str] = MappingProxyType(
 _GENERATED = re.compile(r"(cover|within)(\d+(?:\.\d+)?)_(any|puhui)")
 _MIN_COVER = re.compile(r"min_street_cover(\d+(?:\.\d+)?)_puhui(_street)?")
 _BIRTHS = re.compile(r"births_(\d{4})")
+_GK = re.compile(r"(east|north)_gk(\d{4})")
+
+
+def _gk_label(axis: str, epsg: str) -> str:
+    """``east_gk4528`` → 东坐标Y（米，CGCS2000 3度带第40带，中央经线120°E，含带号，EPSG:4528）."""
+    try:
+        info = gk3_info(int(epsg))
+    except ValueError:
+        return f"{'东' if axis == 'east' else '北'}坐标（米，EPSG:{epsg}）"
+    what = "东坐标Y" if axis == "east" else "北坐标X"
+    prefix = "，含带号" if axis == "east" and info["zone_prefix"] else ""
+    return (f"{what}（米，CGCS2000 3度带第{info['zone']}带，中央经线{info['central_meridian_deg']}°E"
+            f"{prefix}，EPSG:{epsg}）")
 
 
 def _split_suffix(col: str) -> tuple[str, str | None]:
@@ -206,6 +222,9 @@ def label(col: str) -> str:
     m = _BIRTHS.fullmatch(col)
     if m:
         return f"{m.group(1)}年出生人口"
+    m = _GK.fullmatch(col)
+    if m:
+        return _gk_label(*m.groups())
     return col
 
 
@@ -302,6 +321,10 @@ DEFINITIONS: Mapping[str, str] = MappingProxyType({
     "合计": "合计行：人口、婴幼儿、机构、托位、缺口（各街道缺口之和，即每个街道都达标所需托位）、小区数等为求和；"
             "每千人口托位数、普惠占比用合计数重新计算；覆盖率与2SFCA均值按全部小区婴幼儿加权重新计算；"
             "千人托位、普惠占比状态按全区合计判定，一街道一普惠与居住区配建状态要求所有街道/小区达标。",
+    "lon_cgcs2000": "CGCS2000 经纬度（EPSG:4490），由 WGS-84 经 pyproj 转换；两者在厘米级一致，数值与 WGS-84 相同。",
+    "gk": "east_gk<EPSG> / north_gk<EPSG>：CGCS2000 3度带高斯-克吕格投影坐标（米），带号按研究区中心经度 "
+          "n = floor(经度 ÷ 3 + 0.5) 选取，中央经线 3n°E；测量习惯中东坐标称 Y、北坐标称 X。EPSG:4513–4533 "
+          "的东坐标含带号（带号 × 1 000 000 + 500 000），EPSG:4534–4554 不含带号（500 000）。",
     "取整": "表中数值不取整保存，XLSX 只改变显示格式（占比0.0%、每千人0.00、距离0）；托位缺口向上取整。",
 })
 
@@ -330,6 +353,10 @@ def definition(col: str, sheet: str = "street") -> str:
         return DEFINITIONS["min_street_coverN_puhui"]
     if _BIRTHS.fullmatch(col):
         return DEFINITIONS["births"]
+    if col == "lat_cgcs2000":
+        return DEFINITIONS["lon_cgcs2000"]
+    if _GK.fullmatch(col):
+        return DEFINITIONS["gk"]
     if "sfca" in col:
         return DEFINITIONS["sfca"]
     return ""
@@ -348,7 +375,7 @@ NUMBER_FORMATS: Mapping[str, str] = MappingProxyType({
     "g2sfca_puhui": "0.00", "sfca_all_per1000_pop": "0.00", "sfca_puhui_per1000_pop": "0.00",
     "built_year": "0", "cost": "#,##0.0", "new_infants_covered": "#,##0.0", "year": "0",
     "lon_wgs84": "0.0000000", "lat_wgs84": "0.0000000", "lon_gcj02": "0.0000000",
-    "lat_gcj02": "0.0000000", "new_places": "#,##0", "new_cost_wan": "#,##0.0",
+    "lat_gcj02": "0.0000000", "lon_cgcs2000": "0.0000000", "lat_cgcs2000": "0.0000000", "new_places": "#,##0", "new_cost_wan": "#,##0.0",
     "distance_m": "0", "area_m2": "#,##0",
     "demand_places": "#,##0.0", "carers": "0", "classes_infant": "0", "classes_small": "0",
     "classes_large": "0", "classes_mixed": "0", "floor_area_m2": "#,##0", "gini_sfca": "0.000",
@@ -364,6 +391,8 @@ def number_format(col: str) -> str | None:
         return NUMBER_FORMATS[col]
     if col.startswith("cover") and _GENERATED.fullmatch(col):
         return "0.0%"
+    if _GK.fullmatch(col):
+        return "0.000"
     return None
 
 

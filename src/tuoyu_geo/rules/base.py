@@ -101,6 +101,11 @@ class Rule:
     def build(self, model: Any) -> None:
         return None
 
+    def hold(self, model: Any, stage: str, value: float, tol: float) -> None:
+        """After lexicographic ``stage`` reached ``value`` (held within ``tol`` from now on): add the
+        per-row consequences this rule knows of, e.g. "every community is served" when the value is
+        the most the rule's terms can reach.  Valid rows only; default none."""
+
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         return {}
 

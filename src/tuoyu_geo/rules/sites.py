@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import settings
 from .base import Rule, SiteContext, Unmet
 
 __all__ = ["Budget", "Coverage", "MaxSites", "Phasing", "SiteChoice"]
@@ -45,7 +46,7 @@ class SiteChoice(Rule):
             mask[j] = True
             cols, one = model.open_terms(sites=mask)
             model.add_row(f"{self.name}:{model.site_ids[j]}", cols, one, lo=1.0 if j in required else 0.0, hi=1.0)
-            if model.formulation == "options":
+            if model.formulation != "classes":
                 continue  # every size binary already lies within min … max
             for t in range(model.n_years):
                 o, _ = model.open_terms(sites=mask, year=t)
@@ -108,6 +109,8 @@ class Budget(Rule):
         if model.options.budget_wan is not None:
             cols, cost = model.cost_terms()
             model.add_row(self.name, cols, cost, hi=float(model.options.budget_wan))
+            if settings.PLAN_MILP.get("budget_cuts", True):
+                model.add_budget_cut(f"{self.name}:places", float(model.options.budget_wan))
 
 
 class Phasing(Rule):
@@ -128,11 +131,20 @@ class Phasing(Rule):
     def build(self, model: Any) -> None:
         if not model.phased:
             return
+        spent: float | None = 0.0  # budget of the years so far (None once a year has none)
         for t, year in enumerate(model.years):
             b = self.year_budget(model, t)
+            spent = None if b is None or spent is None else spent + float(b)
             if b is not None:
                 cols, cost = model.cost_terms(year=t)
                 model.add_row(f"{self.name}:{year}", cols, cost, hi=float(b))
+            if settings.PLAN_MILP.get("budget_cuts", True):
+                if b is not None:
+                    model.add_budget_cut(f"{self.name}:places", float(b), year=t)
+                if spent is not None and t > 0:
+                    total = model.options.budget_wan
+                    model.add_budget_cut(f"{self.name}:places", min(spent, total if total is not None else spent),
+                                         upto=t)
 
 
 class Coverage(Rule):
@@ -140,7 +152,8 @@ class Coverage(Rule):
 
     ``z_i ≤ Σ_{j within reach of i} open_j`` for communities not yet within reach of an existing
     普惠 institution; coverage = Σ infants_i z_i (summed over years when phased).  With
-    ``capacity_aware``, children are assigned: ``Σ_j x_ij ≤ f·infants_i``, ``Σ_i x_ij ≤ places_j``.
+    ``capacity_aware``, children are assigned: ``Σ_j x_ij ≤ f·infants_i``, ``Σ_i x_ij ≤ places_j``
+    and (disaggregated, valid and much tighter in the LP) ``x_ij ≤ f·infants_i·open_j``.
     """
 
     key = "coverage"
@@ -154,6 +167,20 @@ class Coverage(Rule):
             else:
                 self._cover(model, t, pi, pj)
 
+    def hold(self, model: Any, stage: str, value: float, tol: float) -> None:
+        """When the coverage stage reaches (within ``tol``) the most every community can get — all
+        infants within reach covered, or every child's demand served — each community's own row is
+        bounded below by its most (less its share of ``tol``): the same set of plans, but the cost
+        stage then sees "this community must be served" row by row instead of one aggregated row."""
+        if stage != "coverage":
+            return
+        terms = model.coverage_terms
+        most = sum(float(cap.sum()) for *_, cap in terms)
+        if not terms or value < most - tol:
+            return
+        for rows, cols, coef, cap in terms:
+            model.add_rows(f"{self.name}:served", rows, cols, coef, len(cap), lo=cap - tol * cap / max(most, 1e-9))
+
     @staticmethod
     def _site(model: Any, j: int) -> np.ndarray:
         mask = np.zeros(model.n_sites, bool)
@@ -164,6 +191,7 @@ class Coverage(Rule):
         ui = np.unique(pi)
         z = model.milp.add_vars(len(ui), lb=0, ub=1)
         model.add_objective("coverage", z, model.infants[ui])
+        model.coverage_terms.append((np.arange(len(ui)), z, model.infants[ui], model.infants[ui]))
         zpos = np.full(len(model.infants), -1, np.int64)
         zpos[ui] = np.arange(len(ui))
         opened = {int(j): model.open_terms(sites=self._site(model, j), upto=t)[0] for j in np.unique(pj)}
@@ -200,6 +228,7 @@ class Coverage(Rule):
         model.add_objective("coverage", x, np.ones(len(pi)))
         ui, inv = np.unique(pi, return_inverse=True)
         model.add_rows(f"{self.name}:demand:{t}", inv, x, 1.0, len(ui), hi=f * w[ui])
+        model.coverage_terms.append((inv, x, np.ones(len(x)), f * w[ui]))
         js = np.unique(pj)
         jpos = np.full(model.n_sites, -1, np.int64)
         jpos[js] = np.arange(len(js))
@@ -211,6 +240,18 @@ class Coverage(Rule):
             vv.append(-size)
         model.add_rows(f"{self.name}:capacity:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv),
                        len(js), hi=0.0)
+        if settings.PLAN_MILP.get("disaggregate", True):
+            # x_ij ≤ f·w_i·open_j: valid (no child goes to a closed site) and much tighter in the LP,
+            # where a site opened to a fraction would otherwise serve its whole catchment
+            rr, cc, vv = [np.arange(len(pi))], [x], [np.ones(len(pi))]
+            for j in js:
+                o, coef = model.open_terms(sites=self._site(model, j), upto=t)
+                k = np.flatnonzero(pj == j)
+                rr.append(np.repeat(k, len(o)))
+                cc.append(np.tile(o, len(k)))
+                vv.append(-np.outer(f * w[pi[k]], coef).ravel())
+            model.add_rows(f"{self.name}:link:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv),
+                           len(pi), hi=0.0)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         return {j: f"新增{ctx.minutes:g}分钟步行圈内婴幼儿{ctx.marginal[j]:.0f}人"

@@ -70,9 +70,8 @@ class Residential(Rule):
             if not mask.any():
                 continue
             for t in range(model.n_years):
-                r = model.add_penalty(self.key, 1, stage="residential")
-                pc, size = model.places_terms(sites=mask, upto=t)
-                model.add_row(f"{self.name}:{i}:{t}", np.r_[pc, r], np.r_[size, 1.0], lo=float(need[i]))
+                model.add_shortfall_row(f"{self.name}:{i}:{t}", self.key, float(need[i]), sites=mask, upto=t,
+                                        stage="residential")
 
     def explain_street(self, before: pd.Series, after: pd.Series, model: Any) -> str | None:
         sid = str(after["street_id"])

@@ -55,9 +55,8 @@ class PlacesPer1000(Rule):
         for t in range(model.n_years):
             for k in np.flatnonzero(need > 0):
                 sid = model.street_ids[k]
-                sv = model.add_penalty(self.key, 1)
-                cols, size = model.places_terms(sites=model.site_street == sid, upto=t)
-                model.add_row(f"{self.name}:{sid}:{t}", np.r_[cols, sv], np.r_[size, 1.0], lo=float(need[k]))
+                model.add_shortfall_row(f"{self.name}:{sid}:{t}", self.key, float(need[k]),
+                                        sites=model.site_street == sid, upto=t)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         gap = model.streets["place_gap"]
@@ -110,10 +109,8 @@ class StreetPuhuiShare(Rule):
         for t in range(model.n_years):
             for k in np.flatnonzero(need > EPS):
                 sid = model.street_ids[k]
-                sv = model.add_penalty(self.key, 1)
-                cols, size = model.places_terms(sites=model.site_street == sid, upto=t)
-                model.add_row(f"{self.name}:{sid}:{t}", np.r_[cols, sv], np.r_[(1 - theta) * size, 1.0],
-                              lo=float(need[k]))
+                model.add_shortfall_row(f"{self.name}:{sid}:{t}", self.key, float(need[k]),
+                                        sites=model.site_street == sid, upto=t, ratio=1 - theta)
 
     def describe(self, row: pd.Series) -> tuple[str, str]:
         return f"{row['puhui_share']:.0%}（普惠{int(row['puhui_places'])}/{int(row['places'])}托位）", f"≥{row['puhui_target']:.0%}"
@@ -146,9 +143,7 @@ class AreaPuhuiShare(Rule):
         if need <= 0:
             return
         for t in range(model.n_years):
-            sv = model.add_penalty(self.key, 1)
-            cols, size = model.places_terms(upto=t)
-            model.add_row(f"{self.name}:{t}", np.r_[cols, sv], np.r_[(1 - theta) * size, 1.0], lo=need)
+            model.add_shortfall_row(f"{self.name}:{t}", self.key, need, upto=t, ratio=1 - theta)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         return {j: "提高全区普惠托位占比" for j in ctx.order}

@@ -1,0 +1,192 @@
+"""The plan's MILP formulations and strengthenings (issue 13): each is valid — it removes no plan — so
+every formulation and every switch gives the hand optima of ``test_plan.py`` (see its docstring):
+
+* default, area-wide 普惠 share only: K1, K2 at 20 places, K3; coverage 230, cost 90 万元;
+* capacity-aware with demand factor 1: K1 20, K2 35, K3 20, K4 20 places; 95 children placed;
+* phased 2026–2027 with 60 万元 a year: K1 and K4 in 2026 (55 万元; K3 is available from 2027 only),
+  K2 and K3 in 2027; coverage summed over the years 110 + 230 = 340.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_plan import _plan, fx  # noqa: F401  (fixture)
+
+from tuoyu_geo import settings
+from tuoyu_geo.solvers import MILP, complete_start
+
+FORMULATIONS = ("cumulative", "per_year", "classes")
+SWITCHES = tuple(settings.PLAN_MILP)
+
+
+def _check_default(plan):
+    assert sorted(plan.sites.index) == ["K1", "K2", "K3"] and plan.sites.loc["K2", "places"] == 20
+    assert plan.objective_values["coverage"] == pytest.approx(230)
+    assert plan.objective_values["cost"] == pytest.approx(90)
+
+
+def _check_capacity(plan):
+    assert plan.sites["places"].to_dict() == {"K1": 20, "K2": 35, "K3": 20, "K4": 20}
+    assert plan.objective_values["coverage"] == pytest.approx(95)
+
+
+def _check_phasing(plan):
+    s = plan.sites
+    assert dict(sorted(s["year"].to_dict().items())) == {"K1": 2026, "K2": 2027, "K3": 2027, "K4": 2026}
+    for yr in (2026, 2027):
+        assert s.loc[s["year"] == yr, "cost"].sum() <= 60 + 1e-9
+    assert plan.objective_values["coverage"] == pytest.approx(340)
+    assert plan.objective_values["shortfall"] == pytest.approx(0, abs=1e-6)
+
+
+CASES = {"default": ({}, _check_default),
+         "capacity": ({"capacity_aware": True, "demand_factor": 1.0}, _check_capacity),
+         "phasing": ({"years": [2026, 2027], "budget_per_year_wan": {2026: 60, 2027: 60}}, _check_phasing)}
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_formulations_give_the_hand_optima(fx, monkeypatch, formulation, case):  # noqa: F811
+    monkeypatch.setattr(settings, "PLAN_FORMULATION", formulation)
+    kw, check = CASES[case]
+    check(_plan(fx, **kw))
+
+
+@pytest.mark.parametrize("off", SWITCHES)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_strengthening_is_valid(fx, monkeypatch, off, case):  # noqa: F811
+    """With all strengthenings on (the default) and with each one switched off: the same optima."""
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, off: False})
+    kw, check = CASES[case]
+    check(_plan(fx, **kw))
+
+
+def test_cumulative_rows_are_monotone(fx):  # noqa: F811
+    """Cumulative phasing: one "open by year" binary per (site, size, year) with ``Y[2026] ≤ Y[2027]``.
+    Sites available in 2026 (K1, K2, K4; K3 only from 2027) have both years: one row per size —
+    K1 1 size (20), K2 6 (20 25 28 30 33 35), K4 1 (20) → 8 rows."""
+    model = _model(fx, years=(2026, 2027))
+    assert len(model.blocks["分期建设:累计"]) == 8
+
+
+def _model(fx, **kw):  # noqa: F811
+    from test_plan import POL
+
+    from tuoyu_geo.indicators import community_scorecard, street_scorecard
+    from tuoyu_geo.plan import PlanOptions
+    from tuoyu_geo.plan.build import build_model
+
+    area, acc = fx
+    area = area.with_policy(POL)
+    cs = community_scorecard(area, acc, POL)
+    return build_model(area, acc, POL, PlanOptions(street_puhui_share=False, **kw),
+                       street_scorecard(area, acc, POL, communities=cs), POL.threshold_m(15), communities=cs)
+
+
+def test_served_rows_are_added_only_when_everyone_is_served(fx):  # noqa: F811
+    """Communities without 普惠 within reach that some allowed candidate reaches: C2 (K1), C3 (K2),
+    C4 (K3, K4), C5 (K3).  The default plan covers all four (230 = 50 + 80 + 60 + 40, the most), so 4
+    served rows are added; with K3 excluded C5 drops out of the coverage terms and the other three
+    are covered (190, the most): 3 rows; with one new site at most, coverage stays below the most
+    (one site reaches at most C4 + C5 = 100 < 230): none."""
+    assert _served(fx) == 4
+    assert _served(fx, excluded=["K3"]) == 3
+    assert _served(fx, max_new_sites=1) == 0
+
+
+def _served(fx, **kw):  # noqa: F811
+    import tuoyu_geo.plan.solve as S
+
+    seen = []
+    orig = S._hold
+
+    def spy(model, stage, cols, coef, sense, v):
+        before = len(model.blocks.get("步行覆盖:served", []))
+        orig(model, stage, cols, coef, sense, v)
+        seen.append(len(model.blocks.get("步行覆盖:served", [])) - before)
+
+    S._hold = spy
+    try:
+        _plan(fx, **kw)
+    finally:
+        S._hold = orig
+    return sum(seen)
+
+
+def test_complete_start_reoptimises_the_continuous_part():
+    """max x + y, x ∈ {0…3} integer, 0 ≤ y ≤ x + 0.5 (continuous).  Start x = 2, y = 0: with x fixed
+    at 2 the LP raises y to 2.5, objective 4.5 (the integer part is kept)."""
+    m = MILP()
+    x = m.add_vars(1, lb=0, ub=3, integer=True)
+    y = m.add_vars(1, lb=0, ub=np.inf)
+    m.add_row(np.r_[y, x], np.r_[1.0, -1.0], hi=0.5)
+    m.set_objective(np.r_[1.0, 1.0], -1)
+    out = complete_start(m, np.r_[2.0, 0.0])
+    assert out[0] == 2 and out[1] == pytest.approx(2.5)
+
+
+def test_optimality_line_in_planner_units(fx):  # noqa: F811
+    """A proven plan says so; a cost stage stopped at 100 万元 with bound 92 may be 8.0 万元 too dear; a
+    coverage stage stopped at 900 infants with bound 950 may miss 50.0 infants."""
+    plan = _plan(fx)
+    assert plan.optimality.startswith("proven optimal")
+    cut = dataclasses.replace(plan, stages=(
+        {"stage": "shortfall", "status": "optimal", "objective": 0.0, "bound": 0.0, "gap": 0.0},
+        {"stage": "cost", "status": "time_limit", "objective": 100.0, "bound": 92.0, "gap": 0.08}))
+    assert "at most 8.0 万元" in cut.optimality and "'cost'" in cut.optimality
+    cov = dataclasses.replace(plan, stages=(
+        {"stage": "coverage", "status": "time_limit", "objective": 900.0, "bound": 950.0, "gap": 0.05},
+        {"stage": "cost", "status": "time_limit", "objective": 100.0, "bound": 92.0, "gap": 0.08}))
+    assert "at most 50.0 infants" in cov.optimality
+
+
+def test_cumulative_open_never_closes(fx):  # noqa: F811
+    """In the cumulative model no site can be open by 2026 and closed by 2027: maximising
+    Y[K1, 20, 2026] − Y[K1, 20, 2027] over the plan's constraints gives 0 (it would be 1 without the
+    monotone rows: open K1 in 2026, "close" it in 2027)."""
+    from tuoyu_geo.solvers import solve
+
+    model = _model(fx, years=(2026, 2027))
+    j = model.site_index("K1")
+    sj, st, sc = model._o
+    c2026, c2027 = sc[(sj == j) & (st == 0)], sc[(sj == j) & (st == 1)]
+    assert len(c2026) == len(c2027) == 1  # K1 holds only 20 places
+    obj = np.zeros(model.milp.n_cols)
+    obj[c2026], obj[c2027] = 1.0, -1.0
+    model.milp.set_objective(obj, -1)
+    assert solve(model.milp).objective == pytest.approx(0.0, abs=1e-9)
+
+
+def _row_bounds(model, block):
+    lo = np.concatenate(model.milp.row_lo)
+    hi = np.concatenate(model.milp.row_hi)
+    rows = model.blocks[block]
+    return lo[rows], hi[rows]
+
+
+def test_budget_cut_is_what_whole_sites_buy(fx):  # noqa: F811
+    """Budget 55 万元: K4 (5 + 20 = 25 for 20 places) plus one site of 30 (K1, K3, or K2 at 20)
+    buys 40 places; K2 at 35 (45) leaves 10, too little for anything: at most 40 places (all sites at
+    their largest would be 20 + 35 + 20 + 20 = 95, so the cut binds).  With 200 万元 everything fits:
+    no cut."""
+    _, hi = _row_bounds(_model(fx, budget_wan=55), "预算:places")
+    assert hi.tolist() == [40.0]
+    assert "预算:places" not in _model(fx, budget_wan=200).blocks
+
+
+def test_floor_cuts_after_the_shortfall_stage(fx):  # noqa: F811
+    """Default hand plan (area-wide share only): S1 needs 5 places (K1 only, 20), S3 18 (K3 or K4), the
+    area's 普惠 share 0.3·n ≥ 0.7·60 − 40 = 2, i.e. 7 places.  Every floor is 0 (K1 alone covers S1 …),
+    so a shortfall of 0 holds every row at 0 and the cheapest whole sites give the cost rows:
+    S1 K1 at 20 = 30 万元, S3 K4 at 20 = 25, the area 7 places → K4 again, 25.  A shortfall of 1 is
+    above the floors: nothing is added."""
+    model = _model(fx)
+    assert model.hold_shortfalls("shortfall", 1.0, 0.0) == 0
+    assert model.hold_shortfalls("shortfall", 0.0, 0.0) == 3
+    lo, _ = _row_bounds(model, "lexicographic:shortfall:cost")
+    assert sorted(lo.tolist()) == pytest.approx([25.0, 25.0, 30.0], abs=1e-5)
+    _, hi = _row_bounds(model, "lexicographic:shortfall:floor")
+    assert hi.tolist() == [0.0, 0.0, 0.0]
