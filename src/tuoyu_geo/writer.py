@@ -80,6 +80,7 @@ __all__ = [
     "protect_inputs",
     "sha256_file",
     "spreadsheet_text",
+    "strip_controls",
     "terminal_text",
     "transaction",
     "write_file",
