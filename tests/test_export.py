@@ -183,7 +183,7 @@ def test_xlsx_sites_sheet(exported, a):
     assert got[label("reason")] == site["reason"] and got[label("classes")] == site["classes"]
     j = head.index(label("name")) + 1
     cell = next(ws.cell(row=i, column=j) for i in range(2, ws.max_row + 1) if ws.cell(row=i, column=1).value == FORMULA_SITE)
-    assert cell.value == FORMULA and cell.data_type == "s"  # a formula-like name stays text
+    assert cell.value == "'" + FORMULA and cell.data_type == "s"  # escaped like the CSV: text, never a formula
     params = {r[0].value: r[1].value for r in wb["方案参数"].iter_rows(min_row=2)}
     assert params["求解状态 status"] == str(a.plan.status) and params["推荐站点数 sites"] == len(a.plan.sites)
     assert params["总投资（万元）total cost"] == pytest.approx(float(a.plan.sites["cost"].sum()))

@@ -215,8 +215,8 @@ def test_xlsx_rules(tmp_path):
     ws = wb["街道指标"]
     rows = [[c.value for c in r] for r in ws.iter_rows()]
     assert rows[0] == ["街道名称", "有普惠机构", "状态", "普惠托位占比", "托位数"]
-    assert rows[1] == ["湖南路街道", "是", "是", 0.4213, 12] and rows[2] == ["=1+2", "否", None, None, 3]
-    assert ws["A3"].data_type == "s"  # stays text, never a formula
+    assert rows[1] == ["湖南路街道", "是", "是", 0.4213, 12] and rows[2] == ["'=1+2", "否", None, None, 3]
+    assert ws["A3"].data_type == "s"  # escaped text, never a formula
     assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb.endswith("DDEBF7") and ws.freeze_panes == "A2"
     assert ws["D2"].number_format == "0.0%" and ws["E2"].number_format == "General"
     assert wb["其他"]["E2"].number_format == "#,##0" and wb["其他"]["D2"].number_format == "0.0%"
@@ -231,3 +231,35 @@ def test_xlsx_rules(tmp_path):
 def test_display_width():
     assert display_width("ab") == 2 and display_width("徐汇") == 4 and display_width("ａ") == 2
     assert display_width(None) == 0 and display_width(12.5) == 4
+
+
+# ------------------------------------------------------------------------- errors name the fix
+
+def test_output_error_fix_follows_the_cause(tmp_path):
+    """OutputError takes fix= (and path=); output_error picks the fix from errno: a full disk asks
+    for disk space, a read-only drive for another folder, a too-long name for a shorter one; a
+    reason without errno gets the general advice."""
+    e = OutputError("cannot write x", path="x", fix="do y")
+    assert str(e) == "cannot write x\n  fix: do y" and e.path == "x" and e.exit_code == 5
+    full = writer.output_error("o.csv", OSError(errno.ENOSPC, "No space left on device"))
+    assert "fix: free disk space" in str(full) and "o.csv" in str(full)
+    assert "read-only" in str(writer.output_error("o", OSError(errno.EROFS, "Read-only file system")))
+    assert "fix: choose a folder you can write to" in str(writer.output_error("o", "nothing was written"))
+    with pytest.raises(OutputError, match="shorter") as ei:
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / ("长" * 200 + ".csv"))
+    assert "File name too long" in str(ei.value) and _names(tmp_path) == []
+
+
+def test_sqlite_disk_full_is_output_error_but_sql_mistakes_are_not(tmp_path):
+    """Editing a GeoPackage in place (report.gpkg.add_schema) can hit a full disk as SQLite's
+    OperationalError, which is not an OSError: it becomes an OutputError; a SQL syntax error (a
+    bug) passes through unchanged."""
+    import sqlite3
+
+    with pytest.raises(OutputError, match="database or disk is full"), atomic_write(tmp_path / "x.gpkg") as tmp:
+        tmp.write_bytes(b"x")
+        raise sqlite3.OperationalError("database or disk is full")
+    with pytest.raises(sqlite3.OperationalError, match="syntax"), atomic_write(tmp_path / "x.gpkg") as tmp:
+        tmp.write_bytes(b"x")
+        raise sqlite3.OperationalError('near "SELEC": syntax error')
+    assert _names(tmp_path) == []

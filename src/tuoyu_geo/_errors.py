@@ -98,9 +98,33 @@ class SolverError(TuoyuError, RuntimeError):
 
 
 class OutputError(TuoyuError, OSError):
-    """An output file or folder cannot be written."""
+    """An output file or folder cannot be written.
+
+    Parameters
+    ----------
+    message : str
+        What cannot be written and why (name the path).
+    path : str, optional
+        The file or folder concerned (kept as ``.path``).
+    fix : str, optional
+        How to fix it (appended as a ``fix:`` line).
+    """
 
     exit_code = 5
+
+    def __init__(self, message: str = "", *, path: str = "", fix: str = ""):
+        self.path, self.fix = str(path), fix
+        super().__init__(message + (f"\n  fix: {fix}" if fix else ""))
+
+    def __str__(self) -> str:  # OSError would show its args as a tuple when given several
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):  # picklable with the keywords (e.g. across processes)
+        return (_output_error, (self.args[0] if self.args else "", self.path))
+
+
+def _output_error(message: str, path: str) -> OutputError:
+    return OutputError(message, path=path)
 
 
 __all__ = [

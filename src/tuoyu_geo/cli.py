@@ -6,14 +6,19 @@ Exit codes
 2  bad input data (DataError: file, ids and fix are printed)
 3  infeasible plan (InfeasiblePlanError: 街道 and rule are printed)
 4  solver failure (SolverError)
-5  output cannot be written (OutputError)
+5  output cannot be written (OutputError): also an output that is an input, a link, a FIFO or a
+   device, and an output folder another run is writing to
 1  internal error (a bug: please report it with the log file)
+
+Bad option values (``--time-limit 0``, ``--minutes nan`` …) are usage errors: exit 2 from argparse.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
 import os
 import sys
 import time
@@ -23,6 +28,7 @@ from typing import Any
 from . import settings
 from ._errors import DataError, TuoyuError
 from ._version import __version__
+from .writer import terminal_text
 
 log = logging.getLogger("tuoyu_geo.cli")
 
@@ -33,7 +39,7 @@ EPILOG = ("exit codes: 0 ok · 2 bad input data · 3 infeasible plan · 4 solver
 
 def _out(msg: str = "") -> None:
     """Write a line of user-facing output (the CLI is the one place that prints)."""
-    sys.stdout.write(msg + "\n")
+    sys.stdout.write(terminal_text(msg) + "\n")
     sys.stdout.flush()
 
 
@@ -46,7 +52,7 @@ class Progress:
     def __call__(self, label: str) -> None:
         self.i += 1
         if self.enabled:
-            sys.stderr.write(f"[{self.i}] {label} … ({time.perf_counter() - self.t0:.1f} s)\n")
+            sys.stderr.write(terminal_text(f"[{self.i}] {label} … ({time.perf_counter() - self.t0:.1f} s)") + "\n")
             sys.stderr.flush()
 
 
@@ -63,10 +69,11 @@ def _table(df: Any, *, floatfmt: str = "{:.2f}") -> str:
 def _area(path: str | None, *, load_graph: bool = True):
     from . import datasets
     from .loading import load_area
+    from .writer import add_inputs
 
-    if path is None:
-        return datasets.shanghai_xuhui(load_graph=load_graph)
-    return load_area(path, load_graph=load_graph)
+    area = datasets.shanghai_xuhui(load_graph=load_graph) if path is None else load_area(path, load_graph=load_graph)
+    add_inputs([area.folder, *area.files.values()])  # never written to (see main)
+    return area
 
 
 def _plan_options(args: argparse.Namespace):
@@ -200,11 +207,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .plan import save_plan
     from .report.console import plan_lines
     from .report.export import export_plan
+    from .writer import transaction
 
     a = _assess(args, plan=_plan_options(args), isochrones=False)
     out = Path(args.out)
-    paths = export_plan(a, out, formats=("csv",))
-    paths["plan"] = save_plan(a.plan, out / "plan.json", area=a.area)
+    with transaction():  # the site CSV, manifest and plan.json together or not at all
+        paths = export_plan(a, out, formats=("csv",))
+        paths["plan"] = save_plan(a.plan, out / "plan.json", area=a.area)
     for line in plan_lines(a):
         _out(line)
     for p in paths.values():
@@ -246,14 +255,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     [--gpkg-crs gk3] [--shapefile]``."""
     from .report.export import DEFAULT_FORMATS, export_plan
     from .report.maps import coverage_map, save_map
+    from .writer import transaction
 
     area = _area(args.dir)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     formats = (*DEFAULT_FORMATS, "shp") if args.shapefile else DEFAULT_FORMATS
-    paths = export_plan(a, args.out, formats=formats, timings=dict(a.timings), gpkg_crs=args.gpkg_crs,
-                        gk_zone=args.gk_zone)
-    if args.map:
-        paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
+    with transaction():  # the exports and the map together or not at all
+        paths = export_plan(a, args.out, formats=formats, timings=dict(a.timings), gpkg_crs=args.gpkg_crs,
+                            gk_zone=args.gk_zone)
+        if args.map:
+            paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
     for p in paths.values():
         _out(f"wrote {p}")
     return EXIT_OK
@@ -264,15 +275,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .report.console import summary_lines
     from .report.export import export_plan
     from .report.maps import coverage_map, plot_scorecard, save_map
+    from .writer import transaction
 
     t0 = time.perf_counter()
     args.dir = None
     args.policy = args.policy or "wuxi-2025"
     a = _assess(args, plan=_plan_options(args))
     tiles = "none" if args.offline else "osm"
-    written = [save_map(coverage_map(a, tiles=tiles, offline=args.offline), args.map, offline=args.offline),
-               plot_scorecard(a.streets, Path(args.out) / "street_place_gap.png")]
-    written.extend(export_plan(a, args.out, timings=dict(a.timings)).values())
+    with transaction():  # map, figure and exports together or not at all
+        written = [save_map(coverage_map(a, tiles=tiles, offline=args.offline), args.map, offline=args.offline),
+                   plot_scorecard(a.streets, Path(args.out) / "street_place_gap.png")]
+        written.extend(export_plan(a, args.out, timings=dict(a.timings)).values())
     for line in summary_lines(a):
         _out(line)
     _out(f"用时 wall time {time.perf_counter() - t0:.1f} s")
@@ -283,6 +296,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ parser
 
+def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
+    """argparse type: a finite number above ``low`` (or at least ``low``); else a usage error (exit 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number ({what}), got {text!r}") from None
+        if not math.isfinite(v) or v < low or (v == low and not allow_low):
+            rel = "≥" if allow_low else ">"
+            raise argparse.ArgumentTypeError(f"must be a finite number {rel} {low:g} ({what}), got {text!r}")
+        return v
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+_MINUTES = _number("minutes of walking")
+
+
+def _path(text: str) -> str:
+    """argparse type of --out/--map: not empty (an empty shell variable would write into the
+    current folder); else a usage error (exit 2)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file or folder, got an empty string")
+    return text
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details (INFO)")
@@ -291,7 +332,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def _plan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=float, help="plan budget in 万元")
+    p.add_argument("--budget", type=_number("万元", allow_low=True), help="plan budget in 万元")
     p.add_argument("--max-sites", type=int, help="at most this many new sites")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a rule cannot be met anywhere (default: best effort, unmet rules listed)")
@@ -316,16 +357,16 @@ def _add_area_commands(add) -> None:
     p.add_argument("--policy")
     p = add("fetch-network", cmd_fetch_network, "download a walk network with osmnx (needs internet)")
     p.add_argument("place")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", type=_path, required=True)
     p = add("access", cmd_access, "walking coverage and access per community")
     p.add_argument("dir")
-    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--policy")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", type=_path, required=True)
     p = add("analyze", cmd_analyze, "per-街道 and per-community scorecards against a policy")
     p.add_argument("dir", help="study-area folder (e.g. data/shanghai-xuhui)")
     p.add_argument("--policy", help="policy profile name or TOML file (default: the area's)")
-    p.add_argument("--out", required=True, help="output folder for the CSV/XLSX scorecards")
+    p.add_argument("--out", type=_path, required=True, help="output folder for the CSV/XLSX scorecards")
 
 
 def _add_plan_commands(add) -> None:
@@ -333,9 +374,9 @@ def _add_plan_commands(add) -> None:
     p.add_argument("dir")
     p.add_argument("--policy")
     _plan_flags(p)
-    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--capacity-aware", action="store_true")
-    p.add_argument("--enrolment-rate", type=float,
+    p.add_argument("--enrolment-rate", type=_number("share of infants"),
                    help="入托率: share of infants needing a place (capacity-aware; default the profile's, else implied)")
     p.add_argument("--no-street-puhui-share", action="store_true",
                    help="hold the 普惠 share area-wide only (default: also in every 街道, soft)")
@@ -343,18 +384,19 @@ def _add_plan_commands(add) -> None:
                    help="first raise the lowest 街道 15-minute 普惠 coverage, then total coverage")
     p.add_argument("--years", help="phasing years, e.g. 2026,2027")
     p.add_argument("--solver", default=settings.DEFAULT_SOLVER, choices=["highs", "cbc"])
-    p.add_argument("--time-limit", type=float, default=settings.TIME_LIMIT_S, help="seconds (all stages)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--time-limit", type=_number("seconds"), default=settings.TIME_LIMIT_S,
+                   help="seconds (all stages); must be above 0")
+    p.add_argument("--out", type=_path, required=True)
     for name, fn, help_, out_help in (
             ("map", cmd_map, "HTML coverage map of a study area", "HTML file"),
             ("export", cmd_export, "plan + GeoPackage/XLSX/CSV/GeoJSON exports for land-use review", "output folder")):
         p = add(name, fn, help_)
         p.add_argument("dir")
         p.add_argument("--policy")
-        p.add_argument("--out", required=True, help=out_help)
+        p.add_argument("--out", type=_path, required=True, help=out_help)
         p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
         _plan_flags(p)
-    p.add_argument("--map", help="also write an offline HTML map to this file")
+    p.add_argument("--map", type=_path, help="also write an offline HTML map to this file")
     p.add_argument("--gpkg-crs", choices=["wgs84", "cgcs2000", "gk3"], default="wgs84",
                    help="CRS of the GeoPackage/Shapefile: WGS-84 (default), CGCS2000 lon/lat (EPSG:4490) or "
                         "the area's CGCS2000 3-degree Gauss-Krüger zone (e.g. EPSG:4528)")
@@ -370,8 +412,8 @@ def _add_plan_commands(add) -> None:
                          "a URL template with {z}/{x}/{y}, e.g. an intranet tile server, keeps the map offline)")
     pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
-    p.add_argument("--out", default="outputs", help="export folder (default ./outputs)")
-    p.add_argument("--map", default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
+    p.add_argument("--out", type=_path, default="outputs", help="export folder (default ./outputs)")
+    p.add_argument("--map", type=_path, default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
     p.add_argument("--policy", help="policy profile (default wuxi-2025)")
     _plan_flags(p)
     p.add_argument("--online", dest="offline", action="store_false",
@@ -405,25 +447,79 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines without terminal escape sequences or control characters (names come from data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record))
+
+
 def _internal_error(exc: BaseException) -> int:
+    """Write the traceback to ``tuoyu-geo-error.log`` in a new private folder (``mkdtemp``: mode
+    0700, never an existing folder or link; the file itself created with O_EXCL | O_NOFOLLOW, mode
+    0600) and print one line naming it."""
     import tempfile
     import traceback
 
-    logf = Path(tempfile.gettempdir()) / "tuoyu-geo-error.log"
+    where = "no log file could be written"
     try:
-        logf.write_text(traceback.format_exc(), encoding="utf-8")
+        name = Path(tempfile.mkdtemp(prefix="tuoyu-geo-")) / "tuoyu-geo-error.log"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"tuoyu-geo {__version__}, argv {sys.argv!r}\n{traceback.format_exc()}")
+        where = f"details were written to {name}"
     except OSError:
         pass
-    sys.stderr.write(f"internal error ({type(exc).__name__}: {exc}). This is a bug in tuoyu-geo; "
-                     f"details were written to {logf}\n")
+    sys.stderr.write(terminal_text(f"internal error ({type(exc).__name__}: {exc}). This is a bug in tuoyu-geo; "
+                                   f"please report it; {where}") + "\n")
     return EXIT_INTERNAL
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """Inputs named on the command line (the area folder, --plan, a --policy file): never written."""
+    out = []
+    d = getattr(args, "dir", None)
+    if d:
+        out.append(Path(d).parent if Path(d).suffix.lower() == ".toml" and Path(d).is_file() else Path(d))
+    for f in (getattr(args, "plan", None), getattr(args, "policy", None)):
+        if f and Path(f).exists():
+            out.append(Path(f))
+    return out
+
+
+def _out_folders(args: argparse.Namespace) -> list[Path]:
+    """Folders the command writes to (each held by a lock while it runs); file targets checked first."""
+    from .writer import check_target
+
+    files = [Path(f) for f in (getattr(args, "map", None),) if f]
+    folders = []
+    if args.command in ("map", "fetch-network"):
+        files.append(Path(args.out))
+    elif getattr(args, "out", None):
+        folders.append(Path(args.out))
+    for f in files:
+        check_target(f)
+        folders.append(f.parent)
+    return list(dict.fromkeys(folders))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command with its inputs protected and its output folders locked."""
+    from .writer import output_lock, protect_inputs
+
+    with protect_inputs(_inputs(args)), contextlib.ExitStack() as locks:
+        for folder in _out_folders(args):
+            locks.enter_context(output_lock(folder))
+        return int(args.func(args) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        handlers=[handler])
     logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
     if args.version:
         _out(__version__)
@@ -432,9 +528,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return EXIT_OK
     try:
-        return int(args.func(args) or 0)
+        return _run(args)
     except TuoyuError as exc:
-        sys.stderr.write(f"error ({type(exc).__name__}): {exc}\n")
+        sys.stderr.write(terminal_text(f"error ({type(exc).__name__}): {exc}") + "\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

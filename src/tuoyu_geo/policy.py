@@ -334,6 +334,10 @@ def _check_keys(data: Mapping[str, Any], origin: str, problems: list[Problem]) -
 
 def _check_value(key: str, val: Any, origin: str, problems: list[Problem]) -> None:
     """Range checks of one scalar field (its type already checked)."""
+    if isinstance(val, float) and not math.isfinite(val):  # TOML allows inf and nan
+        problems.append(Problem(origin, f"{key} = {val} is not a finite number", (key,),
+                                "write an ordinary number (not inf or nan)"))
+        return
     if key in _SHARES and not 0 <= float(val) <= 1:
         problems.append(Problem(origin, f"{key} = {val} is not a share between 0 and 1", (key,),
                                 "write shares as fractions, e.g. 0.7 for 70 %"))

@@ -9,8 +9,15 @@
   ``html``, ``png``); :func:`write_table` / :func:`write_file` write one object atomically in the
   format given by ``fmt`` or by the file suffix.
 * :func:`write_xlsx` — THE XLSX writer: bold filled header, frozen header row, auto-filter, widths
-  by display width (CJK counts double), number formats, header comments, booleans as 是/否, text
-  starting with ``=`` stays text (never a formula).
+  by display width (CJK counts double), number formats, header comments, booleans as 是/否.
+* Safe text: every text cell of a CSV or XLSX that a spreadsheet would run as a formula (starting
+  with ``=``, ``+``, ``-``, ``@``, a tab or a line end) gets a leading apostrophe
+  (:func:`spreadsheet_text`; numbers stay numbers); control characters and terminal escape
+  sequences are stripped from spreadsheet cells and from text the CLI prints (:func:`terminal_text`).
+* Safe targets: outputs get the user's umask; a target that is a link, a FIFO, a device or a folder
+  is refused, as is any target inside the inputs declared with :func:`protect_inputs`;
+  :func:`output_lock` keeps one run per output folder; :func:`transaction` makes several writes
+  all-or-nothing.
 
 This module is in the core layer: it imports only :mod:`tuoyu_geo._errors`; openpyxl and pyogrio
 are imported inside the functions that need them (matplotlib figures are passed in).
@@ -27,12 +34,19 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import enum
+import errno
 import json
 import logging
 import math
 import os
+import re
+import socket
+import sqlite3
+import stat
+import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,14 +67,22 @@ __all__ = [
     "NO",
     "YES",
     "Format",
+    "add_inputs",
     "atomic_paths",
     "atomic_write",
+    "check_target",
     "clean_frame",
     "display_width",
     "format_of",
     "jsonable",
     "output_error",
+    "output_lock",
+    "protect_inputs",
     "sha256_file",
+    "spreadsheet_text",
+    "strip_controls",
+    "terminal_text",
+    "transaction",
     "write_file",
     "write_table",
     "write_xlsx",
@@ -68,8 +90,10 @@ __all__ = [
 
 #: how booleans are written in every XLSX sheet
 YES, NO = "是", "否"
-#: characters that make a spreadsheet treat a CSV cell as a formula (neutralised with a leading ')
-FORMULA_START = ("=", "+", "-", "@")
+#: characters that make a spreadsheet treat a text cell as a formula (neutralised with a leading ')
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+#: the lock file :func:`output_lock` keeps in an output folder while a run writes there
+LOCK_NAME = ".tuoyu-geo.lock"
 _MAX_SHEET_NAME = 31
 _MAX_COL_WIDTH = 60
 _FIX = ("choose a folder you can write to (e.g. --out ./outputs), check its permissions and free "
@@ -79,28 +103,107 @@ _FIX = ("choose a folder you can write to (e.g. --out ./outputs), check its perm
 # ------------------------------------------------------------------------------ errors & helpers
 
 def display_width(text: Any) -> int:
-    """Terminal/Excel display width of ``text``: CJK and full-width characters count as 2.
+    """Terminal/Excel display width of ``text``: CJK and full-width characters count as 2; escape
+    sequences and control characters (removed before printing, :func:`terminal_text`) count 0.
 
-    >>> display_width("徐汇ab")
-    6
+    >>> display_width("徐汇ab"), display_width("徐\\x1b[31m汇")
+    (6, 4)
     """
-    s = "" if text is None else str(text)
+    s = "" if text is None else terminal_text(text)
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in s)
 
 
-def output_error(path: str | Path, exc: BaseException | str) -> OutputError:
-    """The :class:`OutputError` for a failed write of ``path`` (names the path and the fix)."""
+_WRITABLE = "choose a folder you can write to (e.g. --out ./outputs) or ask for write permission there"
+_FIXES = {getattr(errno, name): fix for name, fix in (
+    ("ENOSPC", "free disk space on that drive (or write to another drive with --out) and run again"),
+    ("EDQUOT", "free space within your disk quota (or write to another drive with --out) and run again"),
+    ("EACCES", _WRITABLE), ("EPERM", _WRITABLE),
+    ("EROFS", "that drive is read-only: choose a folder on a writable drive (e.g. --out ./outputs)"),
+    ("ENAMETOOLONG", "choose a shorter folder or file name"),
+    ("EBUSY", "close the file if it is open in Excel/WPS/QGIS and run again"),
+) if hasattr(errno, name)}
+
+
+def output_error(path: str | Path, exc: BaseException | str, *, fix: str | None = None) -> OutputError:
+    """The :class:`OutputError` for a failed write of ``path`` (names the path and the fix).
+
+    The fix follows the cause: a full disk, a read-only drive or missing permission, a name too
+    long, a file open in another program; otherwise the general advice.
+    """
     why = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-    return OutputError(f"cannot write {path}: {why}\n  fix: {_FIX}")
+    if fix is None:
+        fix = _FIXES.get(getattr(exc, "errno", None), _FIX)
+    return OutputError(f"cannot write {path}: {why}", path=str(path), fix=fix)
 
 
 def _is_write_error(exc: BaseException) -> bool:
-    """OSError (incl. disk full inside openpyxl/zipfile) or a GDAL error raised by pyogrio."""
+    """OSError (incl. disk full inside openpyxl/zipfile) or a GDAL error raised by pyogrio (its
+    DataSourceError/DataLayerError — a full disk shows as "Failed to commit transaction" or "Could
+    not add feature" — and the raw CPLE errors), or SQLite's "database or disk is full" /
+    "attempt to write a readonly database" while a GeoPackage is edited in place."""
     if isinstance(exc, OSError):
         return True
+    if isinstance(exc, sqlite3.OperationalError):  # editing a GeoPackage in place (not a SQL mistake)
+        return any(w in str(exc).lower() for w in ("disk", "full", "readonly", "read-only", "unable to open",
+                                                    "i/o"))
     from pyogrio.errors import DataLayerError, DataSourceError
 
-    return isinstance(exc, (DataSourceError, DataLayerError))
+    gdal: tuple[type, ...] = (DataSourceError, DataLayerError)
+    with contextlib.suppress(ImportError, AttributeError):
+        from pyogrio._err import CPLE_BaseError
+
+        gdal += (CPLE_BaseError,)
+    return isinstance(exc, gdal)
+
+
+# ------------------------------------------------------------------------------------ safe text
+
+#: ANSI/VT escape sequences (CSI ``ESC [ … final``, OSC ``ESC ] … BEL|ST``, two-character ``ESC x``)
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])|\x9b[0-?]*[ -/]*[@-~]")
+#: C0 controls except tab/newline/CR, DEL, C1 controls (openpyxl refuses most of them)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: besides, on a terminal: CR (overwrites the line) and the bidirectional overrides
+_TERMINAL_ONLY = re.compile(r"[\r\u202a-\u202e\u2066-\u2069]")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without escape sequences and control characters (tab, newline and CR are kept).
+
+    >>> strip_controls("湖南路\\x1b[31m街道\\x00")
+    '湖南路街道'
+    """
+    return _CONTROLS.sub("", _ANSI.sub("", text))
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A cell value as written to a CSV or XLSX cell: text is made safe, anything else is kept.
+
+    Control characters and escape sequences are removed and line ends become ``\\n``; text that a
+    spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a line
+    end) gets a leading
+    apostrophe, unless it is just a number written as text (``"-5"``, which is not a formula).
+    Numbers (also negative ones) are not text and stay numbers.
+
+    >>> spreadsheet_text("=HYPERLINK(\\"http://x\\")"), spreadsheet_text("-5"), spreadsheet_text(-5)
+    ('\\'=HYPERLINK("http://x")', '-5', -5)
+    """
+    if not isinstance(value, str):
+        return value
+    v = strip_controls(value).replace("\r\n", "\n").replace("\r", "\n")  # XLSX keeps no CR either
+    if v.startswith(FORMULA_START) and not _NUMBER.fullmatch(v):
+        return "'" + v
+    return v
+
+
+def terminal_text(text: Any) -> str:
+    """``text`` safe to print on a terminal: no escape sequences, control characters (except
+    newline and tab), carriage returns or bidirectional overrides.
+
+    >>> terminal_text("名称\\x1b]0;pwned\\x07\\r\\x1b[2J")
+    '名称'
+    """
+    return _TERMINAL_ONLY.sub("", strip_controls(str(text)))
 
 
 def _temp_name(target: Path) -> Path:
@@ -121,7 +224,7 @@ def _make_parents(targets: Sequence[Path]) -> list[Path]:
     created: list[Path] = []
     for t in targets:
         folder = t.parent.absolute()
-        for p in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+        for p in reversed([p for p in (folder, *folder.parents) if not os.path.exists(p)]):
             try:
                 p.mkdir()
             except OSError as exc:
@@ -137,7 +240,163 @@ def _remove_dirs(created: Sequence[Path]) -> None:
             p.rmdir()
 
 
+def _umask() -> int:
+    """The process umask (read without changing it where the system allows)."""
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+# ------------------------------------------------------------------------------- safe targets
+
+#: input paths the current context must not write to or into (see :func:`protect_inputs`)
+_INPUTS: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("tuoyu_geo_inputs", default=None)
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+@contextlib.contextmanager
+def protect_inputs(paths: Sequence[str | Path | None] = ()) -> Iterator[Callable[..., None]]:
+    """Refuse, inside the ``with`` block, every write to an input file or into an input folder.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Input files and folders (``None`` entries are ignored).  Folders protect everything in
+        them, also sub-folders.
+
+    Yields
+    ------
+    callable
+        ``add(paths)``: protect more inputs (e.g. the layer files once ``area.toml`` was read);
+        the same as :func:`add_inputs`.
+
+    Examples
+    --------
+    >>> with protect_inputs(["data/my-area"]):                              # doctest: +SKIP
+    ...     write_table(df, "data/my-area/out.csv")      # OutputError: inside the input folder
+    """
+    token = _INPUTS.set(list(_INPUTS.get() or []))
+    try:
+        add_inputs(paths)
+        yield add_inputs
+    finally:
+        _INPUTS.reset(token)
+
+
+def add_inputs(paths: Any) -> None:
+    """Protect more inputs in the current :func:`protect_inputs` block (no-op outside one)."""
+    inputs = _INPUTS.get()
+    if inputs is None:
+        return
+    for p in [paths] if isinstance(paths, (str, Path)) else paths:
+        if p is not None and str(p):
+            inputs.append(Path(p).absolute().resolve())
+
+
+def _refuse_inputs(t: Path) -> None:
+    inputs = _INPUTS.get()
+    if not inputs:
+        return
+    real = t.absolute().resolve()
+    for p in inputs:
+        if p.is_dir():
+            if real == p or p in real.parents:
+                where = "it is the input folder" if real == p else f"it is in the input folder {p}"
+                raise output_error(t, f"{where}; tuoyu-geo never writes into its inputs",
+                                   fix="write the outputs to another folder, e.g. --out ./outputs")
+        elif real == p or (os.path.exists(p) and os.path.exists(t) and os.path.samefile(p, t)):
+            raise output_error(t, "it is an input file; tuoyu-geo never overwrites its inputs",
+                               fix="choose another output file or folder, e.g. --out ./outputs")
+
+
+def check_target(path: str | Path) -> None:
+    """Refuse an output target: a symbolic link, a folder, a FIFO/device/socket, an input
+    protected by :func:`protect_inputs`, or a path whose folder is not a folder.
+
+    Raises
+    ------
+    OutputError
+        Naming the path, what it is and the fix.
+    """
+    _check_target(Path(path))
+
+
+def _check_target(t: Path) -> None:
+    try:
+        st = os.lstat(t)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:  # e.g. a name too long
+        raise output_error(t, exc) from exc
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise output_error(t, "it is a symbolic link; tuoyu-geo replaces only regular files",
+                               fix="remove the link or choose another output name")
+        if stat.S_ISDIR(st.st_mode):
+            raise output_error(t, "a folder of that name exists", fix="give a file name, not a folder")
+        for test, kind in _KINDS:
+            if test(st.st_mode):
+                raise output_error(t, f"it is {kind}, not a regular file; tuoyu-geo never replaces it",
+                                   fix="give a file in an output folder, e.g. --out ./outputs")
+    folder = t.parent.absolute()
+    existing = next((p for p in (folder, *folder.parents) if os.path.exists(p)), None)
+    if existing is not None and not os.path.isdir(existing):
+        raise output_error(t, f"{existing} is not a folder",
+                           fix="give an output folder (an existing folder, or a new name), e.g. --out ./outputs")
+    _refuse_inputs(t)
+
+
 # ------------------------------------------------------------------------------------ atomicity
+
+@dataclass
+class _Txn:
+    done: list[tuple[Path, Path | None]]  # (target, its set-aside old file or None)
+    created: list[Path]
+
+
+_TXN: contextvars.ContextVar[_Txn | None] = contextvars.ContextVar("tuoyu_geo_txn", default=None)
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """Make every write inside the ``with`` block one all-or-nothing write.
+
+    Each :func:`atomic_paths` write inside the block moves its files into place as usual (so they
+    can be read back), but keeps the files they replaced; if the block fails, every file written
+    in it is taken back (old content restored, new files and folders removed).  Nested
+    transactions are part of the outermost one.
+
+    Examples
+    --------
+    >>> with transaction():                                              # doctest: +SKIP
+    ...     export_plan(a, "out")
+    ...     save_plan(a.plan, "out/plan.json", area=a.area)   # fails → the export is taken back too
+    """
+    if _TXN.get() is not None:
+        yield
+        return
+    txn = _Txn([], [])
+    token = _TXN.set(txn)
+    try:
+        yield
+    except BaseException:
+        _undo(txn.done)
+        _remove_dirs(txn.created)
+        raise
+    else:
+        _drop_backups(txn.done)
+    finally:
+        _TXN.reset(token)
+
 
 @contextlib.contextmanager
 def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
@@ -145,10 +404,12 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
 
     Yields one temporary path per target (not yet created), each in its target's folder and with
     its suffix.  When the ``with`` block ends without error every target that already exists is
-    set aside, every temporary file is moved onto its target, and the set-aside files are deleted.
-    If the block, or any move, fails: temporary files are removed, targets already moved are
-    restored to their old content (or removed if they did not exist), folders created by this call
-    are removed, and the error is raised — write failures as :class:`OutputError`.
+    set aside, every temporary file is given the user's file mode (``0o666 & ~umask``) and moved
+    onto its target, and the set-aside files are deleted (at the end of the :func:`transaction`,
+    if one is open).  If the block, or any move, fails: temporary files are removed, targets
+    already moved are restored to their old content (or removed if they did not exist), folders
+    created by this call are removed, and the error is raised — write failures as
+    :class:`OutputError`.
 
     Parameters
     ----------
@@ -164,12 +425,12 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
     ------
     OutputError
         A folder cannot be created, a file cannot be written or moved (OSError or a GDAL error),
-        nothing was written to a temporary path, or a target is an existing folder.
+        nothing was written to a temporary path, a target is an existing folder, a symbolic link,
+        a FIFO, a device or a socket, or is (in) an input protected by :func:`protect_inputs`.
     """
     targets = [Path(p) for p in paths]
     for t in targets:
-        if t.is_dir():
-            raise output_error(t, "a folder of that name exists")
+        _check_target(t)
     created = _make_parents(targets)
     temps = [_temp_name(t) for t in targets]
     try:
@@ -177,7 +438,7 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
         for tmp, t in zip(temps, targets, strict=True):
             if not tmp.exists():
                 raise output_error(t, "nothing was written")
-        _move_all(temps, targets)
+        done = _move_all(temps, targets)
     except BaseException as exc:
         for tmp in temps:
             _remove(tmp)
@@ -187,13 +448,23 @@ def atomic_paths(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
         where = targets[0] if len(targets) == 1 else \
             f"{targets[0].parent} ({', '.join(t.name for t in targets)})"
         raise output_error(where, exc) from exc
+    txn = _TXN.get()
+    if txn is None:
+        _drop_backups(done)
+    else:
+        txn.done.extend(done)
+        txn.created.extend(created)
 
 
-def _move_all(temps: Sequence[Path], targets: Sequence[Path]) -> None:
-    """Move temps onto targets; on failure restore every target moved so far, then re-raise."""
-    done: list[tuple[Path, Path | None]] = []  # (target, its set-aside old file)
+def _move_all(temps: Sequence[Path], targets: Sequence[Path]) -> list[tuple[Path, Path | None]]:
+    """Move temps onto targets (with the user's file mode); on failure restore every target moved
+    so far, then re-raise.  Returns (target, set-aside old file or None) per target."""
+    done: list[tuple[Path, Path | None]] = []
+    mode = 0o666 & ~_umask()
     try:
         for tmp, t in zip(temps, targets, strict=True):
+            with contextlib.suppress(OSError):  # e.g. a file system without modes
+                os.chmod(tmp, mode)
             backup = None
             if t.exists():
                 backup = t.with_name(f".{t.name}.old-{uuid.uuid4().hex[:10]}")
@@ -201,13 +472,21 @@ def _move_all(temps: Sequence[Path], targets: Sequence[Path]) -> None:
             done.append((t, backup))
             os.replace(tmp, t)
     except BaseException:
-        for t, backup in reversed(done):
-            with contextlib.suppress(OSError):
-                if backup is not None and backup.exists():
-                    os.replace(backup, t)
-                elif backup is None:
-                    t.unlink(missing_ok=True)
+        _undo(done)
         raise
+    return done
+
+
+def _undo(done: Sequence[tuple[Path, Path | None]]) -> None:
+    for t, backup in reversed(done):
+        with contextlib.suppress(OSError):
+            if backup is not None and backup.exists():
+                os.replace(backup, t)
+            elif backup is None:
+                t.unlink(missing_ok=True)
+
+
+def _drop_backups(done: Sequence[tuple[Path, Path | None]]) -> None:
     for _, backup in done:
         if backup is not None:
             with contextlib.suppress(OSError):
@@ -234,6 +513,139 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     """
     with atomic_paths([path]) as (tmp,):
         yield tmp
+
+
+# ------------------------------------------------------------------------- one run per folder
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows: O_EXCL lock files with a process id
+    _fcntl = None  # type: ignore[assignment]
+
+_HELD: dict[str, list[Any]] = {}  # real folder path → [depth, fd]
+_HELD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | Path) -> Iterator[Path]:
+    """Hold the output folder for one run: a concurrent run gets an :class:`OutputError`.
+
+    Creates the folder if needed and a lock file ``.tuoyu-geo.lock`` in it (holding the process
+    id; locked with ``flock`` where available, else created with ``O_EXCL``), removed again at the
+    end (the folder too, if this call created it and it is still empty).  A lock file left by a
+    process that no longer runs is taken over.  Re-entrant within one process.
+
+    Raises
+    ------
+    OutputError
+        Another run holds the folder, or the folder or lock file cannot be created.
+    """
+    folder = Path(folder)
+    if os.path.lexists(folder) and not os.path.isdir(folder):  # (os.path: no error for a name too long)
+        raise output_error(folder, "it exists and is not a folder",
+                           fix="give an output folder (an existing folder, or a new name), e.g. --out ./outputs")
+    _refuse_inputs(folder)
+    lock = folder / LOCK_NAME
+    _check_target(lock)
+    created = _make_parents([lock])
+    key = os.path.realpath(folder)
+    with _HELD_LOCK:
+        if key in _HELD:
+            _HELD[key][0] += 1
+        else:
+            try:
+                _HELD[key] = [1, _acquire(lock, folder)]
+            except BaseException:
+                _remove_dirs(created)
+                raise
+    try:
+        yield folder
+    finally:
+        with _HELD_LOCK:
+            held = _HELD[key]
+            held[0] -= 1
+            if held[0] == 0:
+                del _HELD[key]
+                with contextlib.suppress(OSError):
+                    lock.unlink()  # before closing: a waiting run then sees a new file, not this one
+                with contextlib.suppress(OSError):
+                    os.close(held[1])
+        _remove_dirs(created)
+
+
+def _busy(folder: Path, owner: str) -> OutputError:
+    who = f" (process {owner})" if owner else ""
+    return OutputError(f"another tuoyu-geo run{who} is writing to {folder}", path=str(folder),
+                       fix=f"wait for it to finish, or write to another folder with --out; if no run "
+                           f"is going on, delete {folder / LOCK_NAME}")
+
+
+def _owner(lock: Path) -> str:
+    """'pid@host' written in a lock file ('' when unreadable)."""
+    try:
+        return lock.read_text(encoding="ascii", errors="replace").strip()[:100]
+    except OSError:
+        return ""
+
+
+def _stale(owner: str) -> bool:
+    """True when the lock's process ran on this host and no longer runs."""
+    pid, _, host = owner.partition("@")
+    if not pid.isdigit() or host != socket.gethostname() or os.name == "nt":
+        return False  # unknown, another machine, or no cheap check: assume it still runs
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _acquire(lock: Path, folder: Path) -> int:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    if _fcntl is None:
+        flags |= os.O_EXCL
+    for _ in range(20):
+        try:
+            fd = os.open(lock, flags, 0o666)
+        except FileExistsError:  # O_EXCL lock files: take over a stale one
+            owner = _owner(lock)
+            if _stale(owner):
+                log.info("taking over the lock of %s, which no longer runs", owner)
+                lock.unlink(missing_ok=True)
+                continue
+            raise _busy(folder, owner) from None
+        except OSError as exc:
+            raise output_error(lock, exc) from exc
+        if _fcntl is not None:
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+            except OSError as exc:
+                owner = _owner(lock)
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    os.close(fd)
+                    raise _busy(folder, owner) from None
+                log.warning("cannot lock %s (%s); not guarding against a concurrent run", lock, exc)
+                return fd
+            try:  # the file may have been removed by the run that just finished: lock the new one
+                same = os.path.samestat(os.fstat(fd), os.lstat(lock))
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            if _owner(lock):
+                log.info("taking over the lock of %s, which no longer runs", _owner(lock))
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+        except OSError as exc:
+            os.close(fd)
+            lock.unlink(missing_ok=True)
+            raise output_error(lock, exc) from exc
+        return fd
+    raise _busy(folder, _owner(lock))
 
 
 def sha256_file(path: str | Path) -> str | None:
@@ -291,9 +703,11 @@ def _cell_value(v: Any) -> Any:
         return None if math.isnan(f) or math.isinf(f) else f
     if isinstance(v, pd.Timestamp):
         return v.to_pydatetime()
-    if isinstance(v, (str, int, _dt.date, _dt.datetime)):
+    if isinstance(v, str):
+        return spreadsheet_text(v)
+    if isinstance(v, (int, _dt.date, _dt.datetime)):
         return v
-    return str(v)
+    return spreadsheet_text(str(v))
 
 
 def _per_sheet(option: Mapping[str, Any] | None, sheet: str) -> dict[str, Any]:
@@ -334,13 +748,9 @@ def _fill_sheet(ws: Any, df: pd.DataFrame, fmts: Mapping[str, str], notes: Mappi
     from openpyxl.utils import get_column_letter
 
     cols = [str(c) for c in df.columns]
-    ws.append(cols)
+    ws.append([spreadsheet_text(c) for c in cols])
     for row in df.itertuples(index=False, name=None):
         ws.append([_cell_value(v) for v in row])
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:  # a text cell starting with "=" stays text, never a formula
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
     head_font, head_fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
     head_align = Alignment(wrap_text=True, vertical="center", horizontal="center")
     for j, col in enumerate(cols, start=1):
@@ -389,7 +799,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
 
     Each sheet gets a bold, filled, wrapped header row (the frame's column names), the header row
     frozen, an auto-filter and column widths fitted to the content (CJK characters count double).
-    Booleans are written as 是/否; NaN/None as empty cells; text starting with ``=`` stays text.
+    Booleans are written as 是/否; NaN/None as empty cells; text is made safe with
+    :func:`spreadsheet_text` (no formulas, no control characters).
     The index and geometry columns are not written.
 
     Parameters
@@ -424,12 +835,16 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
 # ------------------------------------------------------------------------------ other formats
 
 def _csv_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as a formula get a leading apostrophe."""
+    """Every text cell (and header) made safe with :func:`spreadsheet_text`; numbers untouched."""
     out = df.copy()
     for c in out.columns:
-        if pd.api.types.is_object_dtype(out[c].dtype) or pd.api.types.is_string_dtype(out[c].dtype):
-            out[c] = out[c].astype(object).map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
+        dt = out[c].dtype
+        if (pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
+                or isinstance(dt, pd.CategoricalDtype)):
+            out[c] = out[c].astype(object).map(spreadsheet_text)
+    out.columns = [spreadsheet_text(c) for c in out.columns]
+    if out.index.dtype == object:
+        out.index = out.index.map(spreadsheet_text)
     return out
 
 
