@@ -19,6 +19,7 @@ from shapely.geometry import Point
 
 from .. import crs as _crs
 from .._errors import Problem
+from .columns import INSTITUTION_CLOSED, INSTITUTION_OPEN, bool_word, check_typed
 from .points import representative_points
 from .schema import (
     BIRTHS_PREFIX,
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 #: (digitising slivers along shared boundaries are far smaller)
 STREET_OVERLAP_SHARE = 0.05
 
-_TRUE = ["true", "1", "1.0", "yes", "是"]
 #: a births column: ``births_<year>`` or ``births<year>`` (any case); group 1 = what follows
 _BIRTHS = re.compile(r"births_?(.*)", re.IGNORECASE)
 
@@ -62,8 +62,16 @@ def text(s: pd.Series) -> pd.Series:
 
 
 def bool_values(s: pd.Series) -> pd.Series:
-    """Yes/no cells as bools (true/1/yes/是 → True, anything else → False)."""
-    return text(s).str.lower().isin(_TRUE)
+    """Yes/no cells as bools (:func:`~tuoyu_geo.area.columns.bool_word`); blank or unknown → False.
+
+    Lenient: for columns already checked (:func:`~tuoyu_geo.area.columns.check_typed`) or written
+    by the package itself (``infants_estimated``)."""
+    def f(v: Any) -> bool:
+        try:
+            return bool(bool_word(v))
+        except KeyError:
+            return False
+    return s.map(f).astype(bool)
 
 
 def bool_col(gdf: pd.DataFrame, col: str) -> None:
@@ -87,32 +95,6 @@ def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Pro
         problems.append(Problem(fname, f"duplicate {idc}", tuple(dict.fromkeys(dup)),
                                 f"make {idc} unique (each row one {layer[:-1]})"))
     return gdf[idc].where(gdf[idc] != "", [f"row {i + 1}" for i in range(len(gdf))])
-
-
-def _check_numbers(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
-                   problems: list[Problem]) -> None:
-    """Numeric contract columns → float in place; report text, missing required, negative/inf."""
-    spec = LAYERS[layer]
-    for col in spec["numeric"]:
-        if col not in gdf.columns:
-            continue
-        raw = gdf[col]
-        empty = raw.isna() | text(raw).isin(["", "nan", "NaN", "None"])
-        num = pd.to_numeric(raw.where(~empty, np.nan), errors="coerce")
-        required = col in spec["required"]
-        txt = ~empty & num.isna()
-        if txt.any():
-            problems.append(Problem(fname, f"{col} is not a number", tuple(ids[txt]),
-                                    f"write {col} as a number (no units or text)"))
-        if required and empty.any():
-            problems.append(Problem(fname, f"{col} is missing (empty or NaN)", tuple(ids[empty]),
-                                    f"fill {col}; use 0 if there really is none"))
-        inf = np.isinf(num)
-        neg = (num < 0) | inf
-        if neg.any():
-            problems.append(Problem(fname, f"{col} is negative or infinite", tuple(ids[neg]),
-                                    f"{col} must be a finite number ≥ 0"))
-        gdf[col] = num.astype(float)
 
 
 def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
@@ -164,7 +146,7 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
         return None
     gdf = gdf.copy()
     ids = _check_ids(gdf, layer, fname, problems)
-    _check_numbers(gdf, layer, fname, ids, problems)
+    check_typed(gdf, layer, fname, ids, problems)
     if layer in ("streets", "communities"):
         gdf = _check_births(gdf, fname, ids, problems)
     _check_geometry(gdf, layer, fname, ids, problems)
@@ -302,13 +284,41 @@ def finish_communities(g: gpd.GeoDataFrame, policy: Any) -> None:
     g["built_year"] = pd.to_numeric(g["built_year"], errors="coerce")
 
 
-def finish_institutions(g: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
-    """Institutions in place: category/puhui/is_demonstration, places as int, status (default 运营)."""
+def finish_institutions(g: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> gpd.GeoDataFrame:
+    """Institutions: category/puhui/is_demonstration, places as int, status (blank → 运营).
+
+    Rows whose ``status`` is a closed word (:data:`~tuoyu_geo.area.columns.INSTITUTION_CLOSED`:
+    停业, 已注销, 关闭, closed …) are dropped with a logged warning — their places do not count; an
+    unknown status word is a problem.  Returns the (possibly shorter) frame; the other columns are
+    changed in place.
+    """
     category(g, fname, problems)
     if np.isfinite(g["places"].to_numpy(dtype=float)).all() and (g["places"] >= 0).all():
         g["places"] = g["places"].round().astype(int)
     if "status" not in g.columns:
         g["status"] = "运营"
+    status = text(g["status"])
+    word = status.str.lower()
+    closed = word.isin(INSTITUTION_CLOSED)
+    unknown = ~(closed | word.isin(INSTITUTION_OPEN) | (word == ""))
+    if unknown.any():
+        vals = ", ".join(sorted(set(status[unknown])))
+        problems.append(Problem(fname, f"unknown status ({vals})", tuple(g.loc[unknown, "institution_id"]),
+                                f"use an operating word ({', '.join(sorted(INSTITUTION_OPEN))}) or a closed one "
+                                f"({', '.join(sorted(INSTITUTION_CLOSED))}); a blank status means 运营"))
+    g["status"] = status.where(status != "", "运营")
+    if closed.any():
+        if closed.all():
+            problems.append(Problem(fname, "every institution is closed (status 停业/注销/关闭 …)",
+                                    tuple(g.loc[closed, "institution_id"]),
+                                    "give at least one operating institution (blank status = 运营)"))
+            return g
+        log.warning("%s: %d closed institution(s) excluded, their places are not counted: %s", fname,
+                    int(closed.sum()), ", ".join(f"{i} ({w})" for i, w in
+                                                  zip(g.loc[closed, "institution_id"][:10], status[closed][:10],
+                                                      strict=False)))
+        g = g.loc[~closed.to_numpy()].reset_index(drop=True)
+    return g
 
 
 def finish_candidates(g: gpd.GeoDataFrame, fname: str, problems: list[Problem], default_year: int) -> None:
@@ -320,13 +330,14 @@ def finish_candidates(g: gpd.GeoDataFrame, fname: str, problems: list[Problem], 
         problems.append(Problem(fname, f"unknown kind ({', '.join(sorted({v or '<empty>' for v in kind[bad]}))})",
                                 tuple(g.loc[bad, "site_id"]), f"use one of {', '.join(CANDIDATE_KINDS)}"))
     g["kind"] = kind
-    for c, d in (("min_places", 0.0), ("fixed_cost", 0.0), ("cost_per_place", 0.0)):
+    for c in ("min_places", "fixed_cost", "cost_per_place"):  # absent column: 0 (blank cells: check_typed)
         if c not in g.columns:
-            g[c] = d
-        g[c] = pd.to_numeric(g[c], errors="coerce").fillna(d)
+            g[c] = 0.0
+        g[c] = pd.to_numeric(g[c], errors="coerce").astype(float)
     if "available_year" not in g.columns:
-        g["available_year"] = default_year
-    g["available_year"] = pd.to_numeric(g["available_year"], errors="coerce").fillna(default_year).astype(int)
+        g["available_year"] = np.nan
+    year = pd.to_numeric(g["available_year"], errors="coerce")  # blank: available from the start
+    g["available_year"] = year.where(np.isfinite(year), default_year).round().astype(int)
     badmin = g["min_places"] > g["max_places"]
     if badmin.any():
         problems.append(Problem(fname, "min_places > max_places", tuple(g.loc[badmin, "site_id"]),
@@ -342,18 +353,12 @@ def category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None
         problems.append(Problem(fname, f"unknown category ({vals})", tuple(gdf.loc[bad, "institution_id"]),
                                 f"use one of {', '.join(CATEGORIES)}"))
     gdf["category"] = cat
-    if "puhui" in gdf.columns:
-        raw = text(gdf["puhui"]).str.lower()
-        truthy = raw.isin(["true", "1", "1.0", "yes", "y", "是", "普惠"])
-        falsy = raw.isin(["false", "0", "0.0", "no", "n", "否", ""]) | gdf["puhui"].isna() | raw.isin(["nan", "none"])
-        unknown = ~(truthy | falsy)
-        if unknown.any():
-            problems.append(Problem(fname, "puhui is not a yes/no value", tuple(gdf.loc[unknown, "institution_id"]),
-                                    "write puhui as true/false (or 是/否)"))
-        given = ~(raw.isin(["", "nan", "none"]) | gdf["puhui"].isna())
-        gdf["puhui"] = np.where(given, truthy, cat.isin(PUHUI_CATEGORIES))
+    derived = cat.isin(PUHUI_CATEGORIES)
+    if "puhui" in gdf.columns:  # parsed by check_typed: True/False, None where blank
+        given = gdf["puhui"].astype(object)
+        gdf["puhui"] = np.where(given.isna().to_numpy(), derived.to_numpy(), given.to_numpy())
     else:
-        gdf["puhui"] = cat.isin(PUHUI_CATEGORIES)
+        gdf["puhui"] = derived
     gdf["puhui"] = gdf["puhui"].astype(bool)
     bool_col(gdf, "is_demonstration")
 
