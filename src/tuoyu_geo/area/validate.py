@@ -32,13 +32,19 @@ from .schema import (
     PUHUI_CATEGORIES,
 )
 
-__all__ = ["STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
+__all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
 
 log = logging.getLogger(__name__)
 
 #: two 街道 polygons overlap when their intersection exceeds this share of the smaller one
 #: (digitising slivers along shared boundaries are far smaller)
 STREET_OVERLAP_SHARE = 0.05
+#: a point within this distance (m) of a 街道 polygon stands in it: a point on a border shared by
+#: two 街道 belongs to either (its ``street_id`` may name either; without one it gets the first)
+BORDER_TOLERANCE_M = 1.0
+#: points outside every 街道 but within this distance (m) of one are reported as a boundary gap
+#: (GCJ-02/BD-09 mix-ups move points by hundreds of metres, so they are not blamed on the datum)
+JUST_OUTSIDE_M = 50.0
 
 #: a births column: ``births_<year>`` or ``births<year>`` (any case); group 1 = what follows
 _BIRTHS = re.compile(r"births_?(.*)", re.IGNORECASE)
@@ -411,16 +417,36 @@ def _street_points(gdf: gpd.GeoDataFrame, metric_crs: Any) -> gpd.GeoSeries:
     return out
 
 
+def _streets_of_points(pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, metric_crs: Any) -> tuple[pd.Series, list[set]]:
+    """For each point: the 街道 it stands in, and every 街道 within :data:`BORDER_TOLERANCE_M`.
+
+    A point inside a polygon or on its boundary (distance ≤ the tolerance, in ``metric_crs``) stands
+    in it; a point on a border shared by two 街道 is near both and is given the first of them (in
+    the order of the streets layer).  Points near no 街道 get None.
+    """
+    pm = np.asarray(pts.to_crs(metric_crs).values)
+    sm = np.asarray(streets.geometry.to_crs(metric_crs).values)
+    a, b = shapely.STRtree(sm).query(pm, predicate="dwithin", distance=BORDER_TOLERANCE_M)
+    sid = streets["street_id"].to_numpy()
+    near: list[set] = [set() for _ in range(len(pm))]
+    first: list[Any] = [None] * len(pm)
+    dist = shapely.distance(pm[a], sm[b]) if len(a) else np.array([])
+    for k in np.lexsort((b, np.round(dist, 6), a)):  # by point, then distance, then street order
+        if first[a[k]] is None:
+            first[a[k]] = sid[b[k]]
+        near[a[k]].add(sid[b[k]])
+    return pd.Series(first, index=pts.index, dtype=object), near
+
+
 def assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str, fname: str,
                    problems: list[Problem], *, metric_crs: Any, declared: str = "wgs84") -> None:
-    """Fill/check ``street_id`` in place: given ids must exist, missing ones come from location."""
+    """Fill/check ``street_id`` in place: given ids must exist and agree with the location (the
+    街道 the point stands in, borders counting for both neighbours); missing ones come from
+    location."""
     idc = LAYERS[layer]["id"]
     pts = _street_points(gdf, metric_crs)
-    ptg = gpd.GeoDataFrame({"_i": np.arange(len(gdf))}, geometry=pts.values, crs="EPSG:4326")
-    j = gpd.sjoin(ptg, streets[["street_id", "geometry"]].reset_index(drop=True), how="left",
-                  predicate="within")
-    j = j.sort_values("_i").drop_duplicates("_i")
-    found = pd.Series(j["street_id"].values, index=gdf.index)
+    found, near = _streets_of_points(pts, streets, metric_crs)
+    found.index = gdf.index
     if "street_id" in gdf.columns:
         given = ids_str(gdf["street_id"])
         unknown = (given != "") & ~given.isin(streets["street_id"])
@@ -428,18 +454,44 @@ def assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str,
             problems.append(Problem(fname, "street_id not in the streets layer",
                                     tuple(gdf.loc[unknown, idc]),
                                     "use a street_id of the streets layer or leave it empty to assign by location"))
+        other = np.array([g != "" and not u and f is not None and g not in nr
+                          for g, u, f, nr in zip(given, unknown, found, near, strict=True)], dtype=bool)
+        if other.any():
+            sname = dict(zip(streets["street_id"], text(streets["name"]), strict=True))
+            problems.append(Problem(
+                fname, f"{layer} whose street_id names another 街道 than the one they stand in",
+                tuple(f"{i} (street_id {g}, stands in {f} {sname.get(f, '')})".replace(" )", ")")
+                      for i, g, f in zip(gdf.loc[other, idc], given[other], found[other], strict=True)),
+                "correct street_id (a site or community counts for the 街道 it stands in), or leave it empty to "
+                "assign it by location; if the point is wrong, fix its coordinates"))
         gdf["street_id"] = given.where(given != "", found)
+        gdf.loc[found.isna() & (given != ""), "street_id"] = None  # outside every 街道: reported below
     else:
         gdf["street_id"] = found
     outside = gdf["street_id"].isna() | text(gdf["street_id"]).isin(["", "nan"])
     if outside.any():
-        _report_outside(gdf, pts[outside.to_numpy()], streets, layer, fname, outside, problems, declared)
+        _report_outside(gdf, pts[outside.to_numpy()], streets, layer, fname, outside, problems, declared,
+                        metric_crs)
     gdf["street_id"] = gdf["street_id"].astype(object)
 
 
 def _report_outside(gdf: gpd.GeoDataFrame, pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, layer: str,
-                    fname: str, outside: pd.Series, problems: list[Problem], declared: str) -> None:
+                    fname: str, outside: pd.Series, problems: list[Problem], declared: str,
+                    metric_crs: Any) -> None:
     idc = LAYERS[layer]["id"]
+    union = streets.geometry.to_crs(metric_crs).union_all()
+    gap = pd.Series(shapely.distance(np.asarray(pts.to_crs(metric_crs).values), union), index=outside.index[outside])
+    close = gap <= JUST_OUTSIDE_M
+    if close.any():  # a digitising gap, not a datum mix-up (GCJ-02 moves points by hundreds of metres)
+        problems.append(Problem(
+            fname, f"{layer} just outside the 街道 polygons (≤ {JUST_OUTSIDE_M:.0f} m from a boundary)",
+            tuple(f"{i} ({d:.1f} m)" for i, d in zip(gdf.loc[close.index[close], idc], gap[close], strict=True)),
+            "move the point inside its 街道 or correct the 街道 boundary (a gap between neighbouring 街道?)"))
+        outside = outside.copy()
+        outside[close.index[close]] = False
+        pts = pts[~close.to_numpy()]
+        if not outside.any():
+            return
     alt = datum_hint(pts, streets, declared)
     if alt is not None:
         problems.append(Problem(
