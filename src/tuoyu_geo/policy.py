@@ -366,6 +366,13 @@ def _check_keys(data: Mapping[str, Any], origin: str, problems: list[Problem]) -
 
 def _check_value(key: str, val: Any, origin: str, problems: list[Problem]) -> None:
     """Range checks of one scalar field (its type already checked)."""
+    if isinstance(val, float) and not math.isfinite(val):  # TOML allows nan and inf
+        problems.append(Problem(origin, f"{key} = {val} is not a finite number", (key,),
+                                f"write {key} as an ordinary number (not nan or inf)"))
+        return
+    if key == "infant_share" and float(val) <= 0:
+        problems.append(Problem(origin, f"{key} = {val} must be above 0 (it turns population into infants)",
+                                (key,), "write the share of residents aged 0–3, e.g. 0.0277 for 2.77 %"))
     if key in _SHARES and not 0 <= float(val) <= 1:
         problems.append(Problem(origin, f"{key} = {val} is not a share between 0 and 1", (key,),
                                 "write shares as fractions, e.g. 0.7 for 70 %"))
@@ -403,7 +410,7 @@ def _circle(data: Mapping[str, Any], origin: str, problems: list[Problem]) -> di
     for k, v in dict(data.get("circle_m", {}) if isinstance(data.get("circle_m"), Mapping) else {}).items():
         try:
             circle[int(k)] = float(v)
-            if float(v) <= 0:
+            if not float(v) > 0 or not math.isfinite(float(v)):
                 raise ValueError
         except (TypeError, ValueError):
             problems.append(Problem(origin, f"circle_m entry {k!r} = {v!r} is not minutes = metres",
