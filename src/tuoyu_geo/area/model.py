@@ -245,6 +245,8 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         if g is None:
             continue
         g = layers[key] = _finish_point_layer(key, g, pol, names[key], problems)
+        if key == "communities" and st is not None:
+            _v.warn_population_units(st, g, names[key])
         if valid_streets and not (g.geometry.isna() | g.geometry.is_empty).any():
             _v.assign_streets(g, st, key, names[key], problems, metric_crs=metric_crs,
                               declared=str(input_crs).lower())

@@ -32,7 +32,7 @@ from .schema import (
     PUHUI_CATEGORIES,
 )
 
-__all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
+__all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "MIN_STREET_POPULATION", "STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ STREET_OVERLAP_SHARE = 0.05
 #: a point within this distance (m) of a 街道 polygon stands in it: a point on a border shared by
 #: two 街道 belongs to either (its ``street_id`` may name either; without one it gets the first)
 BORDER_TOLERANCE_M = 1.0
+#: a 街道/乡镇 with fewer residents than this (and more than 0) has its population in 万人
+MIN_STREET_POPULATION = 100
 #: points outside every 街道 but within this distance (m) of one are reported as a boundary gap
 #: (GCJ-02/BD-09 mix-ups move points by hundreds of metres, so they are not blamed on the datum)
 JUST_OUTSIDE_M = 50.0
@@ -154,9 +156,38 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
     ids = _check_ids(gdf, layer, fname, problems)
     check_typed(gdf, layer, fname, ids, problems)
     if layer in ("streets", "communities"):
+        _check_units(gdf, layer, fname, ids, problems)
         gdf = _check_births(gdf, fname, ids, problems)
     _check_geometry(gdf, layer, fname, ids, problems)
     return gdf
+
+
+def _check_units(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series, problems: list[Problem]) -> None:
+    """Population in persons: a 街道 below :data:`MIN_STREET_POPULATION` looks like 万人; given
+    infants above the population are impossible."""
+    pop = pd.to_numeric(gdf["population"], errors="coerce")
+    if layer == "streets":
+        small = (pop > 0) & (pop < MIN_STREET_POPULATION)
+        if small.any():
+            vals = ", ".join(f"{v:g}" for v in pop[small][:6])
+            problems.append(Problem(fname, f"population below {MIN_STREET_POPULATION} for a 街道/乡镇 ({vals}) — "
+                                    "looks like 万人 (ten thousands), not persons", tuple(ids[small]),
+                                    "give population in persons: multiply a column in 万人 by 10000 (3.2 万人 → "
+                                    "32000)"))
+    if "infants" in gdf.columns:
+        inf = pd.to_numeric(gdf["infants"], errors="coerce")
+        over = (inf > pop) & (pop >= 0)
+        if over.any():
+            problems.append(Problem(fname, "infants (aged 0–3) exceed the population", tuple(ids[over]),
+                                    "check both columns are in persons (not 万人) and belong to the same row"))
+
+
+def warn_population_units(streets: pd.DataFrame, communities: pd.DataFrame, fname: str) -> None:
+    """Log a warning when the communities hold under 1/1000 of the 街道 population (a layer in 万人)."""
+    s, c = float(streets["population"].sum()), float(communities["population"].sum())
+    if c > 0 and s / c > 1000:
+        log.warning("%s: the communities hold %g residents, under 1/1000 of the 街道 population (%g) — is "
+                    "the communities' population in 万人? Multiply it by 10000 if so", fname, c, s)
 
 
 # ------------------------------------------------------------------------------ births and infants

@@ -224,6 +224,9 @@ def read_network(path: str | Path, *, input_crs: str = "wgs84") -> nx.MultiDiGra
                            fix="give an osmnx GraphML file or a road-line GeoPackage/Shapefile") from None
     if G.number_of_edges() == 0:
         raise NetworkError("the network has no edges", file=path.name, fix="give a walk network covering the area")
+    from .checks import check_graph
+
+    check_graph(G, file=path.name)
     return ensure_lengths(G)
 
 
