@@ -323,6 +323,95 @@ CASES = [
 ]
 
 
+
+# ---------------------------------------------------------------- input validation (issue 15), 53–70
+
+def _graph(edit: Callable) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        G = synth.grid_graph()
+        edit(G)
+        return synth.write_area(tmp / "area", network=G)
+    return build
+
+
+def _neg_length(G) -> None:
+    u, v, k = next(iter(G.edges(keys=True)))
+    G.edges[u, v, k]["length"] = -50.0
+
+
+def _gpkg_two_layers(tmp: Path) -> Path:
+    f = synth.write_area(tmp / "area")
+    synth.candidates().to_file(f / "sites.gpkg", layer="sites_2030", engine="pyogrio")
+    synth.candidates().iloc[:2].to_file(f / "sites.gpkg", layer="sites_2025", engine="pyogrio")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"candidates.geojson"', '"sites.gpkg"'), encoding="utf-8")
+    return f
+
+
+def _put(layer: str, col: str, row: int, value, fill) -> gpd.GeoDataFrame:
+    """Layer with a new column ``col`` = ``fill`` except ``value`` in ``row``."""
+    g = synth.LAYER_FUNCS[layer]()
+    g[col] = [value if i == row else fill for i in range(len(g))]
+    return g
+
+
+def _toml_dir(name: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area", policy=None if name == "area.toml" else name)
+        if name == "area.toml":
+            (f / "area.toml").unlink()
+        (f / name).mkdir()
+        return f
+    return build
+
+
+VALIDATION_CASES = [
+    Case("year_with_text", area(layers=L(candidates=_put("candidates", "available_year", 2, "2030年", "2026"))),
+         DataError, "candidates.geojson", ("K26",), "four-digit number, e.g. 2030", "available_year is not a year"),
+    Case("year_as_date", area(layers=L(candidates=_put("candidates", "available_year", 3, "2030-01-01", "2026"))),
+         DataError, "candidates.geojson", ("K28",), "not 日期", "available_year is a date, not a year"),
+    Case("blank_fixed_cost", area(layers=L(candidates=_set("candidates", 4, "fixed_cost", None))),
+         DataError, "candidates.geojson", ("K36",), "a blank is not read as 0", "fixed_cost is missing"),
+    Case("huge_places", area(layers=L(institutions=_set("institutions", 1, "places", 1e20))),
+         DataError, "institutions.geojson", ("I2",), "places must be at most 100,000",
+         "places is implausibly large"),
+    Case("huge_max_places", area(layers=L(candidates=_set("candidates", 0, "max_places", 10**7))),
+         DataError, "candidates.geojson", ("K16",), "split a larger site into several candidates",
+         "max_places is implausibly large"),
+    Case("unknown_bool_word", area(layers=L(communities=synth.communities().assign(is_new=["Y", "maybe"] + ["N"] * 10))),
+         DataError, "communities.geojson", ("C11",), "write is_new as true/false or 是/否",
+         "is_new is not a yes/no value ('maybe')"),
+    Case("unknown_status", area(layers=L(institutions=synth.institutions().assign(status=["运营", "装修中", "", "停业"]))),
+         DataError, "institutions.geojson", ("I2",), "a blank status means 运营", "unknown status (装修中)"),
+    Case("street_id_elsewhere", area(layers=L(candidates=synth.candidates().assign(street_id=["S2"] + [""] * 7))),
+         DataError, "candidates.geojson", ("K16 (street_id S2, stands in S1",), "correct street_id",
+         "street_id names another 街道 than the one they stand in"),
+    Case("population_in_wan", area(layers=L(streets=synth.streets().assign(population=[0.6, 0.7, 0.8, 0.9]))),
+         DataError, "streets.geojson", ("S1", "S4"), "multiply a column in 万人 by 10000", "looks like 万人"),
+    Case("infants_above_population", area(layers=L(communities=synth.communities().assign(infants=[5000] + [50] * 11))),
+         DataError, "communities.geojson", ("C10",), "in persons (not 万人)", "infants (aged 0–3) exceed the population"),
+    Case("gpkg_several_layers", _gpkg_two_layers, DataError, "sites.gpkg", ("sites_2030", "sites_2025"),
+         'candidates = { file = "sites.gpkg", layer = "sites_2030" }', "the file has 2 layers"),
+    Case("gpkg_unknown_layer",
+         _edit_toml(lambda t: t.replace('"candidates.geojson"', '{ file = "candidates.geojson", layer = "x" }')),
+         DataError, "candidates.geojson", (), "use one of candidates", "no layer 'x' in the file"),
+    Case("network_negative_length", _graph(_neg_length), NetworkError, "walk.graphml", ("1000-2000",),
+         "give edge length in metres ≥ 0", "negative, infinite or non-numeric length"),
+    Case("network_node_without_xy", _graph(lambda G: G.nodes[1003].pop("x")), NetworkError, "walk.graphml",
+         ("1003",), "numeric x and y", "network nodes without coordinates"),
+    Case("network_no_crs", _graph(lambda G: G.graph.pop("crs")), NetworkError, "walk.graphml", (),
+         "save it with osmnx", "the network has no CRS"),
+    Case("policy_nan_target", _with_policy('base = "wuxi-2025"\nplaces_per_1000 = nan\n'), PolicyError, "city.toml",
+         ("places_per_1000",), "not nan or inf", "places_per_1000 = nan is not a finite number"),
+    Case("policy_zero_infant_share", _with_policy('base = "wuxi-2025"\ninfant_share = 0.0\n'), PolicyError,
+         "city.toml", ("infant_share",), "e.g. 0.0277", "infant_share = 0.0 must be above 0"),
+    Case("policy_is_directory", _toml_dir("city.toml"), PolicyError, "city.toml", (), "the .toml file itself",
+         "is a folder, not a TOML file"),
+    Case("area_toml_is_directory", _toml_dir("area.toml"), DataError, "area.toml", (), "the .toml file itself",
+         "is a folder, not a TOML file"),
+]
+CASES += VALIDATION_CASES
+
 @pytest.fixture
 def built(request, tmp_path):
     case: Case = request.param

@@ -237,13 +237,14 @@ def _read_any(path: Path, layer: str | None) -> pd.DataFrame:
 
 def _check_layers(path: Path, layer: str | None) -> None:
     """A file with several layers (GeoPackage) needs ``layer``; a given layer must exist."""
-    if path.suffix.lower() not in (".gpkg", ".sqlite", ".gdb"):
+    multi = path.suffix.lower() in (".gpkg", ".sqlite", ".gdb")
+    if not multi and layer is None:
         return
     try:
         names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
     except Exception:  # noqa: BLE001 - unreadable: reported by the reader with its own message
         return
-    if layer is None and len(names) > 1:
+    if multi and layer is None and len(names) > 1:
         raise DataError(f"the file has {len(names)} layers ({', '.join(names)}); which one to read is not given",
                         file=path.name, fix=f'name the layer in area.toml [layers], e.g. candidates = {{ file = '
                         f'"{path.name}", layer = "{names[0]}" }}  (layers: {", ".join(names)})')
