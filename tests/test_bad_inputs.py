@@ -55,6 +55,33 @@ Catalogue (id — broken input → error class, exit code)
 37. corrupt_geojson — a truncated GeoJSON file → DataError, 2
 38. csv_no_coordinates — an institutions CSV without lon/lat columns → DataError, 2
 39. undecodable_csv — a CSV in neither UTF-8, GBK nor UTF-16 → DataError, 2
+Input validation (issue 15; all → exit 2, checked like 1–39):
+53. year_with_text — candidate ``available_year`` "2030年" → DataError
+54. year_as_date — candidate ``available_year`` "2030-01-01" → DataError ("a date, not a year")
+55. blank_fixed_cost — a blank ``fixed_cost`` cell (not a free site) → DataError
+56. huge_places — institution ``places`` 1e20 → DataError (implausibly large)
+57. huge_max_places — candidate ``max_places`` 10⁷ (> 2000 per site) → DataError
+58. unknown_bool_word — ``is_new`` "maybe" (Y/N/是/否/√/× accepted) → DataError
+59. unknown_status — institution ``status`` "装修中" → DataError
+60. street_id_elsewhere — a candidate whose ``street_id`` names another 街道 than it stands in → DataError
+61. population_in_wan — 街道 populations 0.6–0.9 (万人) → DataError
+62. infants_above_population — a community with more infants than residents → DataError
+63. gpkg_several_layers — a GeoPackage with two layers and no ``layer`` → DataError (lists the layers)
+64. gpkg_unknown_layer — ``{ file = …, layer = "x" }`` with no such layer → DataError
+65. network_negative_length — a network edge of −50 m → NetworkError
+66. network_node_without_xy — a network node without x → NetworkError
+67. network_no_crs — a GraphML without crs → NetworkError
+68. policy_nan_target — ``places_per_1000 = nan`` → PolicyError
+69. policy_zero_infant_share — ``infant_share = 0.0`` → PolicyError
+70. policy_is_directory — the policy path is a folder → PolicyError
+71. area_toml_is_directory — ``area.toml`` is a folder → DataError
+Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the bytes, warning),
+73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
+rejected with a clear error: 75. an Excel date cell as ``available_year``; 76. a point on a shared
+街道 border is inside either neighbour, one 8 m outside is "just outside" (no GCJ-02 blame).
+Property tests (tests/test_validation_props.py): damage to every typed column, numbers/years in
+any spelling, yes/no words, status words, street_id vs location, encodings + blank rows + padded
+headers.
 Accepted (must load, exit 0): 40. gbk_shapefile (GBK Shapefile without .cpg), 41. csv_bom (UTF-8 CSV
 with BOM), 42. xlsx_merged_header (XLSX with merged title cells above the header), 43. gbk_csv,
 43a. utf16_tab_text (Excel "Unicode 文本" export: UTF-16, tab separated).
@@ -72,6 +99,7 @@ Planning and output:
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -544,6 +572,88 @@ def test_messy_but_valid_inputs_load(name, tmp_path, capsys):
     assert main(["validate", str(folder)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("OK:") and "Traceback" not in out + err
+
+
+def _shp(tmp: Path, written: str, cpg: str) -> Path:
+    f = synth.write_area(tmp / "area")
+    synth.communities().to_file(f / "xq.shp", engine="pyogrio", encoding=written)
+    (f / "xq.cpg").write_text(cpg, encoding="ascii")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"communities.geojson"', '"xq.shp"'), encoding="utf-8")
+    return f
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.parametrize(("written", "cpg"), [("utf-8", "GBK"), ("gbk", "UTF-8"), ("utf-8", "UTF-8")])
+def test_shapefile_with_a_wrong_cpg_is_decoded_from_its_bytes(written, cpg, tmp_path, caplog):
+    """72. A UTF-8 .dbf whose .cpg says GBK (and the reverse) reads without mojibake, with a warning
+    naming the .cpg; a correct .cpg gives no warning."""
+    with caplog.at_level(logging.WARNING, logger="tuoyu_geo"):
+        a = tg.load_area(_shp(tmp_path, written, cpg))
+    assert a.communities["name"].tolist() == synth.communities()["name"].tolist()
+    assert ("xq.cpg says" in caplog.text) is (written.upper() != cpg.upper())
+
+
+def test_gpkg_layer_named_in_area_toml(tmp_path):
+    """73. ``candidates = { file = "sites.gpkg", layer = "sites_2025" }`` reads that layer (2 rows, not 8)."""
+    f = _gpkg_two_layers(tmp_path)
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"sites.gpkg"', '{ file = "sites.gpkg", layer = "sites_2025" }'),
+                 encoding="utf-8")
+    assert list(tg.load_area(f).candidates.index) == ["K16", "K18"]
+
+
+@pytest.mark.parametrize("enc", ["utf-8-sig", "gbk", "utf-16"])
+def test_toml_files_with_bom_or_gbk_are_read(enc, tmp_path, capsys):
+    """74. area.toml and the policy TOML saved with a BOM, as GBK or UTF-16 load (name and target kept)."""
+    f = synth.write_area(tmp_path / "area", policy="city.toml")
+    (f / "city.toml").write_bytes('base = "wuxi-2025"\ntitle = "某市"\nplaces_per_1000 = 5.5\n'.encode(enc))
+    t = f / "area.toml"
+    t.write_bytes(t.read_text(encoding="utf-8").replace('"synthetic"', '"某区"').encode(enc))
+    a = tg.load_area(f)
+    assert (a.name, a.policy.title, a.policy.places_per_1000) == ("某区", "某市", 5.5)
+    assert main(["validate", str(f)]) == 0 and capsys.readouterr().out.startswith("OK:")
+
+
+def test_excel_date_cell_as_year_is_rejected(tmp_path):
+    """75. An XLSX whose available_year cell is a real Excel date (2030-01-01) is an error naming
+    the file, the site and the fix — never "available now"."""
+    import datetime
+
+    import openpyxl
+
+    f = synth.write_area(tmp_path / "area", suffix={"candidates": ".csv"})
+    df = pd.read_csv(f / "candidates.csv")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([*df.columns, "available_year"])
+    for j, row in enumerate(df.itertuples(index=False)):
+        ws.append([*row, datetime.datetime(2030, 1, 1) if j == 1 else 2026])
+    wb.save(f / "k.xlsx")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"candidates.csv"', '"k.xlsx"'), encoding="utf-8")
+    with pytest.raises(DataError) as ei:
+        tg.load_area(f)
+    (p,) = ei.value.problems
+    assert p.file == "k.xlsx" and p.ids == ("K18",) and "is a date, not a year" in p.message and "日期" in p.fix
+
+
+def test_point_on_a_shared_border_is_inside_either_neighbour(tmp_path):
+    """76. A community exactly on the S1/S2 border (grid node 8, 6) loads: without street_id in S1
+    (first in layer order), with street_id S2 in S2; one 8 m outside S2's east edge is "just
+    outside", not blamed on GCJ-02."""
+    c = synth.communities()
+    c.loc[0, "geometry"] = Point(*synth.node_lonlat(8, 6))
+    c.loc[1, "geometry"] = Point(*synth.node_lonlat(8, 6))
+    c["street_id"] = ["", "S2"] + [""] * 10
+    a = tg.load_area(synth.write_area(tmp_path / "a", layers={"communities": c}))
+    assert a.communities.loc[["C10", "C11"], "street_id"].tolist() == ["S1", "S2"]
+    c.loc[2, "geometry"] = Point(*synth.node_lonlat(12.05, 6))  # 0.05 × 162 m ≈ 8.1 m east of S2
+    with pytest.raises(DataError) as ei:
+        tg.load_area(synth.write_area(tmp_path / "b", layers={"communities": c}))
+    text = str(ei.value)
+    assert "just outside the 街道 polygons" in text and "C12 (8.1 m)" in text and "GCJ" not in text
+
 
 
 # -------------------------------------------------------------------------- planning & output
