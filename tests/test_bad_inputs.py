@@ -78,7 +78,8 @@ Input validation (issue 15; all → exit 2, checked like 1–39):
 Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the bytes, warning),
 73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
 rejected with a clear error: 75. an Excel date cell as ``available_year``; 76. a point on a shared
-街道 border is inside either neighbour, one 8 m outside is "just outside" (no GCJ-02 blame).
+街道 border is inside either neighbour, one 8 m outside is "just outside" (no GCJ-02 blame);
+77. a candidate that cannot hold one whole class is named in a warning.
 Property tests (tests/test_validation_props.py): damage to every typed column, numbers/years in
 any spelling, yes/no words, status words, street_id vs location, encodings + blank rows + padded
 headers.
@@ -654,6 +655,17 @@ def test_point_on_a_shared_border_is_inside_either_neighbour(tmp_path):
     text = str(ei.value)
     assert "just outside the 街道 polygons" in text and "C12 (8.1 m)" in text and "GCJ" not in text
 
+
+
+def test_candidate_that_cannot_hold_a_class_is_warned(caplog):
+    """77. Class sizes 10/15/18/20: max_places 5 (K16) and 21–24 (K18; totals 10, 15, 18, 20, 25 …)
+    hold no whole class → one warning naming both; 10–35 (the others) hold one → not named."""
+    k = synth.candidates()
+    k["max_places"] = [5, 24] + [35] * 6
+    k["min_places"] = [0, 21] + [10] * 6
+    with caplog.at_level(logging.WARNING, logger="tuoyu_geo"):
+        tg.make_area(**{**L(), "candidates": k})
+    assert "K16 (1–5), K18 (21–24)" in caplog.text and "K26" not in caplog.text
 
 
 # -------------------------------------------------------------------------- planning & output

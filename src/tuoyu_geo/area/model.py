@@ -174,6 +174,7 @@ def _finish_point_layer(key: str, g: gpd.GeoDataFrame, pol: Policy, fname: str,
         return _v.finish_institutions(g, fname, problems)
     if key == "candidates":
         _v.finish_candidates(g, fname, problems, pol.target_year - 1)
+        _v.warn_unusable_candidates(g, pol, fname)
     else:
         _v.finish_communities(g, pol)
     return g

@@ -19,7 +19,7 @@ from shapely.geometry import Point
 
 from .. import crs as _crs
 from .._errors import Problem
-from .columns import INSTITUTION_CLOSED, INSTITUTION_OPEN, bool_word, check_typed
+from .columns import INSTITUTION_CLOSED, INSTITUTION_OPEN, MAX_SITE_PLACES, bool_word, check_typed
 from .points import representative_points
 from .schema import (
     BIRTHS_PREFIX,
@@ -379,6 +379,29 @@ def finish_candidates(g: gpd.GeoDataFrame, fname: str, problems: list[Problem], 
     if badmin.any():
         problems.append(Problem(fname, "min_places > max_places", tuple(g.loc[badmin, "site_id"]),
                                 "make min_places ≤ max_places"))
+
+
+def warn_unusable_candidates(g: pd.DataFrame, policy: Any, fname: str) -> None:
+    """Log a warning naming the candidates that cannot hold one whole class: no total of whole
+    classes of the profile's ``class_types`` lies between max(min_places, 1) and max_places (the
+    plan can never open them)."""
+    sizes = sorted({int(policy.class_sizes[k]) for k in policy.class_types if k in policy.class_sizes})
+    lo = np.maximum(pd.to_numeric(g["min_places"], errors="coerce").fillna(0).to_numpy(), 1)
+    hi = pd.to_numeric(g["max_places"], errors="coerce").to_numpy()
+    if not sizes or not np.isfinite(hi).all() or len(hi) == 0:
+        return
+    top = int(min(max(hi.max(), 0), MAX_SITE_PLACES))
+    reach = np.zeros(top + 1, dtype=bool)
+    reach[0] = True
+    for t in range(1, top + 1):
+        reach[t] = any(t >= k and reach[t - k] for k in sizes)
+    totals = np.flatnonzero(reach)
+    bad = [i for i in range(len(g)) if not ((totals >= lo[i]) & (totals <= hi[i])).any()]
+    if bad:
+        log.warning("%s: %d candidate(s) cannot hold one whole class between min_places and max_places "
+                    "(class sizes %s), so a plan never opens them: %s", fname, len(bad),
+                    "/".join(map(str, sizes)), ", ".join(f"{g['site_id'].iloc[i]} ({lo[i]:g}–{hi[i]:g})"
+                                                        for i in bad[:10]))
 
 
 def category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
