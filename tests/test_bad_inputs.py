@@ -75,6 +75,8 @@ Input validation (issue 15; all → exit 2, checked like 1–39):
 69. policy_zero_infant_share — ``infant_share = 0.0`` → PolicyError
 70. policy_is_directory — the policy path is a folder → PolicyError
 71. area_toml_is_directory — ``area.toml`` is a folder → DataError
+71a. layer_is_directory — a layer entry that names a folder → DataError
+71b. file_name_too_long — a layer file name of 200 Chinese characters (too long for the file system) → DataError
 Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the bytes, warning),
 73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
 rejected with a clear error: 75. an Excel date cell as ``available_year``; 76. a point on a shared
@@ -438,6 +440,10 @@ VALIDATION_CASES = [
          "is a folder, not a TOML file"),
     Case("area_toml_is_directory", _toml_dir("area.toml"), DataError, "area.toml", (), "the .toml file itself",
          "is a folder, not a TOML file"),
+    Case("layer_is_directory", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"."')), DataError,
+         "area.toml [layers]", (), "name the file itself", "is a folder, not a layer file"),
+    Case("file_name_too_long", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"' + "候" * 200 + '.geojson"')),
+         DataError, "候候候", (), "use a shorter file name", "cannot use the path"),
 ]
 CASES += VALIDATION_CASES
 

@@ -182,9 +182,13 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     layers) does not run them.
     """
     folder = Path(folder)
-    if folder.is_file() and folder.suffix.lower() == ".toml":  # the area.toml itself was given
-        folder = folder.parent
-    conf = _read_toml(folder)
+    try:
+        if folder.is_file() and folder.suffix.lower() == ".toml":  # the area.toml itself was given
+            folder = folder.parent
+        conf = _read_toml(folder)
+    except OSError as exc:  # e.g. a path too long for the file system
+        raise DataError(f"cannot use the path ({exc.strerror or exc})", file=str(folder)[:80] + "…",
+                        fix="give the study-area folder with a shorter path") from None
     input_crs = _crs.parse_crs(conf.get("crs"), file="area.toml")
     pol = _policy(folder, conf, policy)
     lay = conf.get("layers", {})

@@ -200,7 +200,7 @@ def _parse_number(col: str, ct: ColumnType, raw: pd.Series, ids: pd.Series, fnam
         what = "an amount of money" if ct.kind == "money" else "a number"
         text |= date
         add(text, f"{col} is not a number ({_values(raw, text)})",
-            f"write {col} as {what}{unit} (no units or text)")
+            f"write {col} as {what}{unit} (no units, text or thousands separators)")
         if ct.blank == REQUIRED:
             add(blank, f"{col} is missing (empty or NaN)",
                 f"fill {col}{unit}; use 0 only if it really is 0 — a blank is not read as 0"

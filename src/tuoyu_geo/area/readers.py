@@ -311,9 +311,17 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
         File missing or unreadable.
     """
     path = Path(path)
-    if not path.exists():
+    try:
+        exists, folder = path.exists(), path.is_dir()
+    except OSError as exc:  # e.g. a file name too long for the file system
+        raise DataError(f"cannot use the path ({exc.strerror or exc})", file=path.name[:80],
+                        fix="use a shorter file name in area.toml [layers]") from None
+    if not exists:
         raise DataError(f"file not found: {path}", file=path.name,
                         fix="check the file name in area.toml [layers]")
+    if folder:
+        raise DataError(f"{path} is a folder, not a layer file", file=path.name,
+                        fix="name the file itself in area.toml [layers] (e.g. streets = \"data/streets.shp\")")
     gdf = _strip_headers(_read_any(path, layer), path)
     if isinstance(gdf, pd.DataFrame):
         gdf = _apply_aliases(gdf)

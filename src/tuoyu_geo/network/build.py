@@ -207,8 +207,12 @@ def read_network(path: str | Path, *, input_crs: str = "wgs84") -> nx.MultiDiGra
     from ..area import read_layer
 
     path = Path(path)
-    if not path.exists():
-        raise NetworkError(f"network file not found: {path}", file=path.name,
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a file name too long for the file system
+        found = False
+    if not found:
+        raise NetworkError(f"network file not found (or not a file): {str(path)[:200]}", file=path.name[:80],
                            fix="check layers.network in area.toml, or remove it to skip the network")
     try:
         if path.suffix.lower() == ".graphml":
