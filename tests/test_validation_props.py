@@ -181,7 +181,8 @@ def test_closed_institutions_do_not_count(status, caplog):
                                                   {x.lower() for x in OPEN + CLOSED} | {
                                                       "营业", "在营", "开业", "正常运营", "存续", "在业", "开办",
                                                       "operating", "已停业", "已关闭", "关停", "停办", "已吊销",
-                                                      "撤销", "已撤销", "inactive", "deregistered"}),
+                                                      "撤销", "已撤销", "inactive", "deregistered",
+                                                      "试运营", "筹建", "在建", "拟建"}),
        row=st.integers(0, 3))
 def test_unknown_status_word_is_an_error(word, row):
     layers = {k: f() for k, f in synth.LAYER_FUNCS.items()}

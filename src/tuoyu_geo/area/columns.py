@@ -34,12 +34,14 @@ BOOL_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0", "否", "无", "没�
                         "off"})
 
 #: institution ``status`` words (lower-cased, stripped): operating ones count, closed ones are
-#: excluded from the places (with a logged warning); a blank status means operating.  规划 is the
-#: status of the sites a plan adds.
-INSTITUTION_OPEN = frozenset({"运营", "营业", "在营", "正常", "开业", "正常运营", "存续", "在业", "开办", "规划",
-                              "open", "active", "operating"})
+#: excluded from the places (with a logged warning); a blank status means operating; any other
+#: word is an error.  规划 is the status of the sites a plan adds.
+INSTITUTION_OPEN = frozenset({"运营", "营业", "在营", "正常", "开业", "正常运营", "试运营", "存续", "在业", "开办",
+                              "规划", "open", "active", "operating"})
+#: closed, or not yet operating (筹建/在建/拟建: no places today)
 INSTITUTION_CLOSED = frozenset({"停业", "歇业", "已停业", "注销", "已注销", "关闭", "已关闭", "关停", "停办", "吊销",
-                                "已吊销", "撤销", "已撤销", "closed", "inactive", "deregistered"})
+                                "已吊销", "撤销", "已撤销", "筹建", "在建", "拟建", "closed", "inactive",
+                                "deregistered"})
 
 #: the largest number of places one candidate site may be given (``max_places``/``min_places``):
 #: the plan enumerates whole-class sizes up to it, and no single 托育 site is larger

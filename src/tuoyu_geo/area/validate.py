@@ -32,7 +32,8 @@ from .schema import (
     PUHUI_CATEGORIES,
 )
 
-__all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "MIN_STREET_POPULATION", "STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
+__all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "MIN_STREET_POPULATION", "STREET_OVERLAP_SHARE", "birth_columns",
+           "births_infants"]
 
 log = logging.getLogger(__name__)
 
