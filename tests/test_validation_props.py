@@ -115,16 +115,18 @@ def test_damaged_typed_cell_is_an_error_naming_column_and_id(key, how, row, data
         assert got == blank
 
 
+FULL_WIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
 count_spelling = st.sampled_from([lambda n: n, lambda n: float(n), lambda n: str(n), lambda n: f" {n} ",
-                                  lambda n: f"{n}.0", lambda n: np.int64(n)])
+                                  lambda n: f"{n}.0", lambda n: np.int64(n),
+                                  lambda n: f"\u3000{n}.0".translate(FULL_WIDTH)])
 
 
 @FAST
 @given(n=st.integers(0, 2000), year=st.integers(1990, 2060), spell=count_spelling, yspell=count_spelling,
        row=st.integers(0, 7))
 def test_numbers_and_years_in_any_spelling_parse_exactly(n, year, spell, yspell, row):
-    """35, 35.0, "35", " 35 ", "35.0" are all 35 places; a year likewise (max_places up to 2000 is
-    allowed)."""
+    """35, 35.0, "35", " 35 ", "35.0", full-width "３５．０" are all 35 places; a year likewise
+    (max_places up to 2000 is allowed)."""
     layers = {k: f() for k, f in synth.LAYER_FUNCS.items()}
     k = layers["candidates"]
     k["max_places"] = k["max_places"].astype(object)

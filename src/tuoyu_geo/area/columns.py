@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ def _number(v: Any) -> float | None:
         return None
     if isinstance(v, (int, float, np.integer, np.floating)):
         return float(v)
-    s = str(v).strip().replace("\u3000", "")
+    s = unicodedata.normalize("NFKC", str(v)).strip()  # full-width digits (３５) and spaces too
     if not re.fullmatch(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf(inity)?)", s, flags=re.IGNORECASE):
         return None
     return float(s)
@@ -139,7 +140,7 @@ def bool_word(v: Any, ctype: ColumnType = ColumnType("bool")) -> bool | None:
         return bool(v)
     if isinstance(v, (int, float, np.integer, np.floating)) and float(v) in (0.0, 1.0):
         return float(v) == 1.0
-    w = str(v).strip().lower()
+    w = unicodedata.normalize("NFKC", str(v)).strip().lower()
     if w in BOOL_TRUE or w in ctype.extra_true:
         return True
     if w in BOOL_FALSE or w in ctype.extra_false:
