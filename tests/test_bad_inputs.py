@@ -81,7 +81,8 @@ Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the by
 73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
 rejected with a clear error: 75. an Excel date cell as ``available_year``; 76. a point on a shared
 街道 border is inside either neighbour, one 8 m outside is "just outside" (no GCJ-02 blame);
-77. a candidate that cannot hold one whole class is named in a warning.
+77. a candidate that cannot hold one whole class is named in a warning; 78. upper-case contract
+column names (ArcGIS Shapefiles) are read.
 Property tests (tests/test_validation_props.py): damage to every typed column, numbers/years in
 any spelling, yes/no words, status words, street_id vs location, encodings + blank rows + padded
 headers.
@@ -672,6 +673,19 @@ def test_candidate_that_cannot_hold_a_class_is_warned(caplog):
     with caplog.at_level(logging.WARNING, logger="tuoyu_geo"):
         tg.make_area(**{**L(), "candidates": k})
     assert "K16 (1–5), K18 (21–24)" in caplog.text and "K26" not in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.filterwarnings("ignore:Column names longer than 10")
+@pytest.mark.parametrize("suffix", [".csv", ".shp"])
+def test_contract_names_in_upper_case_are_read(suffix, tmp_path):
+    """78. ArcGIS-style upper-case field names (COMMUNITY_ID, NAME, POPULATION; COMMUNITY_ when cut to
+    10 characters by the Shapefile) load as the contract columns: each of the 4 街道 has communities of
+    2000, 2100 and 2200 residents → 4 × 6300 = 25,200."""
+    c = synth.communities()
+    c = c.rename(columns={k: k.upper() for k in c.columns if k != "geometry"})
+    a = tg.load_area(synth.write_area(tmp_path / "a", layers={"communities": c}, suffix={"communities": suffix}))
+    assert a.communities["population"].sum() == 25200 and a.communities.index[0] == "C10"
 
 
 # -------------------------------------------------------------------------- planning & output

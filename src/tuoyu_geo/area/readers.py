@@ -39,7 +39,13 @@ def _known_header_names() -> set[str]:
 
 
 def _apply_aliases(df: pd.DataFrame) -> pd.DataFrame:
-    """Rename alias columns (e.g. 人口 → population) when the contract column is absent."""
+    """Rename alias columns (e.g. 人口 → population) and contract names in another case
+    (``POPULATION`` from an ArcGIS Shapefile) when the contract column is absent."""
+    have = set(df.columns)
+    upper = {c: k for k in CONTRACT_COLUMNS if k not in have
+             for c in df.columns if isinstance(c, str) and c != "geometry" and c.lower() == k}
+    if upper and len(set(upper.values())) == len(upper):
+        df = df.rename(columns=upper)
     lower = {str(c).strip().lower(): c for c in df.columns}
     ren = {}
     for target, aliases in COLUMN_ALIASES.items():
@@ -150,7 +156,7 @@ def _untruncate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ren = {}
     for c in gdf.columns:
         if len(c) == 10 and c not in CONTRACT_COLUMNS:
-            full = [k for k in CONTRACT_COLUMNS if len(k) > 10 and k[:10] == c and k not in gdf.columns]
+            full = [k for k in CONTRACT_COLUMNS if len(k) > 10 and k[:10] == c.lower() and k not in gdf.columns]
             if len(full) == 1:
                 ren[c] = full[0]
     return gdf.rename(columns=ren) if ren else gdf
