@@ -76,6 +76,7 @@ Input validation (issue 15; all → exit 2, checked like 1–39):
 70. policy_is_directory — the policy path is a folder → PolicyError
 71. area_toml_is_directory — ``area.toml`` is a folder → DataError
 71a. layer_is_directory — a layer entry that names a folder → DataError
+71c. layer_is_device — a layer that is /dev/zero (an endless device, never read) → DataError
 71b. file_name_too_long — a layer file name of 200 Chinese characters (too long for the file system) → DataError
 Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the bytes, warning),
 73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
@@ -443,6 +444,8 @@ VALIDATION_CASES = [
          "is a folder, not a TOML file"),
     Case("layer_is_directory", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"."')), DataError,
          "area.toml [layers]", (), "name the file itself", "is a folder, not a layer file"),
+    Case("layer_is_device", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"/dev/zero"')), DataError,
+         "zero", (), "name an ordinary layer file", "is not a regular file"),
     Case("file_name_too_long", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"' + "候" * 200 + '.geojson"')),
          DataError, "候候候", (), "use a shorter file name", "cannot use the path"),
 ]

@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import math
 import numbers
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -321,7 +322,11 @@ def read_toml_text(path: Path, *, error: type[DataError] = PolicyError, label: s
     if path.is_dir():
         raise error(f"{path} is a folder, not a TOML file", file=label,
                     fix="give the path of the .toml file itself")
-    data = path.read_bytes()  # FileNotFoundError / OSError: handled by the callers
+    st = path.stat()  # FileNotFoundError / OSError: handled by the callers
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 2**20:
+        raise error(f"{path} is not a TOML file (not a regular file, or larger than 1 MB)", file=label,
+                    fix="give the path of the .toml file itself")
+    data = path.read_bytes()
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return data.decode("utf-16")
     try:

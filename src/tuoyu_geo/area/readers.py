@@ -11,6 +11,7 @@ import csv
 import io as _stdio
 import logging
 import math
+import stat
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,10 @@ from .. import crs as _crs
 from .._errors import DataError
 from .schema import COLUMN_ALIASES, CONTRACT_COLUMNS, LAT_NAMES, LAYERS, LON_NAMES
 
-__all__ = ["read_layer"]
+__all__ = ["MAX_LAYER_BYTES", "read_layer"]
+
+#: the largest layer file read (bytes); a study area's layers are far smaller
+MAX_LAYER_BYTES = 2 * 2**30
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +332,14 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
     if folder:
         raise DataError(f"{path} is a folder, not a layer file", file=path.name,
                         fix="name the file itself in area.toml [layers] (e.g. streets = \"data/streets.shp\")")
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):  # a FIFO, a device (/dev/zero) or a link to one: never read it
+        raise DataError(f"{path} is not a regular file", file=path.name,
+                        fix="name an ordinary layer file in area.toml [layers]")
+    if st.st_size > MAX_LAYER_BYTES:
+        raise DataError(f"the file is {st.st_size / 2**30:.1f} GB, above the {MAX_LAYER_BYTES / 2**30:.0f} GB "
+                        "limit for one layer", file=path.name,
+                        fix="clip the layer to the study area first (e.g. QGIS ▸ Vector ▸ Geoprocessing ▸ Clip)")
     gdf = _strip_headers(_read_any(path, layer), path)
     if isinstance(gdf, pd.DataFrame):
         gdf = _apply_aliases(gdf)
