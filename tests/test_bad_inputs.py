@@ -76,8 +76,8 @@ Input validation (issue 15; all → exit 2, checked like 1–39):
 70. policy_is_directory — the policy path is a folder → PolicyError
 71. area_toml_is_directory — ``area.toml`` is a folder → DataError
 71a. layer_is_directory — a layer entry that names a folder → DataError
-71c. layer_is_device — a layer that is /dev/zero (an endless device, never read) → DataError
 71b. file_name_too_long — a layer file name of 200 Chinese characters (too long for the file system) → DataError
+71c. layer_is_device — a layer that is /dev/zero (an endless device, never read) → DataError
 Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the bytes, warning),
 73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
 rejected with a clear error: 75. an Excel date cell as ``available_year``; 76. a point on a shared
