@@ -55,6 +55,38 @@ Catalogue (id — broken input → error class, exit code)
 37. corrupt_geojson — a truncated GeoJSON file → DataError, 2
 38. csv_no_coordinates — an institutions CSV without lon/lat columns → DataError, 2
 39. undecodable_csv — a CSV in neither UTF-8, GBK nor UTF-16 → DataError, 2
+Input validation (issue 15; all → exit 2, checked like 1–39):
+53. year_with_text — candidate ``available_year`` "2030年" → DataError
+54. year_as_date — candidate ``available_year`` "2030-01-01" → DataError ("a date, not a year")
+55. blank_fixed_cost — a blank ``fixed_cost`` cell (not a free site) → DataError
+56. huge_places — institution ``places`` 1e20 → DataError (implausibly large)
+57. huge_max_places — candidate ``max_places`` 10⁷ (> 2000 per site) → DataError
+58. unknown_bool_word — ``is_new`` "maybe" (Y/N/是/否/√/× accepted) → DataError
+59. unknown_status — institution ``status`` "装修中" → DataError
+60. street_id_elsewhere — a candidate whose ``street_id`` names another 街道 than it stands in → DataError
+61. population_in_wan — 街道 populations 0.6–0.9 (万人) → DataError
+62. infants_above_population — a community with more infants than residents → DataError
+63. gpkg_several_layers — a GeoPackage with two layers and no ``layer`` → DataError (lists the layers)
+64. gpkg_unknown_layer — ``{ file = …, layer = "x" }`` with no such layer → DataError
+65. network_negative_length — a network edge of −50 m → NetworkError
+66. network_node_without_xy — a network node without x → NetworkError
+67. network_no_crs — a GraphML without crs → NetworkError
+68. policy_nan_target — ``places_per_1000 = nan`` → PolicyError
+69. policy_zero_infant_share — ``infant_share = 0.0`` → PolicyError
+70. policy_is_directory — the policy path is a folder → PolicyError
+71. area_toml_is_directory — ``area.toml`` is a folder → DataError
+71a. layer_is_directory — a layer entry that names a folder → DataError
+71b. file_name_too_long — a layer file name of 200 Chinese characters (too long for the file system) → DataError
+71c. layer_is_device — a layer that is /dev/zero (an endless device, never read) → DataError
+Accepted: 72. shapefile whose .cpg names the wrong encoding (decoded from the bytes, warning),
+73. GeoPackage layer named in area.toml, 74. area.toml/policy TOML with BOM, GBK or UTF-16;
+rejected with a clear error: 75. an Excel date cell as ``available_year``; 76. a point on a shared
+街道 border is inside either neighbour, one 8 m outside is "just outside" (no GCJ-02 blame);
+77. a candidate that cannot hold one whole class is named in a warning; 78. upper-case contract
+column names (ArcGIS Shapefiles) are read.
+Property tests (tests/test_validation_props.py): damage to every typed column, numbers/years in
+any spelling, yes/no words, status words, street_id vs location, encodings + blank rows + padded
+headers.
 Accepted (must load, exit 0): 40. gbk_shapefile (GBK Shapefile without .cpg), 41. csv_bom (UTF-8 CSV
 with BOM), 42. xlsx_merged_header (XLSX with merged title cells above the header), 43. gbk_csv,
 43a. utf16_tab_text (Excel "Unicode 文本" export: UTF-16, tab separated).
@@ -72,6 +104,7 @@ Planning and output:
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -323,6 +356,101 @@ CASES = [
 ]
 
 
+
+# ---------------------------------------------------------------- input validation (issue 15), 53–70
+
+def _graph(edit: Callable) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        G = synth.grid_graph()
+        edit(G)
+        return synth.write_area(tmp / "area", network=G)
+    return build
+
+
+def _neg_length(G) -> None:
+    u, v, k = next(iter(G.edges(keys=True)))
+    G.edges[u, v, k]["length"] = -50.0
+
+
+def _gpkg_two_layers(tmp: Path) -> Path:
+    f = synth.write_area(tmp / "area")
+    synth.candidates().to_file(f / "sites.gpkg", layer="sites_2030", engine="pyogrio")
+    synth.candidates().iloc[:2].to_file(f / "sites.gpkg", layer="sites_2025", engine="pyogrio")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"candidates.geojson"', '"sites.gpkg"'), encoding="utf-8")
+    return f
+
+
+def _put(layer: str, col: str, row: int, value, fill) -> gpd.GeoDataFrame:
+    """Layer with a new column ``col`` = ``fill`` except ``value`` in ``row``."""
+    g = synth.LAYER_FUNCS[layer]()
+    g[col] = [value if i == row else fill for i in range(len(g))]
+    return g
+
+
+def _toml_dir(name: str) -> Callable[[Path], Path]:
+    def build(tmp: Path) -> Path:
+        f = synth.write_area(tmp / "area", policy=None if name == "area.toml" else name)
+        if name == "area.toml":
+            (f / "area.toml").unlink()
+        (f / name).mkdir()
+        return f
+    return build
+
+
+VALIDATION_CASES = [
+    Case("year_with_text", area(layers=L(candidates=_put("candidates", "available_year", 2, "2030年", "2026"))),
+         DataError, "candidates.geojson", ("K26",), "four-digit number, e.g. 2030", "available_year is not a year"),
+    Case("year_as_date", area(layers=L(candidates=_put("candidates", "available_year", 3, "2030-01-01", "2026"))),
+         DataError, "candidates.geojson", ("K28",), "not 日期", "available_year is a date, not a year"),
+    Case("blank_fixed_cost", area(layers=L(candidates=_set("candidates", 4, "fixed_cost", None))),
+         DataError, "candidates.geojson", ("K36",), "a blank is not read as 0", "fixed_cost is missing"),
+    Case("huge_places", area(layers=L(institutions=_set("institutions", 1, "places", 1e20))),
+         DataError, "institutions.geojson", ("I2",), "places must be at most 100,000",
+         "places is implausibly large"),
+    Case("huge_max_places", area(layers=L(candidates=_set("candidates", 0, "max_places", 10**7))),
+         DataError, "candidates.geojson", ("K16",), "split a larger site into several candidates",
+         "max_places is implausibly large"),
+    Case("unknown_bool_word", area(layers=L(communities=synth.communities().assign(is_new=["Y", "maybe"] + ["N"] * 10))),
+         DataError, "communities.geojson", ("C11",), "write is_new as true/false or 是/否",
+         "is_new is not a yes/no value ('maybe')"),
+    Case("unknown_status", area(layers=L(institutions=synth.institutions().assign(status=["运营", "装修中", "", "停业"]))),
+         DataError, "institutions.geojson", ("I2",), "a blank status means 运营", "unknown status (装修中)"),
+    Case("street_id_elsewhere", area(layers=L(candidates=synth.candidates().assign(street_id=["S2"] + [""] * 7))),
+         DataError, "candidates.geojson", ("K16 (street_id S2, stands in S1",), "correct street_id",
+         "street_id names another 街道 than the one they stand in"),
+    Case("population_in_wan", area(layers=L(streets=synth.streets().assign(population=[0.6, 0.7, 0.8, 0.9]))),
+         DataError, "streets.geojson", ("S1", "S4"), "multiply a column in 万人 by 10000", "looks like 万人"),
+    Case("infants_above_population", area(layers=L(communities=synth.communities().assign(infants=[5000] + [50] * 11))),
+         DataError, "communities.geojson", ("C10",), "in persons (not 万人)", "infants (aged 0–3) exceed the population"),
+    Case("gpkg_several_layers", _gpkg_two_layers, DataError, "sites.gpkg", ("sites_2030", "sites_2025"),
+         'candidates = { file = "sites.gpkg", layer = "sites_2030" }', "the file has 2 layers"),
+    Case("gpkg_unknown_layer",
+         _edit_toml(lambda t: t.replace('"candidates.geojson"', '{ file = "candidates.geojson", layer = "x" }')),
+         DataError, "candidates.geojson", (), "use one of candidates", "no layer 'x' in the file"),
+    Case("network_negative_length", _graph(_neg_length), NetworkError, "walk.graphml", ("1000-2000",),
+         "give edge length in metres ≥ 0", "negative, infinite or non-numeric length"),
+    Case("network_node_without_xy", _graph(lambda G: G.nodes[1003].pop("x")), NetworkError, "walk.graphml",
+         ("1003",), "numeric x and y", "network nodes without coordinates"),
+    Case("network_no_crs", _graph(lambda G: G.graph.pop("crs")), NetworkError, "walk.graphml", (),
+         "save it with osmnx", "the network has no CRS"),
+    Case("policy_nan_target", _with_policy('base = "wuxi-2025"\nplaces_per_1000 = nan\n'), PolicyError, "city.toml",
+         ("places_per_1000",), "not nan or inf", "places_per_1000 = nan is not a finite number"),
+    Case("policy_zero_infant_share", _with_policy('base = "wuxi-2025"\ninfant_share = 0.0\n'), PolicyError,
+         "city.toml", ("infant_share",), "e.g. 0.0277", "infant_share = 0.0 must be above 0"),
+    Case("policy_is_directory", _toml_dir("city.toml"), PolicyError, "city.toml", (), "the .toml file itself",
+         "is a folder, not a TOML file"),
+    Case("area_toml_is_directory", _toml_dir("area.toml"), DataError, "area.toml", (), "the .toml file itself",
+         "is a folder, not a TOML file"),
+    Case("layer_is_directory", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"."')), DataError,
+         "area.toml [layers]", (), "name the file itself", "is a folder, not a layer file"),
+    Case("layer_is_device", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"/dev/zero"')), DataError,
+         "zero", (), "name an ordinary layer file", "is not a regular file"),
+    Case("file_name_too_long", _edit_toml(lambda t: t.replace('"candidates.geojson"', '"' + "候" * 200 + '.geojson"')),
+         DataError, "候候候", (), "use a shorter file name", "cannot use the path"),
+]
+CASES += VALIDATION_CASES
+
 @pytest.fixture
 def built(request, tmp_path):
     case: Case = request.param
@@ -455,6 +583,112 @@ def test_messy_but_valid_inputs_load(name, tmp_path, capsys):
     assert main(["validate", str(folder)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("OK:") and "Traceback" not in out + err
+
+
+def _shp(tmp: Path, written: str, cpg: str) -> Path:
+    f = synth.write_area(tmp / "area")
+    synth.communities().to_file(f / "xq.shp", engine="pyogrio", encoding=written)
+    (f / "xq.cpg").write_text(cpg, encoding="ascii")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"communities.geojson"', '"xq.shp"'), encoding="utf-8")
+    return f
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.parametrize(("written", "cpg"), [("utf-8", "GBK"), ("gbk", "UTF-8"), ("utf-8", "UTF-8")])
+def test_shapefile_with_a_wrong_cpg_is_decoded_from_its_bytes(written, cpg, tmp_path, caplog):
+    """72. A UTF-8 .dbf whose .cpg says GBK (and the reverse) reads without mojibake, with a warning
+    naming the .cpg; a correct .cpg gives no warning."""
+    with caplog.at_level(logging.WARNING, logger="tuoyu_geo"):
+        a = tg.load_area(_shp(tmp_path, written, cpg))
+    assert a.communities["name"].tolist() == synth.communities()["name"].tolist()
+    assert ("xq.cpg says" in caplog.text) is (written.upper() != cpg.upper())
+
+
+def test_gpkg_layer_named_in_area_toml(tmp_path):
+    """73. ``candidates = { file = "sites.gpkg", layer = "sites_2025" }`` reads that layer (2 rows, not 8)."""
+    f = _gpkg_two_layers(tmp_path)
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"sites.gpkg"', '{ file = "sites.gpkg", layer = "sites_2025" }'),
+                 encoding="utf-8")
+    assert list(tg.load_area(f).candidates.index) == ["K16", "K18"]
+
+
+@pytest.mark.parametrize("enc", ["utf-8-sig", "gbk", "utf-16"])
+def test_toml_files_with_bom_or_gbk_are_read(enc, tmp_path, capsys):
+    """74. area.toml and the policy TOML saved with a BOM, as GBK or UTF-16 load (name and target kept)."""
+    f = synth.write_area(tmp_path / "area", policy="city.toml")
+    (f / "city.toml").write_bytes('base = "wuxi-2025"\ntitle = "某市"\nplaces_per_1000 = 5.5\n'.encode(enc))
+    t = f / "area.toml"
+    t.write_bytes(t.read_text(encoding="utf-8").replace('"synthetic"', '"某区"').encode(enc))
+    a = tg.load_area(f)
+    assert (a.name, a.policy.title, a.policy.places_per_1000) == ("某区", "某市", 5.5)
+    assert main(["validate", str(f)]) == 0 and capsys.readouterr().out.startswith("OK:")
+
+
+def test_excel_date_cell_as_year_is_rejected(tmp_path):
+    """75. An XLSX whose available_year cell is a real Excel date (2030-01-01) is an error naming
+    the file, the site and the fix — never "available now"."""
+    import datetime
+
+    import openpyxl
+
+    f = synth.write_area(tmp_path / "area", suffix={"candidates": ".csv"})
+    df = pd.read_csv(f / "candidates.csv")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([*df.columns, "available_year"])
+    for j, row in enumerate(df.itertuples(index=False)):
+        ws.append([*row, datetime.datetime(2030, 1, 1) if j == 1 else 2026])
+    wb.save(f / "k.xlsx")
+    t = f / "area.toml"
+    t.write_text(t.read_text(encoding="utf-8").replace('"candidates.csv"', '"k.xlsx"'), encoding="utf-8")
+    with pytest.raises(DataError) as ei:
+        tg.load_area(f)
+    (p,) = ei.value.problems
+    assert p.file == "k.xlsx" and p.ids == ("K18",) and "is a date, not a year" in p.message and "日期" in p.fix
+
+
+def test_point_on_a_shared_border_is_inside_either_neighbour(tmp_path):
+    """76. A community exactly on the S1/S2 border (grid node 8, 6) loads: without street_id in S1
+    (first in layer order), with street_id S2 in S2; one 8 m outside S2's east edge is "just
+    outside", not blamed on GCJ-02."""
+    c = synth.communities()
+    c.loc[0, "geometry"] = Point(*synth.node_lonlat(8, 6))
+    c.loc[1, "geometry"] = Point(*synth.node_lonlat(8, 6))
+    c["street_id"] = ["", "S2"] + [""] * 10
+    a = tg.load_area(synth.write_area(tmp_path / "a", layers={"communities": c}))
+    assert a.communities.loc[["C10", "C11"], "street_id"].tolist() == ["S1", "S2"]
+    c.loc[2, "geometry"] = Point(*synth.node_lonlat(12.05, 6))  # 0.05 × 162 m ≈ 8.1 m east of S2
+    with pytest.raises(DataError) as ei:
+        tg.load_area(synth.write_area(tmp_path / "b", layers={"communities": c}))
+    text = str(ei.value)
+    assert "just outside the 街道 polygons" in text and "C12 (8.1 m)" in text and "GCJ" not in text
+
+
+
+def test_candidate_that_cannot_hold_a_class_is_warned(caplog):
+    """77. Class sizes 10/15/18/20: max_places 5 (K16) and 21–24 (K18; totals 10, 15, 18, 20, 25 …)
+    hold no whole class → one warning naming both; 10–35 (the others) hold one → not named."""
+    k = synth.candidates()
+    k["max_places"] = [5, 24] + [35] * 6
+    k["min_places"] = [0, 21] + [10] * 6
+    with caplog.at_level(logging.WARNING, logger="tuoyu_geo"):
+        tg.make_area(**{**L(), "candidates": k})
+    assert "K16 (1–5), K18 (21–24)" in caplog.text and "K26" not in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
+@pytest.mark.filterwarnings("ignore:Column names longer than 10")
+@pytest.mark.parametrize("suffix", [".csv", ".shp"])
+def test_contract_names_in_upper_case_are_read(suffix, tmp_path):
+    """78. ArcGIS-style upper-case field names (COMMUNITY_ID, NAME, POPULATION; COMMUNITY_ when cut to
+    10 characters by the Shapefile) load as the contract columns: each of the 4 街道 has communities of
+    2000, 2100 and 2200 residents → 4 × 6300 = 25,200."""
+    c = synth.communities()
+    c = c.rename(columns={k: k.upper() for k in c.columns if k != "geometry"})
+    a = tg.load_area(synth.write_area(tmp_path / "a", layers={"communities": c}, suffix={"communities": suffix}))
+    assert a.communities["population"].sum() == 25200 and a.communities.index[0] == "C10"
 
 
 # -------------------------------------------------------------------------- planning & output

@@ -34,7 +34,7 @@ from ._errors import DataError, Problem
 from .area import LAYERS, StudyArea, make_area, read_layer
 from .network import WalkNet, read_network
 from .network.checks import check_datum, check_reach
-from .policy import Policy, load_policy
+from .policy import Policy, load_policy, read_toml_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,6 +69,13 @@ def _check_toml_types(conf: Mapping[str, Any]) -> None:
             if k not in (*LAYERS, "network"):
                 problems.append(Problem("area.toml", f"unknown layer layers.{k}", (f"layers.{k}",),
                                         f"layers are: {', '.join((*LAYERS, 'network'))}"))
+            elif isinstance(v, Mapping) and k != "network":
+                bad = sorted(set(v) - {"file", "layer"})
+                if bad or not isinstance(v.get("file"), str) or not v["file"].strip() or not isinstance(
+                        v.get("layer", ""), str):
+                    problems.append(Problem("area.toml", f"layers.{k} = {dict(v)!r} is not a file and layer name",
+                                            (f"layers.{k}",), f'write {k} = {{ file = "<file>.gpkg", layer = '
+                                            '"<layer name>" }'))
             elif not isinstance(v, str) or not v.strip():
                 problems.append(Problem("area.toml", f"layers.{k} = {v!r} is not a file name", (f"layers.{k}",),
                                         f'write {k} = "<file name>" (relative to the area folder)'))
@@ -92,8 +99,10 @@ def _read_toml(folder: Path) -> dict[str, Any]:
         raise DataError(f"no area.toml in {folder}", file=str(toml),
                         fix="create area.toml naming the layer files, crs and policy (see README)")
     try:
-        with open(toml, "rb") as fh:
-            conf = tomllib.load(fh)
+        conf = tomllib.loads(read_toml_text(toml, error=DataError, label="area.toml"))
+    except OSError as exc:
+        raise DataError(f"cannot read area.toml ({exc.strerror or exc})", file=str(toml),
+                        fix="check the path and its permissions") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"area.toml is not valid TOML: {exc}", file=str(toml),
                         fix="fix the TOML syntax") from None
@@ -119,7 +128,9 @@ def _read_layers(folder: Path, lay: Mapping[str, str], input_crs: str | pyproj.C
     frames: dict[str, gpd.GeoDataFrame | None] = {}
     crs_arg = input_crs if isinstance(input_crs, str) else input_crs.to_string()
     for key in LAYERS:
-        fname = lay.get(key)
+        fname, layer = lay.get(key), None
+        if isinstance(fname, Mapping):  # { file = "x.gpkg", layer = "sites" }
+            fname, layer = fname["file"], fname.get("layer") or None
         if not fname:
             problems.append(Problem("area.toml", f"layers.{key} is not given", (),
                                     f'add {key} = "<file>" under [layers]'))
@@ -127,7 +138,7 @@ def _read_layers(folder: Path, lay: Mapping[str, str], input_crs: str | pyproj.C
             continue
         files[key] = str(folder / fname)
         try:
-            frames[key] = read_layer(folder / fname, input_crs=crs_arg)
+            frames[key] = read_layer(folder / fname, input_crs=crs_arg, layer=layer)
         except DataError as e:
             problems.extend(e.problems)
             frames[key] = None
@@ -171,9 +182,13 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     layers) does not run them.
     """
     folder = Path(folder)
-    if folder.is_file() and folder.suffix.lower() == ".toml":  # the area.toml itself was given
-        folder = folder.parent
-    conf = _read_toml(folder)
+    try:
+        if folder.is_file() and folder.suffix.lower() == ".toml":  # the area.toml itself was given
+            folder = folder.parent
+        conf = _read_toml(folder)
+    except OSError as exc:  # e.g. a path too long for the file system
+        raise DataError(f"cannot use the path ({exc.strerror or exc})", file=str(folder)[:80] + "…",
+                        fix="give the study-area folder with a shorter path") from None
     input_crs = _crs.parse_crs(conf.get("crs"), file="area.toml")
     pol = _policy(folder, conf, policy)
     lay = conf.get("layers", {})

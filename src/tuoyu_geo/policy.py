@@ -21,8 +21,10 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import numbers
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULTS", "DEFAULT_SOURCES", "Policy", "available_policies", "load_policy"]
+__all__ = ["DEFAULTS", "DEFAULT_SOURCES", "Policy", "available_policies", "load_policy", "read_toml_text"]
 
 #: values of the optional fields when a profile does not give them (``class_types`` = every type of
 #: ``class_sizes``, ``street_puhui_share`` = ``puhui_share``, ``enrolment_rate`` = None: see
@@ -307,15 +309,50 @@ def available_policies() -> list[str]:
     return sorted(p.stem for p in _profiles_dir().glob("*.toml"))
 
 
+def read_toml_text(path: Path, *, error: type[DataError] = PolicyError, label: str | None = None) -> str:
+    """The text of a TOML file: UTF-8 with or without a BOM, UTF-16 with a BOM, or GBK (GB18030,
+    logged), so a file saved by Notepad/WPS on a Chinese Windows reads too.
+
+    Raises
+    ------
+    DataError (``error``)
+        The path is a folder, cannot be read, or is in none of those encodings.
+    """
+    label = label or str(path)
+    if path.is_dir():
+        raise error(f"{path} is a folder, not a TOML file", file=label,
+                    fix="give the path of the .toml file itself")
+    st = path.stat()  # FileNotFoundError / OSError: handled by the callers
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 2**20:
+        raise error(f"{path} is not a TOML file (not a regular file, or larger than 1 MB)", file=label,
+                    fix="give the path of the .toml file itself")
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise error("the file is neither UTF-8 nor GBK text", file=label,
+                    fix="save it as UTF-8 (Notepad: 另存为 ▸ 编码 UTF-8)") from None
+    logging.getLogger(__name__).warning("%s is not UTF-8; read as GBK (GB18030)", label)
+    return text
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(read_toml_text(path))
     except FileNotFoundError:
         raise PolicyError(
             f"policy file not found: {path}", file=str(path),
             fix=f"give a shipped profile name ({', '.join(available_policies())}) or a TOML path",
         ) from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read the policy file ({exc.strerror or exc})", file=str(path),
+                          fix="check the path and its permissions") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"not valid TOML: {exc}", file=str(path),
                           fix="check the TOML syntax (key = value, strings in quotes)") from None
@@ -334,10 +371,13 @@ def _check_keys(data: Mapping[str, Any], origin: str, problems: list[Problem]) -
 
 def _check_value(key: str, val: Any, origin: str, problems: list[Problem]) -> None:
     """Range checks of one scalar field (its type already checked)."""
-    if isinstance(val, float) and not math.isfinite(val):  # TOML allows inf and nan
+    if isinstance(val, float) and not math.isfinite(val):  # TOML allows nan and inf
         problems.append(Problem(origin, f"{key} = {val} is not a finite number", (key,),
-                                "write an ordinary number (not inf or nan)"))
+                                f"write {key} as an ordinary number (not nan or inf)"))
         return
+    if key == "infant_share" and float(val) <= 0:
+        problems.append(Problem(origin, f"{key} = {val} must be above 0 (it turns population into infants)",
+                                (key,), "write the share of residents aged 0–3, e.g. 0.0277 for 2.77 %"))
     if key in _SHARES and not 0 <= float(val) <= 1:
         problems.append(Problem(origin, f"{key} = {val} is not a share between 0 and 1", (key,),
                                 "write shares as fractions, e.g. 0.7 for 70 %"))
@@ -375,7 +415,7 @@ def _circle(data: Mapping[str, Any], origin: str, problems: list[Problem]) -> di
     for k, v in dict(data.get("circle_m", {}) if isinstance(data.get("circle_m"), Mapping) else {}).items():
         try:
             circle[int(k)] = float(v)
-            if float(v) <= 0:
+            if not float(v) > 0 or not math.isfinite(float(v)):
                 raise ValueError
         except (TypeError, ValueError):
             problems.append(Problem(origin, f"circle_m entry {k!r} = {v!r} is not minutes = metres",

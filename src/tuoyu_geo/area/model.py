@@ -169,13 +169,15 @@ def _validated_layers(given: Mapping[str, Any], names: Mapping[str, str],
 
 
 def _finish_point_layer(key: str, g: gpd.GeoDataFrame, pol: Policy, fname: str,
-                        problems: list[Problem]) -> None:
+                        problems: list[Problem]) -> gpd.GeoDataFrame:
     if key == "institutions":
-        _v.finish_institutions(g, fname, problems)
-    elif key == "candidates":
+        return _v.finish_institutions(g, fname, problems)
+    if key == "candidates":
         _v.finish_candidates(g, fname, problems, pol.target_year - 1)
+        _v.warn_unusable_candidates(g, pol, fname)
     else:
         _v.finish_communities(g, pol)
+    return g
 
 
 def _metric_crs(streets: gpd.GeoDataFrame) -> str:
@@ -243,7 +245,9 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         g = layers[key]
         if g is None:
             continue
-        _finish_point_layer(key, g, pol, names[key], problems)
+        g = layers[key] = _finish_point_layer(key, g, pol, names[key], problems)
+        if key == "communities" and st is not None:
+            _v.warn_population_units(st, g, names[key])
         if valid_streets and not (g.geometry.isna() | g.geometry.is_empty).any():
             _v.assign_streets(g, st, key, names[key], problems, metric_crs=metric_crs,
                               declared=str(input_crs).lower())

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io as _stdio
+import logging
 import math
+import stat
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pyproj
 from shapely.geometry import Point
 
@@ -25,7 +28,12 @@ from .. import crs as _crs
 from .._errors import DataError
 from .schema import COLUMN_ALIASES, CONTRACT_COLUMNS, LAT_NAMES, LAYERS, LON_NAMES
 
-__all__ = ["read_layer"]
+__all__ = ["MAX_LAYER_BYTES", "read_layer"]
+
+#: the largest layer file read (bytes); a study area's layers are far smaller
+MAX_LAYER_BYTES = 2 * 2**30
+
+log = logging.getLogger(__name__)
 
 
 def _known_header_names() -> set[str]:
@@ -35,7 +43,13 @@ def _known_header_names() -> set[str]:
 
 
 def _apply_aliases(df: pd.DataFrame) -> pd.DataFrame:
-    """Rename alias columns (e.g. 人口 → population) when the contract column is absent."""
+    """Rename alias columns (e.g. 人口 → population) and contract names in another case
+    (``POPULATION`` from an ArcGIS Shapefile) when the contract column is absent."""
+    have = set(df.columns)
+    upper = {c: k for k in CONTRACT_COLUMNS if k not in have
+             for c in df.columns if isinstance(c, str) and c != "geometry" and c.lower() == k}
+    if upper and len(set(upper.values())) == len(upper):
+        df = df.rename(columns=upper)
     lower = {str(c).strip().lower(): c for c in df.columns}
     ren = {}
     for target, aliases in COLUMN_ALIASES.items():
@@ -79,7 +93,10 @@ def _read_table(path: Path) -> pd.DataFrame:
         except csv.Error:
             sep = ","
         skip = _header_index(list(csv.reader(lines, delimiter=sep))) or 0  # title rows above the header
-        return pd.read_csv(_stdio.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False)
+        df = pd.read_csv(_stdio.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False)
+        if len(df.columns):  # empty rows (e.g. trailing ",,,," lines) are not rows
+            df = df[~df.apply(lambda col: col.str.strip() == "").all(axis=1)].reset_index(drop=True)
+        return df
     raise DataError("cannot decode the CSV as UTF-8, GBK or UTF-16", file=path.name,
                     fix="save the file as UTF-8 (Excel: 另存为 ▸ CSV UTF-8)")
 
@@ -143,7 +160,7 @@ def _untruncate(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ren = {}
     for c in gdf.columns:
         if len(c) == 10 and c not in CONTRACT_COLUMNS:
-            full = [k for k in CONTRACT_COLUMNS if len(k) > 10 and k[:10] == c and k not in gdf.columns]
+            full = [k for k in CONTRACT_COLUMNS if len(k) > 10 and k[:10] == c.lower() and k not in gdf.columns]
             if len(full) == 1:
                 ren[c] = full[0]
     return gdf.rename(columns=ren) if ren else gdf
@@ -162,6 +179,45 @@ def _reread_encoded(path: Path, kw: Mapping[str, Any]) -> gpd.GeoDataFrame:
                     fix=f"add {path.with_suffix('.cpg').name} containing the encoding name (e.g. UTF-8 or GBK)")
 
 
+_UTF8_NAMES = {"utf-8", "utf8", "65001"}
+_GBK_NAMES = {"gbk", "gb2312", "gb18030", "cp936", "936", "ansi 936", "euc-cn"}
+
+
+def _dbf_encoding(path: Path) -> str | None:
+    """The encoding of a Shapefile's text, read from the .dbf bytes (UTF-8 if they decode as
+    UTF-8, else GB18030), or None when the text is plain ASCII or the .dbf is unreadable.
+
+    A .cpg that names another encoding is overridden with a logged warning (a UTF-8 .dbf whose
+    .cpg says GBK would otherwise come out as mojibake)."""
+    dbf = path.with_suffix(".dbf") if path.with_suffix(".dbf").exists() else path.with_suffix(".DBF")
+    try:
+        data = dbf.read_bytes()
+        head = int.from_bytes(data[8:10], "little")
+    except (OSError, IndexError):
+        return None
+    recs = data[head:] + data[32:head]  # records and field descriptors (names may be Chinese)
+    if recs.isascii():
+        return None
+    enc = None
+    for cand in ("UTF-8", "GB18030"):
+        try:
+            data[head:].decode(cand)
+        except UnicodeDecodeError:
+            continue
+        enc = cand
+        break
+    if enc is None:
+        return None
+    cpg = path.with_suffix(".cpg")
+    if cpg.exists():
+        said = cpg.read_text(encoding="ascii", errors="replace").strip().lower()
+        fam = "UTF-8" if said in _UTF8_NAMES else "GB18030" if said in _GBK_NAMES else None
+        if fam is not None and fam != enc:
+            log.warning("%s: %s says %s but the text is %s; read as %s", path.name, cpg.name, said.upper(),
+                        enc, enc)
+    return enc
+
+
 def _read_any(path: Path, layer: str | None) -> pd.DataFrame:
     """The raw frame of a table or GIS file (no CRS handling yet)."""
     suf = path.suffix.lower()
@@ -169,6 +225,11 @@ def _read_any(path: Path, layer: str | None) -> pd.DataFrame:
         if suf in (".csv", ".txt", ".xlsx", ".xls"):
             return _points_from_table(_read_table(path), path)
         kw: dict[str, Any] = {"layer": layer} if layer else {}
+        _check_layers(path, layer)
+        if suf in (".shp", ".dbf"):
+            enc = _dbf_encoding(path)
+            if enc is not None:
+                kw["encoding"] = enc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gdf = gpd.read_file(path, engine="pyogrio", **kw)
@@ -182,6 +243,39 @@ def _read_any(path: Path, layer: str | None) -> pd.DataFrame:
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a clear DataError
         raise DataError(f"cannot read the file ({type(exc).__name__}: {exc})", file=path.name,
                         fix="check that it is a valid GeoJSON/GeoPackage/Shapefile/CSV/XLSX") from None
+
+
+def _check_layers(path: Path, layer: str | None) -> None:
+    """A file with several layers (GeoPackage) needs ``layer``; a given layer must exist."""
+    multi = path.suffix.lower() in (".gpkg", ".sqlite", ".gdb")
+    if not multi and layer is None:
+        return
+    try:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception:  # noqa: BLE001 - unreadable: reported by the reader with its own message
+        return
+    if multi and layer is None and len(names) > 1:
+        raise DataError(f"the file has {len(names)} layers ({', '.join(names)}); which one to read is not given",
+                        file=path.name, fix=f'name the layer in area.toml [layers], e.g. candidates = {{ file = '
+                        f'"{path.name}", layer = "{names[0]}" }}  (layers: {", ".join(names)})')
+    if layer is not None and layer not in names:
+        raise DataError(f"no layer {layer!r} in the file (layers: {', '.join(names)})", file=path.name,
+                        fix=f"use one of {', '.join(names)}")
+
+
+def _strip_headers(gdf: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Column names without surrounding whitespace (``population `` → ``population``)."""
+    geo = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
+    names = {c: str(c).strip().replace("\ufeff", "") for c in gdf.columns if c != geo}
+    seen: dict[str, list[str]] = {}
+    for c, n in names.items():
+        seen.setdefault(n, []).append(repr(str(c)))
+    dup = {n: v for n, v in seen.items() if len(v) > 1}
+    if dup:
+        raise DataError("columns with the same name apart from spaces: " + "; ".join(
+            " and ".join(v) for v in dup.values()), file=path.name, fix="keep one of each column")
+    ren = {c: n for c, n in names.items() if n != c}
+    return gdf.rename(columns=ren) if ren else gdf
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, input_crs: str, fname: str) -> gpd.GeoDataFrame:
@@ -227,10 +321,26 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
         File missing or unreadable.
     """
     path = Path(path)
-    if not path.exists():
+    try:
+        exists, folder = path.exists(), path.is_dir()
+    except OSError as exc:  # e.g. a file name too long for the file system
+        raise DataError(f"cannot use the path ({exc.strerror or exc})", file=path.name[:80],
+                        fix="use a shorter file name in area.toml [layers]") from None
+    if not exists:
         raise DataError(f"file not found: {path}", file=path.name,
                         fix="check the file name in area.toml [layers]")
-    gdf = _read_any(path, layer)
+    if folder:
+        raise DataError(f"{path} is a folder, not a layer file", file=path.name,
+                        fix="name the file itself in area.toml [layers] (e.g. streets = \"data/streets.shp\")")
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):  # a FIFO, a device (/dev/zero) or a link to one: never read it
+        raise DataError(f"{path} is not a regular file", file=path.name,
+                        fix="name an ordinary layer file in area.toml [layers]")
+    if st.st_size > MAX_LAYER_BYTES:
+        raise DataError(f"the file is {st.st_size / 2**30:.1f} GB, above the {MAX_LAYER_BYTES / 2**30:.0f} GB "
+                        "limit for one layer", file=path.name,
+                        fix="clip the layer to the study area first (e.g. QGIS ▸ Vector ▸ Geoprocessing ▸ Clip)")
+    gdf = _strip_headers(_read_any(path, layer), path)
     if isinstance(gdf, pd.DataFrame):
         gdf = _apply_aliases(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame):

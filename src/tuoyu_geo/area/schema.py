@@ -31,16 +31,16 @@ CATEGORY_ALIASES = {"民办普惠": "普惠", "普惠性": "普惠", "民办(营
 PUHUI_CATEGORIES = ("公办", "普惠", "社区托育点", "综合服务中心")
 CANDIDATE_KINDS = ("社区服务中心", "日间照料中心", "幼儿园富余", "存量用地", "国企房屋", "新建小区配建", "其他")
 
+#: id, required columns and geometry types of each layer (the typed columns — counts, money, years,
+#: yes/no — and their parsing are :data:`tuoyu_geo.area.columns.COLUMN_TYPES`)
 LAYERS: dict[str, dict[str, Any]] = {
     "streets": {"id": "street_id", "required": ("street_id", "name", "population"),
-                "numeric": ("population", "infants"), "geom": ("Polygon", "MultiPolygon")},
+                "geom": ("Polygon", "MultiPolygon")},
     "communities": {"id": "community_id", "required": ("community_id", "name", "population"),
-                    "numeric": ("population", "infants", "households"),
                     "geom": ("Point", "Polygon", "MultiPolygon")},
     "institutions": {"id": "institution_id", "required": ("institution_id", "name", "category", "places"),
-                     "numeric": ("places",), "geom": ("Point",)},
+                     "geom": ("Point",)},
     "candidates": {"id": "site_id", "required": ("site_id", "name", "kind", "max_places"),
-                   "numeric": ("max_places", "min_places", "fixed_cost", "cost_per_place"),
                    "geom": ("Point",)},
 }
 #: the layers whose features are places people walk from or to (snapped to the walk network)

@@ -19,6 +19,7 @@ from shapely.geometry import Point
 
 from .. import crs as _crs
 from .._errors import Problem
+from .columns import INSTITUTION_CLOSED, INSTITUTION_OPEN, MAX_SITE_PLACES, bool_word, check_typed
 from .points import representative_points
 from .schema import (
     BIRTHS_PREFIX,
@@ -31,15 +32,23 @@ from .schema import (
     PUHUI_CATEGORIES,
 )
 
-__all__ = ["STREET_OVERLAP_SHARE", "birth_columns", "births_infants"]
+__all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "MIN_STREET_POPULATION", "STREET_OVERLAP_SHARE", "birth_columns",
+           "births_infants"]
 
 log = logging.getLogger(__name__)
 
 #: two 街道 polygons overlap when their intersection exceeds this share of the smaller one
 #: (digitising slivers along shared boundaries are far smaller)
 STREET_OVERLAP_SHARE = 0.05
+#: a point within this distance (m) of a 街道 polygon stands in it: a point on a border shared by
+#: two 街道 belongs to either (its ``street_id`` may name either; without one it gets the first)
+BORDER_TOLERANCE_M = 1.0
+#: a 街道/乡镇 with fewer residents than this (and more than 0) has its population in 万人
+MIN_STREET_POPULATION = 100
+#: points outside every 街道 but within this distance (m) of one are reported as a boundary gap
+#: (GCJ-02/BD-09 mix-ups move points by hundreds of metres, so they are not blamed on the datum)
+JUST_OUTSIDE_M = 50.0
 
-_TRUE = ["true", "1", "1.0", "yes", "是"]
 #: a births column: ``births_<year>`` or ``births<year>`` (any case); group 1 = what follows
 _BIRTHS = re.compile(r"births_?(.*)", re.IGNORECASE)
 
@@ -62,8 +71,16 @@ def text(s: pd.Series) -> pd.Series:
 
 
 def bool_values(s: pd.Series) -> pd.Series:
-    """Yes/no cells as bools (true/1/yes/是 → True, anything else → False)."""
-    return text(s).str.lower().isin(_TRUE)
+    """Yes/no cells as bools (:func:`~tuoyu_geo.area.columns.bool_word`); blank or unknown → False.
+
+    Lenient: for columns already checked (:func:`~tuoyu_geo.area.columns.check_typed`) or written
+    by the package itself (``infants_estimated``)."""
+    def f(v: Any) -> bool:
+        try:
+            return bool(bool_word(v))
+        except KeyError:
+            return False
+    return s.map(f).astype(bool)
 
 
 def bool_col(gdf: pd.DataFrame, col: str) -> None:
@@ -87,32 +104,6 @@ def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Pro
         problems.append(Problem(fname, f"duplicate {idc}", tuple(dict.fromkeys(dup)),
                                 f"make {idc} unique (each row one {layer[:-1]})"))
     return gdf[idc].where(gdf[idc] != "", [f"row {i + 1}" for i in range(len(gdf))])
-
-
-def _check_numbers(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
-                   problems: list[Problem]) -> None:
-    """Numeric contract columns → float in place; report text, missing required, negative/inf."""
-    spec = LAYERS[layer]
-    for col in spec["numeric"]:
-        if col not in gdf.columns:
-            continue
-        raw = gdf[col]
-        empty = raw.isna() | text(raw).isin(["", "nan", "NaN", "None"])
-        num = pd.to_numeric(raw.where(~empty, np.nan), errors="coerce")
-        required = col in spec["required"]
-        txt = ~empty & num.isna()
-        if txt.any():
-            problems.append(Problem(fname, f"{col} is not a number", tuple(ids[txt]),
-                                    f"write {col} as a number (no units or text)"))
-        if required and empty.any():
-            problems.append(Problem(fname, f"{col} is missing (empty or NaN)", tuple(ids[empty]),
-                                    f"fill {col}; use 0 if there really is none"))
-        inf = np.isinf(num)
-        neg = (num < 0) | inf
-        if neg.any():
-            problems.append(Problem(fname, f"{col} is negative or infinite", tuple(ids[neg]),
-                                    f"{col} must be a finite number ≥ 0"))
-        gdf[col] = num.astype(float)
 
 
 def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
@@ -164,11 +155,40 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
         return None
     gdf = gdf.copy()
     ids = _check_ids(gdf, layer, fname, problems)
-    _check_numbers(gdf, layer, fname, ids, problems)
+    check_typed(gdf, layer, fname, ids, problems)
     if layer in ("streets", "communities"):
+        _check_units(gdf, layer, fname, ids, problems)
         gdf = _check_births(gdf, fname, ids, problems)
     _check_geometry(gdf, layer, fname, ids, problems)
     return gdf
+
+
+def _check_units(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series, problems: list[Problem]) -> None:
+    """Population in persons: a 街道 below :data:`MIN_STREET_POPULATION` looks like 万人; given
+    infants above the population are impossible."""
+    pop = pd.to_numeric(gdf["population"], errors="coerce")
+    if layer == "streets":
+        small = (pop > 0) & (pop < MIN_STREET_POPULATION)
+        if small.any():
+            vals = ", ".join(f"{v:g}" for v in pop[small][:6])
+            problems.append(Problem(fname, f"population below {MIN_STREET_POPULATION} for a 街道/乡镇 ({vals}) — "
+                                    "looks like 万人 (ten thousands), not persons", tuple(ids[small]),
+                                    "give population in persons: multiply a column in 万人 by 10000 (3.2 万人 → "
+                                    "32000)"))
+    if "infants" in gdf.columns:
+        inf = pd.to_numeric(gdf["infants"], errors="coerce")
+        over = (inf > pop) & (pop >= 0)
+        if over.any():
+            problems.append(Problem(fname, "infants (aged 0–3) exceed the population", tuple(ids[over]),
+                                    "check both columns are in persons (not 万人) and belong to the same row"))
+
+
+def warn_population_units(streets: pd.DataFrame, communities: pd.DataFrame, fname: str) -> None:
+    """Log a warning when the communities hold under 1/1000 of the 街道 population (a layer in 万人)."""
+    s, c = float(streets["population"].sum()), float(communities["population"].sum())
+    if c > 0 and s / c > 1000:
+        log.warning("%s: the communities hold %g residents, under 1/1000 of the 街道 population (%g) — is "
+                    "the communities' population in 万人? Multiply it by 10000 if so", fname, c, s)
 
 
 # ------------------------------------------------------------------------------ births and infants
@@ -302,13 +322,41 @@ def finish_communities(g: gpd.GeoDataFrame, policy: Any) -> None:
     g["built_year"] = pd.to_numeric(g["built_year"], errors="coerce")
 
 
-def finish_institutions(g: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
-    """Institutions in place: category/puhui/is_demonstration, places as int, status (default 运营)."""
+def finish_institutions(g: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> gpd.GeoDataFrame:
+    """Institutions: category/puhui/is_demonstration, places as int, status (blank → 运营).
+
+    Rows whose ``status`` is a closed word (:data:`~tuoyu_geo.area.columns.INSTITUTION_CLOSED`:
+    停业, 已注销, 关闭, closed …) are dropped with a logged warning — their places do not count; an
+    unknown status word is a problem.  Returns the (possibly shorter) frame; the other columns are
+    changed in place.
+    """
     category(g, fname, problems)
     if np.isfinite(g["places"].to_numpy(dtype=float)).all() and (g["places"] >= 0).all():
         g["places"] = g["places"].round().astype(int)
     if "status" not in g.columns:
         g["status"] = "运营"
+    status = text(g["status"])
+    word = status.str.lower()
+    closed = word.isin(INSTITUTION_CLOSED)
+    unknown = ~(closed | word.isin(INSTITUTION_OPEN) | (word == ""))
+    if unknown.any():
+        vals = ", ".join(sorted(set(status[unknown])))
+        problems.append(Problem(fname, f"unknown status ({vals})", tuple(g.loc[unknown, "institution_id"]),
+                                f"use an operating word ({', '.join(sorted(INSTITUTION_OPEN))}) or a closed one "
+                                f"({', '.join(sorted(INSTITUTION_CLOSED))}); a blank status means 运营"))
+    g["status"] = status.where(status != "", "运营")
+    if closed.any():
+        if closed.all():
+            problems.append(Problem(fname, "every institution is closed (status 停业/注销/关闭 …)",
+                                    tuple(g.loc[closed, "institution_id"]),
+                                    "give at least one operating institution (blank status = 运营)"))
+            return g
+        log.warning("%s: %d closed institution(s) excluded, their places are not counted: %s", fname,
+                    int(closed.sum()), ", ".join(f"{i} ({w})" for i, w in
+                                                  zip(g.loc[closed, "institution_id"][:10], status[closed][:10],
+                                                      strict=False)))
+        g = g.loc[~closed.to_numpy()].reset_index(drop=True)
+    return g
 
 
 def finish_candidates(g: gpd.GeoDataFrame, fname: str, problems: list[Problem], default_year: int) -> None:
@@ -320,17 +368,41 @@ def finish_candidates(g: gpd.GeoDataFrame, fname: str, problems: list[Problem], 
         problems.append(Problem(fname, f"unknown kind ({', '.join(sorted({v or '<empty>' for v in kind[bad]}))})",
                                 tuple(g.loc[bad, "site_id"]), f"use one of {', '.join(CANDIDATE_KINDS)}"))
     g["kind"] = kind
-    for c, d in (("min_places", 0.0), ("fixed_cost", 0.0), ("cost_per_place", 0.0)):
+    for c in ("min_places", "fixed_cost", "cost_per_place"):  # absent column: 0 (blank cells: check_typed)
         if c not in g.columns:
-            g[c] = d
-        g[c] = pd.to_numeric(g[c], errors="coerce").fillna(d)
+            g[c] = 0.0
+        g[c] = pd.to_numeric(g[c], errors="coerce").astype(float)
     if "available_year" not in g.columns:
-        g["available_year"] = default_year
-    g["available_year"] = pd.to_numeric(g["available_year"], errors="coerce").fillna(default_year).astype(int)
+        g["available_year"] = np.nan
+    year = pd.to_numeric(g["available_year"], errors="coerce")  # blank: available from the start
+    g["available_year"] = year.where(np.isfinite(year), default_year).round().astype(int)
     badmin = g["min_places"] > g["max_places"]
     if badmin.any():
         problems.append(Problem(fname, "min_places > max_places", tuple(g.loc[badmin, "site_id"]),
                                 "make min_places ≤ max_places"))
+
+
+def warn_unusable_candidates(g: pd.DataFrame, policy: Any, fname: str) -> None:
+    """Log a warning naming the candidates that cannot hold one whole class: no total of whole
+    classes of the profile's ``class_types`` lies between max(min_places, 1) and max_places (the
+    plan can never open them)."""
+    sizes = sorted({int(policy.class_sizes[k]) for k in policy.class_types if k in policy.class_sizes})
+    lo = np.maximum(pd.to_numeric(g["min_places"], errors="coerce").fillna(0).to_numpy(), 1)
+    hi = pd.to_numeric(g["max_places"], errors="coerce").to_numpy()
+    if not sizes or not np.isfinite(hi).all() or len(hi) == 0:
+        return
+    top = int(min(max(hi.max(), 0), MAX_SITE_PLACES))
+    reach = np.zeros(top + 1, dtype=bool)
+    reach[0] = True
+    for t in range(1, top + 1):
+        reach[t] = any(t >= k and reach[t - k] for k in sizes)
+    totals = np.flatnonzero(reach)
+    bad = [i for i in range(len(g)) if not ((totals >= lo[i]) & (totals <= hi[i])).any()]
+    if bad:
+        log.warning("%s: %d candidate(s) cannot hold one whole class between min_places and max_places "
+                    "(class sizes %s), so a plan never opens them: %s", fname, len(bad),
+                    "/".join(map(str, sizes)), ", ".join(f"{g['site_id'].iloc[i]} ({lo[i]:g}–{hi[i]:g})"
+                                                        for i in bad[:10]))
 
 
 def category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None:
@@ -342,18 +414,12 @@ def category(gdf: gpd.GeoDataFrame, fname: str, problems: list[Problem]) -> None
         problems.append(Problem(fname, f"unknown category ({vals})", tuple(gdf.loc[bad, "institution_id"]),
                                 f"use one of {', '.join(CATEGORIES)}"))
     gdf["category"] = cat
-    if "puhui" in gdf.columns:
-        raw = text(gdf["puhui"]).str.lower()
-        truthy = raw.isin(["true", "1", "1.0", "yes", "y", "是", "普惠"])
-        falsy = raw.isin(["false", "0", "0.0", "no", "n", "否", ""]) | gdf["puhui"].isna() | raw.isin(["nan", "none"])
-        unknown = ~(truthy | falsy)
-        if unknown.any():
-            problems.append(Problem(fname, "puhui is not a yes/no value", tuple(gdf.loc[unknown, "institution_id"]),
-                                    "write puhui as true/false (or 是/否)"))
-        given = ~(raw.isin(["", "nan", "none"]) | gdf["puhui"].isna())
-        gdf["puhui"] = np.where(given, truthy, cat.isin(PUHUI_CATEGORIES))
+    derived = cat.isin(PUHUI_CATEGORIES)
+    if "puhui" in gdf.columns:  # parsed by check_typed: True/False, None where blank
+        given = gdf["puhui"].astype(object)
+        gdf["puhui"] = np.where(given.isna().to_numpy(), derived.to_numpy(), given.to_numpy())
     else:
-        gdf["puhui"] = cat.isin(PUHUI_CATEGORIES)
+        gdf["puhui"] = derived
     gdf["puhui"] = gdf["puhui"].astype(bool)
     bool_col(gdf, "is_demonstration")
 
@@ -406,16 +472,36 @@ def _street_points(gdf: gpd.GeoDataFrame, metric_crs: Any) -> gpd.GeoSeries:
     return out
 
 
+def _streets_of_points(pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, metric_crs: Any) -> tuple[pd.Series, list[set]]:
+    """For each point: the 街道 it stands in, and every 街道 within :data:`BORDER_TOLERANCE_M`.
+
+    A point inside a polygon or on its boundary (distance ≤ the tolerance, in ``metric_crs``) stands
+    in it; a point on a border shared by two 街道 is near both and is given the first of them (in
+    the order of the streets layer).  Points near no 街道 get None.
+    """
+    pm = np.asarray(pts.to_crs(metric_crs).values)
+    sm = np.asarray(streets.geometry.to_crs(metric_crs).values)
+    a, b = shapely.STRtree(sm).query(pm, predicate="dwithin", distance=BORDER_TOLERANCE_M)
+    sid = streets["street_id"].to_numpy()
+    near: list[set] = [set() for _ in range(len(pm))]
+    first: list[Any] = [None] * len(pm)
+    dist = shapely.distance(pm[a], sm[b]) if len(a) else np.array([])
+    for k in np.lexsort((b, np.round(dist, 6), a)):  # by point, then distance, then street order
+        if first[a[k]] is None:
+            first[a[k]] = sid[b[k]]
+        near[a[k]].add(sid[b[k]])
+    return pd.Series(first, index=pts.index, dtype=object), near
+
+
 def assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str, fname: str,
                    problems: list[Problem], *, metric_crs: Any, declared: str = "wgs84") -> None:
-    """Fill/check ``street_id`` in place: given ids must exist, missing ones come from location."""
+    """Fill/check ``street_id`` in place: given ids must exist and agree with the location (the
+    街道 the point stands in, borders counting for both neighbours); missing ones come from
+    location."""
     idc = LAYERS[layer]["id"]
     pts = _street_points(gdf, metric_crs)
-    ptg = gpd.GeoDataFrame({"_i": np.arange(len(gdf))}, geometry=pts.values, crs="EPSG:4326")
-    j = gpd.sjoin(ptg, streets[["street_id", "geometry"]].reset_index(drop=True), how="left",
-                  predicate="within")
-    j = j.sort_values("_i").drop_duplicates("_i")
-    found = pd.Series(j["street_id"].values, index=gdf.index)
+    found, near = _streets_of_points(pts, streets, metric_crs)
+    found.index = gdf.index
     if "street_id" in gdf.columns:
         given = ids_str(gdf["street_id"])
         unknown = (given != "") & ~given.isin(streets["street_id"])
@@ -423,18 +509,44 @@ def assign_streets(gdf: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, layer: str,
             problems.append(Problem(fname, "street_id not in the streets layer",
                                     tuple(gdf.loc[unknown, idc]),
                                     "use a street_id of the streets layer or leave it empty to assign by location"))
+        other = np.array([g != "" and not u and f is not None and g not in nr
+                          for g, u, f, nr in zip(given, unknown, found, near, strict=True)], dtype=bool)
+        if other.any():
+            sname = dict(zip(streets["street_id"], text(streets["name"]), strict=True))
+            problems.append(Problem(
+                fname, f"{layer} whose street_id names another 街道 than the one they stand in",
+                tuple(f"{i} (street_id {g}, stands in {f} {sname.get(f, '')})".replace(" )", ")")
+                      for i, g, f in zip(gdf.loc[other, idc], given[other], found[other], strict=True)),
+                "correct street_id (a site or community counts for the 街道 it stands in), or leave it empty to "
+                "assign it by location; if the point is wrong, fix its coordinates"))
         gdf["street_id"] = given.where(given != "", found)
+        gdf.loc[found.isna() & (given != ""), "street_id"] = None  # outside every 街道: reported below
     else:
         gdf["street_id"] = found
     outside = gdf["street_id"].isna() | text(gdf["street_id"]).isin(["", "nan"])
     if outside.any():
-        _report_outside(gdf, pts[outside.to_numpy()], streets, layer, fname, outside, problems, declared)
+        _report_outside(gdf, pts[outside.to_numpy()], streets, layer, fname, outside, problems, declared,
+                        metric_crs)
     gdf["street_id"] = gdf["street_id"].astype(object)
 
 
 def _report_outside(gdf: gpd.GeoDataFrame, pts: gpd.GeoSeries, streets: gpd.GeoDataFrame, layer: str,
-                    fname: str, outside: pd.Series, problems: list[Problem], declared: str) -> None:
+                    fname: str, outside: pd.Series, problems: list[Problem], declared: str,
+                    metric_crs: Any) -> None:
     idc = LAYERS[layer]["id"]
+    union = streets.geometry.to_crs(metric_crs).union_all()
+    gap = pd.Series(shapely.distance(np.asarray(pts.to_crs(metric_crs).values), union), index=outside.index[outside])
+    close = gap <= JUST_OUTSIDE_M
+    if close.any():  # a digitising gap, not a datum mix-up (GCJ-02 moves points by hundreds of metres)
+        problems.append(Problem(
+            fname, f"{layer} just outside the 街道 polygons (≤ {JUST_OUTSIDE_M:.0f} m from a boundary)",
+            tuple(f"{i} ({d:.1f} m)" for i, d in zip(gdf.loc[close.index[close], idc], gap[close], strict=True)),
+            "move the point inside its 街道 or correct the 街道 boundary (a gap between neighbouring 街道?)"))
+        outside = outside.copy()
+        outside[close.index[close]] = False
+        pts = pts[~close.to_numpy()]
+        if not outside.any():
+            return
     alt = datum_hint(pts, streets, declared)
     if alt is not None:
         problems.append(Problem(

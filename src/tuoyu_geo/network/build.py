@@ -207,8 +207,12 @@ def read_network(path: str | Path, *, input_crs: str = "wgs84") -> nx.MultiDiGra
     from ..area import read_layer
 
     path = Path(path)
-    if not path.exists():
-        raise NetworkError(f"network file not found: {path}", file=path.name,
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a file name too long for the file system
+        found = False
+    if not found:
+        raise NetworkError(f"network file not found (or not a file): {str(path)[:200]}", file=path.name[:80],
                            fix="check layers.network in area.toml, or remove it to skip the network")
     try:
         if path.suffix.lower() == ".graphml":
@@ -224,6 +228,9 @@ def read_network(path: str | Path, *, input_crs: str = "wgs84") -> nx.MultiDiGra
                            fix="give an osmnx GraphML file or a road-line GeoPackage/Shapefile") from None
     if G.number_of_edges() == 0:
         raise NetworkError("the network has no edges", file=path.name, fix="give a walk network covering the area")
+    from .checks import check_graph
+
+    check_graph(G, file=path.name)
     return ensure_lengths(G)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
@@ -31,6 +32,7 @@ __all__ = [
     "DATUM_RATIO",
     "DATUM_TOLERANCE",
     "check_datum",
+    "check_graph",
     "check_reach",
     "datum_check",
 ]
@@ -60,6 +62,41 @@ DATUM_MIN_LAYER_POINTS = 20
 DATUM_LAYER_RATIO = 0.3
 DATUM_LAYER_MIN_GAIN_M = 15.0
 DATUM_LAYER_CLOSER = 0.9
+
+
+def check_graph(G: nx.MultiDiGraph, *, file: str = "network") -> None:
+    """A walk graph read from a file is usable: a CRS, ≥ 2 nodes and ≥ 1 edge, every node with
+    finite x/y, every given edge ``length`` a finite number ≥ 0 (missing lengths are computed).
+
+    Raises
+    ------
+    NetworkError
+        With every problem found, naming the nodes/edges.
+    """
+    problems = []
+    if G.graph.get("crs") is None:
+        problems.append(Problem(file, "the network has no CRS", (),
+                                "save it with osmnx (GraphML keeps the crs), or give road lines with a CRS (.prj)"))
+    if G.number_of_nodes() < 2 or G.number_of_edges() == 0:
+        problems.append(Problem(file, f"the network has {G.number_of_nodes()} node(s) and {G.number_of_edges()} "
+                                "edge(s): nothing to walk on", (), "give a walk network covering the study area"))
+
+    def bad_num(v: object) -> bool:
+        try:
+            return not np.isfinite(float(v))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return True
+    noxy = [str(n) for n, d in G.nodes(data=True) if bad_num(d.get("x")) or bad_num(d.get("y"))]
+    if noxy:
+        problems.append(Problem(file, "network nodes without coordinates (x/y missing or not a number)",
+                                tuple(noxy), "give every node numeric x and y attributes (osmnx does)"))
+    badlen = [f"{u}-{v}" for u, v, d in G.edges(data=True)
+              if "length" in d and (bad_num(d["length"]) or float(d["length"]) < 0)]
+    if badlen:
+        problems.append(Problem(file, "network edges with a negative, infinite or non-numeric length",
+                                tuple(badlen), "give edge length in metres ≥ 0, or leave it out to have it computed"))
+    if problems:
+        raise NetworkError(problems)
 
 
 def _net_of(area: StudyArea, net: WalkNet | None) -> WalkNet:
