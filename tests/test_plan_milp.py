@@ -55,11 +55,12 @@ def test_formulations_give_the_hand_optima(fx, monkeypatch, formulation, case): 
     check(_plan(fx, **kw))
 
 
-@pytest.mark.parametrize("off", SWITCHES)
+@pytest.mark.parametrize("off", (*SWITCHES, "none"))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_each_strengthening_is_valid(fx, monkeypatch, off, case):  # noqa: F811
-    """With all strengthenings on (the default) and with each one switched off: the same optima."""
-    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, off: False})
+    """With every strengthening on ("none" off, including those off by default) and with each one
+    switched off: the same optima."""
+    monkeypatch.setattr(settings, "PLAN_MILP", {**dict.fromkeys(SWITCHES, True), off: False})
     kw, check = CASES[case]
     check(_plan(fx, **kw))
 
@@ -199,8 +200,10 @@ def test_value_cuts_of_the_hand_rows(fx):  # noqa: F811
     The area's share needs 2 (0.3 per place, any site of ≥ 7 places is worth 2; the cheapest is K4
     at 25): slope 0.08 → ``short + 0.08·cost ≥ 2``.  In the S3 cut K4's size-20 column has
     0.72 × 25 = 18.  The residential rows (C2 10 places missing, reached by K1; C4 12 by K3, K4; C5 8
-    by K3) get one cut each with their need on the right."""
-    model = _model(fx)
+    by K3) get one cut each with their need on the right.  (Value cuts are made only when a budget
+    binds the plan: 1,000 万元 here, binding nothing; without a budget there are none.)"""
+    assert "value_cuts" not in _model(fx).blocks
+    model = _model(fx, budget_wan=1000)
     lo, _ = _row_bounds(model, "value_cuts")
     needs = [r[5] for r in model.shortfall_rows]
     assert needs[:3] == pytest.approx([5.0, 18.0, 2.0]) and lo.tolist() == pytest.approx(needs, abs=1e-6)
@@ -211,3 +214,48 @@ def test_value_cuts_of_the_hand_rows(fx):  # noqa: F811
     j1 = model._o[2][model._o[0] == model.site_index("K1")]
     s1 = model.blocks["value_cuts"][0]
     assert A[s1, j1].toarray().ravel().tolist() == pytest.approx([30.0 / 6])
+
+
+def test_free_sites_tie_break_to_fewer_sites(fx, monkeypatch):  # noqa: F811
+    """Every site free (fixed and per-place cost 0): the stages before cost force K1 (S1's 5 places),
+    K2 (一街道一普惠 in S2) and K3 (C4 and C5; K4 would add C4 only, already covered by K3).  Each
+    earlier stage's solution is handed on with K4 also open (still optimal for it), so the cost stage
+    starts from K1–K4 at cost 0: only the tie-break toward fewer sites closes K4."""
+    from test_plan import POL
+
+    import tuoyu_geo.plan.solve as S
+    from tuoyu_geo.plan import plan_sites
+
+    area, acc = fx
+    free = area.replace(candidates=area.candidates.assign(fixed_cost=0.0, cost_per_place=0.0))
+    k4 = {}
+    real = S.solve
+
+    def with_k4(milp, **kw):
+        sol = real(milp, **kw)
+        k4["calls"] += 1
+        k4["last_objective"] = np.concatenate(milp.cost)
+        if sol.x is not None and k4["calls"] < k4["stages"]:  # every stage but the last (cost)
+            x = sol.x.copy()
+            x[k4["all"]] = 0.0
+            x[k4["col"]] = 1.0
+            sol = dataclasses.replace(sol, x=x)
+        return sol
+
+    real_build = S.solve_lexicographic
+
+    def spy(model, **kw):
+        j = model.site_index("K4")
+        sj, _, sc = model._o
+        stages = [st for st, _ in S.STAGES if st == "cost" or len(model.objective_terms(st)[0])]
+        k4.update(all=sc[sj == j], col=int(sc[sj == j][0]), calls=0, stages=len(stages))
+        return real_build(model, **kw)
+
+    monkeypatch.setattr(S, "solve", with_k4)
+    monkeypatch.setattr("tuoyu_geo.plan.solve_lexicographic", spy)
+    plan = plan_sites(free, acc, POL, street_puhui_share=False)
+    assert sorted(plan.sites.index) == ["K1", "K2", "K3"]
+    assert plan.objective_values["cost"] == pytest.approx(0.0, abs=1e-9)
+    # the cost stage's objective: 0 万元 per site and place, plus the tie-break on every open column
+    assert k4["last_objective"][k4["all"]] == pytest.approx(settings.SITE_TIE_BREAK_WAN) and \
+        settings.SITE_TIE_BREAK_WAN > 0

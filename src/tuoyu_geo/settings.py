@@ -17,6 +17,9 @@ TIME_LIMIT_S: float = 120.0
 MIP_GAP: float = 1e-4
 #: relative tolerance used when an earlier lexicographic objective is held as a constraint
 LEX_TOLERANCE: float = 1e-6
+#: cost (万元) added per opened site in the cost stage only, so that equal-cost plans (e.g. free
+#: sites) go to the one with fewer sites; far below any cost difference of real data (0.01 万元)
+SITE_TIE_BREAK_WAN: float = 1e-6
 #: MILP formulation of the plan's sites and years: "cumulative" (default), "per_year" or "classes"
 #: (see :mod:`tuoyu_geo.plan.model`; the others are kept for the benchmark)
 PLAN_FORMULATION: str = "cumulative"
@@ -31,9 +34,11 @@ PLAN_FORMULATION: str = "cumulative"
 #: floor and its sites cost at least what whole sites need (:meth:`tuoyu_geo.plan.model.PlanModel.hold_shortfalls`).
 #: ``cap_coefficients`` — in a shortfall row, a site counts for at most what the row needs;
 #: ``value_cuts`` — per shortfall row, what its sites can achieve for what they cost, in whole sites
-#: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`).
+#: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`; only when a budget binds the plan).
+#: Measured (benchmarks/README.md): ``floor_cuts`` and, without a budget, ``value_cuts`` slow the
+#: capacity-aware cost stage down (off / budget-only); ``site_counts`` is removed by presolve.
 PLAN_MILP: dict[str, bool] = {"disaggregate": True, "served_rows": True, "site_counts": True,
-                              "complete_start": True, "budget_cuts": True, "floor_cuts": True,
+                              "complete_start": True, "budget_cuts": True, "floor_cuts": False,
                               "cap_coefficients": True, "value_cuts": True}
 #: monetary unit of every cost figure
 COST_UNIT: str = "万元"

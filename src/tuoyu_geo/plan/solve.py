@@ -85,7 +85,15 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
     for k, (stage, sense, cols, coef) in enumerate(todo):
         c = np.zeros(n)
         np.add.at(c, cols, coef)  # a column may appear in several terms (e.g. fixed and per-place cost)
-        model.milp.set_objective(c, sense)
+        if stage == "cost":
+            # ties in cost (e.g. free sites) go to fewer sites: a tiny cost per open site, below any
+            # difference of cost the data can make (settings.SITE_TIE_BREAK_WAN)
+            oc, one = model.open_terms()
+            tie = c.copy()
+            np.add.at(tie, oc, settings.SITE_TIE_BREAK_WAN * one)
+            model.milp.set_objective(tie, sense)
+        else:
+            model.milp.set_objective(c, sense)
         if x is not None and settings.PLAN_MILP.get("complete_start", True):
             x = complete_start(model.milp, x)
         # each stage gets an equal share of the time left, so a hard stage cannot starve the later ones
