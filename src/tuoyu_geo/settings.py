@@ -36,8 +36,8 @@ PLAN_FORMULATION: str = "cumulative"
 #: ``value_cuts`` — per shortfall row, what its sites can achieve for what they cost, in whole sites
 #: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`; only when a budget binds the plan).
 #: Measured (benchmarks/README.md): ``floor_cuts`` and, without a budget, ``value_cuts`` slow the
-#: capacity-aware cost stage down (off / budget-only); ``site_counts`` is removed by presolve.
-PLAN_MILP: dict[str, bool] = {"disaggregate": True, "served_rows": True, "site_counts": True,
+#: capacity-aware cost stage down (off / budget-only); ``site_counts`` showed no benefit (off).
+PLAN_MILP: dict[str, bool] = {"disaggregate": True, "served_rows": True, "site_counts": False,
                               "complete_start": True, "budget_cuts": True, "floor_cuts": False,
                               "cap_coefficients": True, "value_cuts": True}
 #: monetary unit of every cost figure
