@@ -4,7 +4,7 @@ Run from the repository root::
 
     PYTHONPATH=src /work/venv/bin/python benchmarks/bench_plan_city.py [--communities 20000]
         [--candidates 5000] [--streets 300] [--institutions 1500] [--seed 7] [--time-limit 300]
-        [--variants default,capacity-aware] [--solver highs|cbc] [--json out.json]
+        [--variants default,capacity-aware] [--solver highs|cbc] [--population 500,5000] [--json out.json]
 
     PYTHONPATH=src /work/venv/bin/python benchmarks/bench_plan_city.py --small   # quick check, < 2 min
 
@@ -42,18 +42,22 @@ The city (every number scales with the options; the defaults in brackets)
 * **Communities.** Each 街道 gets a share of the communities proportional to a log-normal weight
   (σ = 0.5), so some 街道 are denser than others; within its 街道 a community lies at the centre
   plus a normal offset (σ = ¼ of the 街道's width/height), clipped to 25 m inside the border.
-  ``population`` log-uniform between 500 and 5,000 (mean ≈ 1,950; a full city of ≈ 39 million
-  residents, ≈ 130,000 per 街道); ``infants`` are left to the policy (population × 2.77 %).
+  ``population`` log-uniform between 500 and 5,000 (``--population``; mean ≈ 1,950, a full city
+  of ≈ 39 million residents, ≈ 130,000 per 街道 — dense, so the plan opens most candidates; a
+  lower range such as ``--population 200,2000`` gives smaller gaps and a sparser choice); ``infants`` are left to the policy (population × 2.77 %).
   10 % are new residential areas (``is_new``, ``built_year`` 2021–2025; the others 1980–2015).
 * **Existing institutions** (~1,500, 5 per 街道 on average): each near a random community
   (offset σ = 200 m, clipped inside its 街道); ``category`` 普惠 40 %, 民办 50 %, 公办 10 %;
-  ``places`` uniform from {20, 30, 40, 50, 60} (mean 40, ≈ 60,000 places).  Under wuxi-2025
-  (4.5 places per 1,000 residents, 70 % 普惠) the city needs ≈ 175,000 places, so every 街道
-  has a gap (≈ 115,000 places in all) and about 1 街道 in 10 has no 普惠 institution yet.
+  ``places`` uniform from {20, 30, 40, 50, 60} (mean 40).  Seed 7, full size: 38.9 million
+  residents, 1.08 million infants; under wuxi-2025 (4.5 places per 1,000 residents, 70 % 普惠) the
+  city needs 175,095 places and has 61,260, so every 街道 has a gap (113,835 places in all), and
+  53 of the 300 街道 have no 普惠 institution yet (一街道一普惠).
 * **Candidate sites** (~5,000): uniform over the city (25 m inside their 街道), three kinds drawn
   like the bundled 徐汇 data: 幼儿园富余 60 % (fixed 20 万元, 1.5 万元/place, 15–35 places),
   新建小区配建 16 % (40 万元, 2.0, 20–65), 社区服务中心 24 % (60 万元, 2.5, 10–45);
-  ``available_year`` 2026 (85 %) or 2027.  Capacity ≈ 230,000 places, so the gaps can be closed.
+  ``available_year`` 2026 (85 %) or 2027.  Capacity 210,810 places (seed 7), so most gaps can be
+  closed; a few dense 街道 with few candidates cannot (the plan's shortfall).  15-minute reach
+  (1,000 m): 308,224 community × candidate pairs, 111,208 community × institution pairs.
 
 Everything is drawn from ``numpy.random.default_rng(seed)`` (``--seed``, default 7) in a fixed
 order; the same options give the same city.
@@ -157,7 +161,7 @@ def _wgs(xs: np.ndarray, ys: np.ndarray) -> gpd.GeoSeries:
 
 
 def make_city(*, n_communities: int, n_candidates: int, n_streets: int, n_institutions: int,
-              seed: int) -> dict:
+              seed: int, population: tuple[float, float] = (POP_LO, POP_HI)) -> dict:
     """The synthetic layers (GeoDataFrames in EPSG:4326) and walk graph (EPSG:32651); see the docstring."""
     rng = np.random.default_rng(seed)
     scale = math.sqrt(n_communities / FULL_N)
@@ -180,7 +184,7 @@ def make_city(*, n_communities: int, n_candidates: int, n_streets: int, n_instit
     cs = np.repeat(np.arange(ns), counts)
     cx = np.clip(x0s[cs] + sw / 2 + rng.normal(0, sw / 4, len(cs)), x0s[cs] + MARGIN, x0s[cs] + sw - MARGIN)
     cy = np.clip(y0s[cs] + sh / 2 + rng.normal(0, sh / 4, len(cs)), y0s[cs] + MARGIN, y0s[cs] + sh - MARGIN)
-    pop = np.round(np.exp(rng.uniform(math.log(POP_LO), math.log(POP_HI), len(cs))))
+    pop = np.round(np.exp(rng.uniform(math.log(population[0]), math.log(population[1]), len(cs))))
     is_new = rng.random(len(cs)) < 0.10
     built = np.where(is_new, rng.integers(2021, 2026, len(cs)), rng.integers(1980, 2016, len(cs)))
     communities = gpd.GeoDataFrame({
@@ -247,8 +251,9 @@ def run_variant(name: str, area, access, pol, args, timer: Timer) -> dict:
     print(f"    model: {plan.model_size.get('n_vars', '?'):,} vars × {plan.model_size.get('n_rows', '?'):,} rows; "
           f"build {plan.build_seconds:.2f} s")
     print(f"    {'stage':<14} {'status':<12} {'objective':>14} {'bound':>14} {'gap':>9} {'seconds':>9}")
-    for s in plan.stages:
-        print(f"    {s.get('stage', '?'):<14} {str(s.get('status', '?')):<12} {_fmt(s.get('objective')):>14} "
+    for s in plan.stages:  # "*": the stage found no plan in its time, the previous stage's plan is kept
+        status = str(s.get("status", "?")) + ("*" if s.get("kept_previous") else "")
+        print(f"    {s.get('stage', '?'):<14} {status:<12} {_fmt(s.get('objective')):>14} "
               f"{_fmt(s.get('bound')):>14} {_fmt(s.get('gap'), '.1e'):>9} {_fmt(s.get('seconds'), '.2f'):>9}")
     print(f"    rest (explanations, area after): {total - plan.build_seconds - solve:.2f} s")
     print(f"    {len(plan.sites):,} sites, {ov['places']:,.0f} places, cost {ov['cost']:,.1f} 万元, "
@@ -273,12 +278,20 @@ def main(argv=None) -> int:
     ap.add_argument("--streets", type=int, default=None, help="approximate number of 街道, default 300")
     ap.add_argument("--institutions", type=int, default=None, help="existing institutions, default 1500")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--population", default=f"{POP_LO:g},{POP_HI:g}",
+                    help="LO,HI: community population, log-uniform (default 500,5000)")
     ap.add_argument("--time-limit", type=float, default=None,
                     help="plan_sites time_limit_s per plan (s); default 300, with --small 30")
     ap.add_argument("--variants", default="default,capacity-aware", help="comma-separated: " + ",".join(VARIANTS))
     ap.add_argument("--solver", choices=("highs", "cbc"), default="highs")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
+    try:
+        pop_range = tuple(float(v) for v in args.population.split(","))
+    except ValueError:
+        pop_range = ()
+    if len(pop_range) != 2 or not 0 < pop_range[0] <= pop_range[1]:
+        ap.error("--population must be LO,HI with 0 < LO <= HI")
     if args.time_limit is None:
         args.time_limit = 30.0 if args.small else 300.0
     base = SMALL if args.small else {"communities": 20000, "candidates": 5000, "streets": 300, "institutions": 1500}
@@ -289,10 +302,10 @@ def main(argv=None) -> int:
         ap.error(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
 
     timer = Timer()
-    print(f"synthetic city: {sizes}, seed {args.seed}; policy wuxi-2025; solver {args.solver}", flush=True)
+    print(f"synthetic city: {sizes}, population {pop_range[0]:g}–{pop_range[1]:g}, seed {args.seed}; policy wuxi-2025; solver {args.solver}", flush=True)
     city = timer.step("city (layers + graph)", make_city, n_communities=sizes["communities"],
                       n_candidates=sizes["candidates"], n_streets=sizes["streets"],
-                      n_institutions=sizes["institutions"], seed=args.seed)
+                      n_institutions=sizes["institutions"], seed=args.seed, population=pop_range)
     G = city["graph"]
     w, h = city["extent_m"]
     print(f"    {w / 1000:.1f} × {h / 1000:.1f} km; 街道 {city['street_grid'][0]} × {city['street_grid'][1]} = "
@@ -329,7 +342,7 @@ def main(argv=None) -> int:
               f"{r['cost_wan']:>10,.1f} {r['status']:<11} {r['gap']:8.1e}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"sizes": sizes, "seed": args.seed, "solver": args.solver, "time_limit_s": args.time_limit,
+            json.dump({"sizes": sizes, "population": pop_range, "seed": args.seed, "solver": args.solver, "time_limit_s": args.time_limit,
                        "steps": timer.rows, "plans": results, "pairs_candidates": int(pairs)},
                       f, ensure_ascii=False, indent=1)
     return 0

@@ -106,13 +106,14 @@ class SitePlan:
             name = st["stage"]
             if st.get("kept_previous"):
                 return (f"not proven optimal: stage '{name}' found no plan within its time; the plan of the "
-                        "previous stage is kept (raise time_limit_s)")
+                        "previous stage is kept (raise the time limit, --time-limit / time_limit_s)")
             diff = abs(float(st["objective"]) - float(st["bound"]))
             unit, what = _STAGE_UNITS.get(name, ("", name))
             if self.options.capacity_aware and name == "coverage":
                 unit = "children placed"
             return (f"not proven optimal: {what} may be at most {diff:,.1f} {unit} from the best possible "
-                    f"(stage '{name}', gap {float(st['gap']):.1e}; raise time_limit_s to close it)")
+                    f"(stage '{name}', gap {float(st['gap']):.1e}; a longer time limit, --time-limit / "
+                    "time_limit_s, may close it)")
         return f"proven optimal (every stage within a relative gap of {self.options.mip_gap:g})"
 
     def to_dict(self) -> dict[str, Any]:
