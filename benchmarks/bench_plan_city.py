@@ -22,7 +22,7 @@ What it times, each step separately, with the process's peak RSS (``VmHWM``) aft
 4. per plan variant (``default``; ``capacity-aware`` = ``capacity_aware=True``) —
    ``plan_sites(area, access, policy, capacity_aware=…, time_limit_s=…, solver=…)``: model build
    (``plan.build_seconds``), every lexicographic stage (``plan.stages``: status, objective, bound,
-   gap, seconds), the rest (explanations, area after), total wall time, model size
+   gap, seconds), the rest (MIP starts, explanations, area after), total wall time, model size
    (``plan.model_size``), sites, places, cost (``plan.objective_values``) and ``plan.optimality``.
 
 The city (every number scales with the options; the defaults in brackets)
@@ -255,7 +255,7 @@ def run_variant(name: str, area, access, pol, args, timer: Timer) -> dict:
         status = str(s.get("status", "?")) + ("*" if s.get("kept_previous") else "")
         print(f"    {s.get('stage', '?'):<14} {status:<12} {_fmt(s.get('objective')):>14} "
               f"{_fmt(s.get('bound')):>14} {_fmt(s.get('gap'), '.1e'):>9} {_fmt(s.get('seconds'), '.2f'):>9}")
-    print(f"    rest (explanations, area after): {total - plan.build_seconds - solve:.2f} s")
+    print(f"    rest (MIP starts, explanations, area after): {total - plan.build_seconds - solve:.2f} s")
     print(f"    {len(plan.sites):,} sites, {ov['places']:,.0f} places, cost {ov['cost']:,.1f} 万元, "
           f"shortfall {ov['shortfall']:,.0f}, infants newly covered {ov['infants_newly_covered']:,.0f}; "
           f"status {plan.status}, gap {plan.gap:.1e}")
