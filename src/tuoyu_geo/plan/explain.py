@@ -3,6 +3,8 @@ candidate of each site and the nearest existing 普惠 institution."""
 
 from __future__ import annotations
 
+import heapq
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -37,16 +39,25 @@ def greedy_order(model: PlanModel, chosen: list[tuple[int, int, int]],
     order: list[int] = []
     marginal: dict[int, float] = {}
     places = {j: p for j, _, p in chosen}
+
+    def gain(j: int) -> float:
+        return float(w[reach[j]][~cov[reach[j]]].sum())
+
     for year in sorted({t for _, t, _ in chosen}):
-        pool = [j for j, t, _ in chosen if t == year]
-        while pool:
-            gains = {j: float(w[reach[j]][~cov[reach[j]]].sum()) for j in pool}
-            top = max(gains.values())
-            best = min((j for j in pool if gains[j] == top), key=lambda j: (-places[j], model.site_ids[j]))
-            marginal[best] = gains[best]
-            cov[reach[best]] = True
-            order.append(best)
-            pool.remove(best)
+        # lazy greedy: a site's gain only falls as others are picked, so a stale gain is an upper
+        # bound; the top of the heap is taken once its recomputed gain still tops it (same order as
+        # recomputing every gain at every pick, in O(n log n) instead of O(n²) on large plans)
+        heap = [(-gain(j), -places[j], str(model.site_ids[j]), j) for j, t, _ in chosen if t == year]
+        heapq.heapify(heap)
+        while heap:
+            _, neg_places, sid, j = heapq.heappop(heap)
+            g = gain(j)
+            if heap and (-g, neg_places, sid) > heap[0][:3]:
+                heapq.heappush(heap, (-g, neg_places, sid, j))
+                continue
+            marginal[j] = g
+            cov[reach[j]] = True
+            order.append(j)
     return order, marginal, float(w[cov & ~model.covered0].sum())
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -396,7 +397,7 @@ class PlanModel:
     def rule(self, key: str) -> Any:
         return next(r for r in self.rules if r.key == key)
 
-    @property
+    @cached_property
     def min_cost(self) -> np.ndarray:
         """Cheapest cost of each candidate (its smallest whole-class size), inf when it cannot open."""
         return np.array([self.fixed_cost[j] + self.cost_per_place[j] * f[0] if f else np.inf

@@ -110,7 +110,7 @@ class SitePlan:
             diff = abs(float(st["objective"]) - float(st["bound"]))
             unit, what = _STAGE_UNITS.get(name, ("", name))
             if self.options.capacity_aware and name == "coverage":
-                unit = "children placed"
+                unit, what = "children", "the children placed within reach"
             return (f"not proven optimal: {what} may be at most {diff:,.1f} {unit} from the best possible "
                     f"(stage '{name}', gap {float(st['gap']):.1e}; a longer time limit, --time-limit / "
                     "time_limit_s, may close it)")
