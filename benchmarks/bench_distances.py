@@ -212,7 +212,7 @@ def part2(args) -> None:
     shape = (len(so), len(sd))
 
     def combine(dist_from):
-        """snap + along-edge + node distances + along-edge + snap, plus same-edge direct pairs."""
+        """along-edge + node distances + along-edge (or same-edge direct) + min(both snaps, straight line)."""
         r, c, v = [], [], []
         ends_d = [(sd.u, sd.dist_u_m), (sd.v, sd.dist_v_m)]
         for i in range(len(so)):
@@ -223,7 +223,8 @@ def part2(args) -> None:
                     best = np.minimum(best, wa + np.array([dd.get(n, np.inf) for n in nodes_d]) + wd)
             same = sd.edge_index == so.edge_index[i]
             best[same] = np.minimum(best[same], np.abs(sd.offset_m[same] - so.offset_m[i]))
-            tot = so.snap_m[i] + best + sd.snap_m
+            line = np.hypot(sd.px - so.px[i], sd.py - so.py[i])  # straight line replaces both legs if shorter
+            tot = best + np.minimum(so.snap_m[i] + sd.snap_m, line)
             j = np.flatnonzero(tot <= cut)
             r.append(np.full(len(j), i)), c.append(j), v.append(tot[j])
         return to_csr(np.concatenate(r), np.concatenate(c), np.concatenate(v), shape)

@@ -1,7 +1,8 @@
 """Walking coverage and capacity-aware access (2SFCA, Gaussian 2SFCA) per community, isochrones.
 
-Distances come from :func:`tuoyu_geo.network.distance_matrix` (network metres including both snap
-distances, pairs within the largest threshold only) on a :class:`~tuoyu_geo.network.WalkNet` —
+Distances come from :func:`tuoyu_geo.network.distance_matrix` (network metres plus both snap
+distances or, when shorter, the straight line between the two points — co-located points are 0 m
+apart; pairs within the largest threshold only) on a :class:`~tuoyu_geo.network.WalkNet` —
 pass one as ``network=`` to reuse it, or it is built from ``area.graph`` for the call.  Thresholds in
 minutes are converted with ``policy.threshold_m`` (life-circle table: 5/10/15 min ≈ 300/500/1000 m).
 ``within(mat, d)`` is THE definition of "within d metres" (stored distance ≤ d, no epsilon).

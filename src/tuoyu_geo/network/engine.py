@@ -1,8 +1,33 @@
 """The walk-network engine: :class:`WalkNet` (arrays, edge STRtree, CSR adjacency built once from a
 graph), snapping points to edges (:class:`Snap`) and exact sparse cutoff walking distances.
 
-Every public function accepts a :class:`WalkNet` or a networkx graph; a graph is turned into a
-WalkNet for that call only (build one with :meth:`WalkNet.from_graph` and pass it to reuse it).
+Distance model
+--------------
+Every point p is attached to its nearest edge at its *attachment point* A(p) (``offset_m`` along the
+edge); its *snap leg* is the straight line p → A(p), of length ``snap_m`` = s(p).  Between two points
+
+    distance(p, q) = network(A(p), A(q)) + min(s(p) + s(q), |pq|)
+
+* ``network(A(p), A(q))`` is the shortest walk on the graph between the two attachment points (edges
+  both ways, parallel edges at their shortest; along the shared edge, ``|offset_p − offset_q|``, when
+  both are on the same edge, else leaving each edge by one of its ends);
+* the off-network part is both snap legs, or the straight line between the two points when that is
+  shorter.  Two points at the same location have the same attachment point and ``|pq| = 0``, so
+  they are **0 m apart**; two points side by side behind a street pay their straight-line gap
+  instead of walking out to the street and back.  There is no tolerance and no cliff: the
+  straight line takes over continuously as points come closer than their snap legs add up to.
+
+Without the ``min`` (legs always) this is the shortest-path distance on the graph with every point
+hung on its attachment point by its leg.  With it, it is still a metric: symmetric (undirected
+graph) and the triangle inequality holds **exactly**.  Proof: ``network`` obeys it; for the
+off-network part, ``min(s_a + s_c, |ac|) ≤ min(s_a + s_b, |ab|) + min(s_b + s_c, |bc|)`` in each of
+the four cases, using ``|ac| ≤ |ab| + |bc|`` and ``s_a ≤ s_b + |ab|`` (s is the distance to the
+network, which is 1-Lipschitz).  A pairwise rule "closer than ε → straight line" would not be a
+metric: a chain a–b–c with 0.9 m steps, or two points 0.9 m apart snapping to different streets,
+breaks the triangle inequality by hundreds of metres.  The straight line never joins two streets
+(it replaces the legs of one pair only), so no distance depends on which other points are in the
+call.  Ties between equidistant edges at a node do not matter: the attachment point is the node.
+:func:`node_distances` (point → graph node) is snap leg + network.
 """
 
 from __future__ import annotations
@@ -266,6 +291,8 @@ class Snap:
         Straight-line distance point → attachment point (m).
     x, y : numpy.ndarray
         Attachment point coordinates (graph CRS).
+    px, py : numpy.ndarray
+        Coordinates of the points themselves (graph CRS).
     edge_index : numpy.ndarray
         Index of the edge in the WalkNet's edge table.
     net : WalkNet
@@ -282,6 +309,8 @@ class Snap:
     snap_m: np.ndarray
     x: np.ndarray
     y: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
     edge_index: np.ndarray
     net: WalkNet = field(repr=False)
 
@@ -303,7 +332,7 @@ class Snap:
         """A Snap of a subset of the points (by position)."""
         p = np.asarray(positions, dtype=np.int64)
         return Snap(ids=self.ids[p], **{f: getattr(self, f)[p] for f in (
-            "u", "v", "key", "offset_m", "dist_u_m", "dist_v_m", "snap_m", "x", "y", "edge_index")},
+            "u", "v", "key", "offset_m", "dist_u_m", "dist_v_m", "snap_m", "x", "y", "px", "py", "edge_index")},
             net=self.net)
 
 
@@ -367,7 +396,7 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
     if n == 0:
         e = np.empty(0)
         return Snap(ids=ids, u=np.empty(0, object), v=np.empty(0, object), key=np.empty(0, object), offset_m=e,
-                    dist_u_m=e, dist_v_m=e, snap_m=e, x=e, y=e, edge_index=np.empty(0, np.int64), net=net)
+                    dist_u_m=e, dist_v_m=e, snap_m=e, x=e, y=e, px=e, py=e, edge_index=np.empty(0, np.int64), net=net)
     (pi, ei), dist = net.tree.query_nearest(geoms, return_distance=True, all_matches=False)
     order = np.argsort(pi, kind="stable")
     pi, ei, dist = pi[order], ei[order], dist[order]
@@ -384,9 +413,10 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
     off = np.clip(off, 0.0, L)
     xy = shapely.get_coordinates(shapely.line_interpolate_point(eg, proj))
     _warn_far(net, ids, dist, warn_m)
+    pxy = shapely.get_coordinates(geoms)
     return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.key[ei], offset_m=off,
                 dist_u_m=off, dist_v_m=L - off, snap_m=np.asarray(dist, dtype=float), x=xy[:, 0], y=xy[:, 1],
-                edge_index=ei, net=net)
+                px=pxy[:, 0], py=pxy[:, 1], edge_index=ei, net=net)
 
 
 def snap_points(graph: WalkNet | nx.MultiDiGraph, points: Any, *, ids: Sequence[Any] | None = None,
@@ -459,9 +489,11 @@ def distance_matrix(graph: WalkNet | nx.MultiDiGraph, origins: Any, destinations
     Returns
     -------
     scipy.sparse.csr_matrix
-        ``len(origins) × len(destinations)``; value = snap distance of the origin + network distance
-        between the two attachment points + snap distance of the destination.  Every pair within
-        the cutoff is stored, zeros included (explicit zeros are kept); pairs beyond it are absent.
+        ``len(origins) × len(destinations)``; value = network distance between the two attachment
+        points + the shorter of (both snap distances) and (the straight line between the two
+        points): points at the same location are 0 m apart (the module's distance model).  Every
+        pair within the cutoff is stored, zeros included (explicit zeros are kept); pairs beyond it
+        are absent.
 
     Raises
     ------
@@ -471,7 +503,8 @@ def distance_matrix(graph: WalkNet | nx.MultiDiGraph, origins: Any, destinations
     Notes
     -----
     Exact (same numbers as Dijkstra on the graph, with the along-edge parts of the two snapped
-    edges).  Points on the same edge also get their direct along-edge distance.  One bounded
+    edges).  Points on the same edge also get their direct along-edge distance.  Points whose
+    snap legs alone exceed the cutoff still reach the points close to them.  One bounded
     ``scipy.sparse.csgraph.dijkstra`` per tile of nearby origins (or destinations, whichever are
     fewer: walking distances are symmetric), on the subgraph within the cutoff of the tile.
     """

@@ -5,7 +5,9 @@ grown by the cutoff (Euclidean ≤ network distance, corrected by the graph's mi
 length/geometry ratio), with one virtual node per source (edges to its edge's ends, out only) and
 one per destination (edges from its edge's ends, in only), plus direct edges for sources and
 destinations on the same edge.  One ``scipy.sparse.csgraph.dijkstra(limit=...)`` call per batch
-gives all its pairs.
+gives the network distance between the attachment points of all its pairs; a pair's distance adds
+the shorter of its two snap legs and its straight line (the distance model of
+:mod:`tuoyu_geo.network.engine`).  Reached nodes add the source's snap leg only.
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ class _Targets:
     e_sorted: np.ndarray
 
 
-def _targets(net: WalkNet, dst: Snap, cutoff: float) -> _Targets:
+def _targets(net: WalkNet, dst: Snap) -> _Targets:
     e, a, b, wa, wb = ends(net, dst)
-    valid = np.flatnonzero(dst.snap_m <= cutoff)
+    valid = np.arange(len(dst))  # every destination: a co-located source reaches it whatever its snap leg
     order = valid[np.argsort(e[valid], kind="stable")]
     return _Targets(dst, e, a, b, wa, wb, valid, order, e[order])
 
@@ -153,7 +155,8 @@ def _batch(net: WalkNet, src: Snap, sides: tuple[np.ndarray, ...], b: np.ndarray
     """One bounded Dijkstra from the sources ``b``: (source × destination pairs, reached nodes)."""
     se, sa, sb, swa, swb = sides
     nb = len(b)
-    limit = cutoff - float(src.snap_m[b].min()) + eps
+    # pairs add ≥ 0 to the network part (the straight line may replace both snap legs); nodes add the snap leg
+    limit = (cutoff if tg is not None else cutoff - float(src.snap_m[b].min())) + eps
     sel = _window(net, src, b, limit, eps)
     k = len(sel)
     parts = _Parts()
@@ -180,7 +183,9 @@ def _batch(net: WalkNet, src: Snap, sides: tuple[np.ndarray, ...], b: np.ndarray
     sb_col = src.snap_m[b][:, None]
     pairs = nodes = None
     if len(dall):
-        dd = dist[:, k + nb:] + sb_col + tg.snap.snap_m[dall][None, :]
+        legs = sb_col + tg.snap.snap_m[dall][None, :]
+        line = np.hypot(src.px[b][:, None] - tg.snap.px[dall][None, :], src.py[b][:, None] - tg.snap.py[dall][None, :])
+        dd = dist[:, k + nb:] + np.minimum(legs, line)
         ri, ci = np.nonzero(dd <= cutoff)
         pairs = (b[ri], dall[ci], dd[ri, ci])
     if want_nodes:
@@ -208,8 +213,8 @@ def sweep(net: WalkNet, src: Snap, cutoff: float, dst: Snap | None, *, want_node
     """
     eps = 1e-9 * (1.0 + cutoff)
     sides = ends(net, src)
-    ok = np.flatnonzero(src.snap_m <= cutoff)
-    tg = _targets(net, dst, cutoff) if dst is not None else None
+    tg = _targets(net, dst) if dst is not None else None
+    ok = np.flatnonzero(src.snap_m <= cutoff) if tg is None else np.arange(len(src))
     if len(ok) == 0 or (tg is not None and len(tg.valid) == 0 and not want_nodes):
         return _empty(), _empty()
     pairs: list[Triple] = []

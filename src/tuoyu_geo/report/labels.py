@@ -251,7 +251,7 @@ DEFINITIONS: Mapping[str, str] = MappingProxyType({
     "street_name": "小区所属街道名称。",
     "is_new": "新建小区（小区图层 is_new），适用新建居住区配建标准。",
     "built_year": "建成年份（小区图层 built_year，可空）。",
-    "snap_m": "小区点到最近步行路网边的距离（米），已计入所有步行距离。",
+    "snap_m": "小区点到最近步行路网边的距离（米），计入步行距离；两点间直线距离更短时（如同址）改用直线距离，同址为 0 米。",
     "population": "街道常住人口（街道图层 population）。",
     "infants": "街道0–3岁婴幼儿数（街道图层 infants；缺失时按出生人口 births_<年份> 估算，"
                "无出生人口时 = 常住人口 × 政策 infant_share）。",
