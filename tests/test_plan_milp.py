@@ -193,7 +193,7 @@ def test_floor_cuts_after_the_shortfall_stage(fx):  # noqa: F811
     assert hi.tolist() == [0.0, 0.0, 0.0]
 
 
-def test_value_cuts_of_the_hand_rows(fx):  # noqa: F811
+def test_value_cuts_of_the_hand_rows(fx, monkeypatch):  # noqa: F811
     """One cut per shortfall row (area-wide share only).  S1 needs 5 places and has K1 only (20 places
     for 30 万元, worth min(20, 5) = 5): envelope 5/30 per 万元 → ``short + cost_S1/6 ≥ 5``.  S3 needs
     18 from K3 (30) or K4 (25), each worth 18: slope 18/25 = 0.72 → ``short + 0.72·cost_S3 ≥ 18``.
@@ -201,7 +201,9 @@ def test_value_cuts_of_the_hand_rows(fx):  # noqa: F811
     at 25): slope 0.08 → ``short + 0.08·cost ≥ 2``.  In the S3 cut K4's size-20 column has
     0.72 × 25 = 18.  The residential rows (C2 10 places missing, reached by K1; C4 12 by K3, K4; C5 8
     by K3) get one cut each with their need on the right.  (Value cuts are made only when a budget
-    binds the plan: 1,000 万元 here, binding nothing; without a budget there are none.)"""
+    binds the plan: 1,000 万元 here, binding nothing; without a budget there are none.  They are off
+    by default, switched on here.)"""
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "value_cuts": True})
     assert "value_cuts" not in _model(fx).blocks
     model = _model(fx, budget_wan=1000)
     lo, _ = _row_bounds(model, "value_cuts")

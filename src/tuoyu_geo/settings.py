@@ -35,12 +35,12 @@ PLAN_FORMULATION: str = "cumulative"
 #: ``cap_coefficients`` — in a shortfall row, a site counts for at most what the row needs;
 #: ``value_cuts`` — per shortfall row, what its sites can achieve for what they cost, in whole sites
 #: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`; only when a budget binds the plan).
-#: Measured (benchmarks/README.md): ``floor_cuts`` and, without a budget, ``value_cuts`` slow the
-#: capacity-aware cost stage down (off / budget-only); with ``site_counts`` the capacity-aware plan
+#: Measured (benchmarks/README.md): ``floor_cuts`` and ``value_cuts`` slow the capacity-aware cost
+#: stage down, and ``value_cuts`` gained nothing on budget-bound plans (both off); with ``site_counts`` the capacity-aware plan
 #: was proven optimal in 36–44 s (3 runs), without it not in 60 s.
 PLAN_MILP: dict[str, bool] = {"disaggregate": True, "served_rows": True, "site_counts": True,
                               "complete_start": True, "budget_cuts": True, "floor_cuts": False,
-                              "cap_coefficients": True, "value_cuts": True}
+                              "cap_coefficients": True, "value_cuts": False}
 #: monetary unit of every cost figure
 COST_UNIT: str = "万元"
 
