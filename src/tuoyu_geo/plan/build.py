@@ -88,7 +88,7 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
         rule.build(model)
     if settings.PLAN_MILP.get("site_counts", True):
         model.add_site_counts()
-    if settings.PLAN_MILP.get("value_cuts", True) and (options.budget_wan is not None
+    if settings.PLAN_MILP.get("value_cuts", False) and (options.budget_wan is not None
                                                         or options.budget_per_year_wan is not None):
         model.add_value_cuts()  # only money makes the places-for-cost trade-off matter
     return model

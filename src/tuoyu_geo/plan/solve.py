@@ -53,7 +53,7 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
     if settings.PLAN_MILP.get("served_rows", True):
         for rule in model.rules:
             rule.hold(model, stage, v, tol)
-    if settings.PLAN_MILP.get("floor_cuts", True):
+    if settings.PLAN_MILP.get("floor_cuts", False):
         model.hold_shortfalls(stage, v, tol)
 
 
