@@ -291,3 +291,19 @@ def test_lazy_greedy_order_equals_the_eager_one():
                 pool.remove(best)
         assert order == ref and marginal == ref_gain
         assert total == float(model.infants[cov & ~model.covered0].sum())
+
+
+@pytest.mark.parametrize(("threshold", "rows"), [(1000, 0), (4, 3)])
+def test_floor_cuts_auto_switch_on_large_areas(fx, monkeypatch, threshold, rows):  # noqa: F811
+    """``floor_cuts = "auto"``: the hand area has 4 allowed candidates, so with the default threshold
+    (1,000) no floor row is added; with a threshold of 4 the shortfall stage (value 0 = the floors)
+    adds one floor row per shortfall row (S1, S3, the area's share: 3)."""
+    import time
+
+    from tuoyu_geo.plan.solve import solve_lexicographic
+
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "floor_cuts": "auto"})
+    monkeypatch.setattr(settings, "FLOOR_CUTS_MIN_CANDIDATES", threshold)
+    model = _model(fx)
+    solve_lexicographic(model, solver="highs", time_limit_s=30, mip_gap=1e-4, t_start=time.perf_counter())
+    assert len(model.blocks.get("lexicographic:shortfall:floor", [])) == rows

@@ -53,7 +53,8 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
     if settings.PLAN_MILP.get("served_rows", True):
         for rule in model.rules:
             rule.hold(model, stage, v, tol)
-    if settings.PLAN_MILP.get("floor_cuts", False):
+    floor = settings.PLAN_MILP.get("floor_cuts", "auto")
+    if floor is True or (floor == "auto" and int(model.allowed.sum()) >= settings.FLOOR_CUTS_MIN_CANDIDATES):
         model.hold_shortfalls(stage, v, tol)
 
 
