@@ -307,3 +307,20 @@ def test_floor_cuts_auto_switch_on_large_areas(fx, monkeypatch, threshold, rows)
     model = _model(fx)
     solve_lexicographic(model, solver="highs", time_limit_s=30, mip_gap=1e-4, t_start=time.perf_counter())
     assert len(model.blocks.get("lexicographic:shortfall:floor", [])) == rows
+
+
+def test_cbc_optimal_after_an_abandoned_lp_is_not_trusted():
+    """CBC 2.10's log of a capacity-aware coverage stage (abridged): the LP relaxation is 1,862.3, CBC
+    gives up on an LP at the root (Cbc0006I) and ends "Optimal" at 1,860.19, while a plan serving
+    1,862.3 children exists.  Such a result is reported as not proven, with the LP value as its bound
+    (gap (1,862.3 − 1,860.19) / 1,860.19 = 1.1e-3); an ordinary optimal log is left alone."""
+    from tuoyu_geo.solvers import Status, _cbc_distrust, _gap
+
+    bad = ("Continuous objective value is 1862.3 - 0.07 seconds\n"
+           "Cbc0006I The LP relaxation is infeasible or too expensive\n"
+           "Result - Optimal solution found\n")
+    status, bound = _cbc_distrust(bad, Status.OPTIMAL, 1860.19)
+    assert status == Status.TIME_LIMIT and bound == pytest.approx(1862.3)
+    assert _gap(1860.19, bound) == pytest.approx(2.11 / 1860.19)
+    good = "Continuous objective value is 1862.3 - 0.07 seconds\nResult - Optimal solution found\n"
+    assert _cbc_distrust(good, Status.OPTIMAL, 1862.3) == (Status.OPTIMAL, 1862.3)

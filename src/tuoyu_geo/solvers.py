@@ -351,6 +351,19 @@ def _cbc_status(pulp, prob, result: str) -> Status:
     return Status.ERROR
 
 
+def _cbc_distrust(text: str, status: Status, bound: float) -> tuple[Status, float]:
+    """CBC 2.10 can give up on an LP at the root ("Cbc0006I The LP relaxation is infeasible or too
+    expensive") and still end with "Optimal solution found" — seen on a capacity-aware coverage stage
+    that it called optimal at 1,860.2 children while 1,862.3 are feasible.  Such a run is not proven:
+    it becomes ``time_limit`` with the LP relaxation ("Continuous objective value is …", a valid bound
+    in the model's sense) as its bound, so the gap shows how far it may be."""
+    if status != Status.OPTIMAL or "Cbc0006I" not in text:
+        return status, bound
+    m = re.search(r"Continuous objective value is\s+" + _CBC_NUM, text)
+    log.warning("CBC abandoned an LP relaxation at the root and still reported optimal; not counted as proven")
+    return Status.TIME_LIMIT, float(m.group(1)) if m else math.nan
+
+
 def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
     try:
         import pulp
@@ -367,6 +380,7 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
     obj = float(c @ x) if has_sol else math.nan
     m_bnd = re.search(r"(?:Lower|Upper) bound:\s+" + _CBC_NUM, text)  # in the model's own sense
     bound = float(m_bnd.group(1)) if (m_bnd and has_sol) else (obj if status == Status.OPTIMAL else math.nan)
+    status, bound = _cbc_distrust(text, status, bound)
     gap = _gap(obj, bound) if has_sol and math.isfinite(bound) else (0.0 if status == Status.OPTIMAL else math.inf)
     log.info("CBC: %s (%s) obj=%s gap=%s in %.2f s", status, result, obj, gap, secs)
     return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="cbc")
