@@ -324,3 +324,27 @@ def test_cbc_optimal_after_an_abandoned_lp_is_not_trusted():
     assert _gap(1860.19, bound) == pytest.approx(2.11 / 1860.19)
     good = "Continuous objective value is 1862.3 - 0.07 seconds\nResult - Optimal solution found\n"
     assert _cbc_distrust(good, Status.OPTIMAL, 1862.3) == (Status.OPTIMAL, 1862.3)
+
+
+def test_access_of_the_same_ids_with_a_moved_point_is_rejected(fx):  # noqa: F811
+    """Access computed for the hand area, then C2 moved 0.0005° (≈ 50 m, still in S1) east with every id kept: the
+    plan and the community scorecard refuse it (before, only ids were compared and the stale
+    distances were used silently); the unmoved area is still accepted."""
+    from shapely.geometry import Point
+    from test_plan import POL
+
+    from tuoyu_geo import DataError
+    from tuoyu_geo.indicators import community_scorecard
+    from tuoyu_geo.plan import plan_sites
+
+    area, acc = fx
+    com = area.communities.copy()
+    g = com.geometry.copy()
+    g.loc["C2"] = Point(g.loc["C2"].x + 0.0005, g.loc["C2"].y)
+    moved = area.replace(communities=com.set_geometry(g))
+    assert list(moved.communities.index) == list(area.communities.index)
+    with pytest.raises(DataError, match="computed for other inputs"):
+        plan_sites(moved, acc, POL)
+    with pytest.raises(DataError, match="computed for other inputs"):
+        community_scorecard(moved, acc, POL)
+    assert len(community_scorecard(area, acc, POL)) == 5

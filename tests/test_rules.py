@@ -193,10 +193,11 @@ WUXI = tg.load_policy("wuxi-2025")
 def test_existing_institution_of_exactly_the_minimum_size_is_designated(fx):
     """I1 (普惠) with exactly 45 places (= demonstration_min_places) is designated 测试区's
     demonstration institution; with 44 it is not, and no candidate can hold 45 (max 35): none."""
-    area, acc = fx
+    area, _ = fx
     for places, want in ((45, [{"district": "测试区", "id": "I1", "kind": "existing", "places": 45}]), (44, [])):
         a = area.replace(institutions=area.institutions.assign(places=[places, 20]))
-        plan = plan_sites(a, acc, WUXI, street_puhui_share=False)
+        # access depends on the places (2SFCA, places within reach): computed for the changed area
+        plan = plan_sites(a, tg.access.compute_access(a, WUXI), WUXI, street_puhui_share=False)
         assert plan.designated.to_dict(orient="records") == want, places
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import settings
+from ._errors import DataError
 from .area import StudyArea
 from .network import WalkNet, distance_matrix, service_areas
 from .policy import Policy, load_policy
@@ -60,6 +61,8 @@ class Access:
         ``places15_puhui`` (places within the largest threshold), ``sfca_all``, ``sfca_puhui``,
         ``g2sfca_all``, ``g2sfca_puhui`` (places per 1000 infants), ``sfca_all_per1000_pop``,
         ``sfca_puhui_per1000_pop`` (2SFCA with residents as demand: places per 1000 residents).
+    area_fingerprint : str, optional
+        :meth:`StudyArea.fingerprint` of the area it was computed for (checked by every consumer).
     """
 
     minutes: tuple[float, ...]
@@ -71,6 +74,15 @@ class Access:
     dist_institutions: sp.csr_matrix
     dist_candidates: sp.csr_matrix
     communities: pd.DataFrame
+    area_fingerprint: str | None = None
+
+    def check_area(self, area: StudyArea) -> None:
+        """Raise DataError unless this result was computed for ``area``'s points (same ids, same
+        positions, same institutions; :meth:`StudyArea.fingerprint`)."""
+        if self.area_fingerprint is not None and self.area_fingerprint != area.fingerprint():
+            raise DataError("the access result was computed for other inputs (same ids, but points moved or "
+                            "institutions changed)", file="access",
+                            fix="recompute access for this area: tuoyu_geo.access.compute_access(area, policy)")
 
     def threshold_m(self, minutes: float) -> float:
         """Metres of a threshold in :attr:`minutes`."""
@@ -253,7 +265,7 @@ def compute_access(area: StudyArea, policy: Policy | str | None = None, *, netwo
     return Access(minutes=mins, thresholds_m=MappingProxyType(th), max_distance_m=float(dmax),
                   community_ids=com.index.copy(), institution_ids=inst.index.copy(),
                   candidate_ids=cand.index.copy(), dist_institutions=d_inst, dist_candidates=d_cand,
-                  communities=out)
+                  communities=out, area_fingerprint=area.fingerprint())
 
 
 def isochrones(area: StudyArea, *, network: WalkNet | None = None, minutes: float = 15,

@@ -74,6 +74,8 @@ def _access_communities(area, access) -> pd.DataFrame:
         raise DataError("the access result does not belong to this area (communities or institutions differ"
                         + (f", e.g. {', '.join(missing)}" if missing else "") + ")", file="access",
                         fix="recompute access for this area: tuoyu_geo.access.compute_access(area, policy)")
+    if hasattr(access, "check_area"):
+        access.check_area(area)
     out = ac.copy()
     out.index = have
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyproj
 
@@ -130,6 +132,24 @@ class StudyArea:
         out["puhui_places"] = pu.groupby("street_id")["places"].sum().reindex(s.index).fillna(0).astype(int)
         out["candidates"] = self.candidates.groupby("street_id").size().reindex(s.index).fillna(0).astype(int)
         return out
+
+    def fingerprint(self) -> str:
+        """Hash of what walking access depends on: the ids and positions (WGS-84, to 1e-7°, ≈ 1 cm) of
+        communities, institutions and candidate sites, and the institutions' places, 普惠 flag and
+        category.  Results computed for one area (:class:`tuoyu_geo.access.Access`) carry it, so
+        they cannot be used with another area that merely has the same ids."""
+        h = hashlib.sha1()
+        for name, layer, cols in (("communities", self.communities, ()),
+                                  ("institutions", self.institutions, ("places", "puhui", "category")),
+                                  ("candidates", self.candidates, ())):
+            xy = np.round(np.column_stack([layer.geometry.x.to_numpy(float), layer.geometry.y.to_numpy(float)]), 7)
+            h.update(name.encode())
+            h.update("\x1f".join(map(str, layer.index)).encode("utf-8"))
+            h.update(np.ascontiguousarray(xy + 0.0).tobytes())
+            for c in cols:
+                if c in layer:
+                    h.update("\x1f".join(map(str, layer[c].tolist())).encode("utf-8"))
+        return h.hexdigest()[:16]
 
     def replace(self, **changes: Any) -> StudyArea:
         """A copy with some fields replaced (layers are re-validated by :func:`make_area`)."""

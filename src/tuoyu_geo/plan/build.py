@@ -28,6 +28,8 @@ def check_inputs(area, access, options: PlanOptions, radius_m: float) -> None:
     if any(list(map(str, ids)) != list(map(str, layer.index)) for ids, layer in pairs):
         raise DataError("the access result does not match the area (communities/candidates/institutions differ)",
                         file="access", fix="recompute access for this area: tuoyu_geo.access.compute_access(area)")
+    if hasattr(access, "check_area"):
+        access.check_area(area)
     unknown = sorted(set(options.required + options.excluded) - set(map(str, area.candidates.index)))
     if unknown:
         raise DataError(f"unknown candidate site id(s): {', '.join(unknown)}", file="candidates",
