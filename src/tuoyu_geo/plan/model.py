@@ -115,26 +115,29 @@ def max_places_within(budget: float, options: Sequence[Sequence[tuple[float, int
     costs = [c for opt in options for c, _ in opt]
     if budget < 0 or not costs:
         return 0 if budget >= 0 else None
-    step = next((u for u in (1.0, 0.5, 0.1, 0.05, 0.01)
-                 if all(abs(v / u - round(v / u)) < 1e-7 for v in [*costs, budget])), None)
-    if step is None or budget / step > 50_000:
-        step = max(budget / 50_000, 1e-9)
+    step = _cost_step([*costs, budget], top=budget, most_steps=50_000) or max(budget / 50_000, 1e-9)
     top = int(np.floor(budget / step + 1e-7))
     if len(costs) * (top + 1) > MAX_KNAPSACK_WORK:
         return None
+    return int(round(_most_value_by_cost(options, step, top)[top]))
+
+
+def _most_value_by_cost(options: Sequence[Sequence[tuple[float, float]]], step: float, top: int) -> np.ndarray:
+    """``dp[k]`` = most value of at most one choice per site (``options[j]``: (cost, value)) with cost
+    at most ``k·step`` (each cost rounded down to the grid, so an upper bound off it), k = 0 … top."""
     dp = np.zeros(top + 1)
     for opt in options:
         new = dp.copy()
-        for c, places in opt:
+        for c, v in opt:
             k = int(np.floor(c / step + 1e-7))
             if k > top:
                 continue
             if k == 0:
-                np.maximum(new, dp + places, out=new)
+                np.maximum(new, dp + v, out=new)
             else:
-                np.maximum(new[k:], dp[:-k] + places, out=new[k:])
+                np.maximum(new[k:], dp[:-k] + v, out=new[k:])
         dp = new
-    return int(round(dp[top]))
+    return dp
 
 
 def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]]) -> float:
@@ -160,10 +163,9 @@ def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]
     return float(dp[need])
 
 
-def _cost_step(values: Sequence[float], *, most_steps: int = 200_000) -> float | None:
-    """Largest of 1, 0.5, 0.1, 0.05, 0.01 dividing every value (``None`` if none does, or if the
-    largest value would need more than ``most_steps`` steps)."""
-    top = max(values, default=0.0)
+def _cost_step(values: Sequence[float], *, top: float, most_steps: int) -> float | None:
+    """Largest of 1, 0.5, 0.1, 0.05, 0.01 dividing every value (``None`` if none does, or if ``top``
+    would need more than ``most_steps`` steps)."""
     for u in (1.0, 0.5, 0.1, 0.05, 0.01):
         if all(abs(v / u - round(v / u)) < 1e-7 for v in values):
             return u if top / u <= most_steps else None
@@ -189,23 +191,14 @@ def value_envelope(options: Sequence[Sequence[tuple[float, float]]], *,
     costs = [c for opt in options for c, _ in opt]
     if not costs:
         return []
-    step = _cost_step([*costs, sum(max(c for c, _ in opt) for opt in options)])
+    total = sum(max(c for c, _ in opt) for opt in options)
+    step = _cost_step([*costs, total], top=total, most_steps=200_000)
     if step is None:
         return None
-    top = int(round(sum(max(c for c, _ in opt) for opt in options) / step))
+    top = int(round(total / step))
     if len(costs) * (top + 1) > MAX_KNAPSACK_WORK:
         return None
-    dp = np.zeros(top + 1)
-    for opt in options:
-        new = dp.copy()
-        for c, v in opt:
-            k = int(round(c / step))
-            if k == 0:
-                np.maximum(new, dp + v, out=new)
-            else:
-                np.maximum(new[k:], dp[:-k] + v, out=new[k:])
-        dp = new
-    dp = np.minimum(dp, cap)
+    dp = np.minimum(_most_value_by_cost(options, step, top), cap)
     rise = np.flatnonzero(np.diff(dp) > 1e-9) + 1
     pts = [(0.0, float(dp[0]))] + [(float(k * step), float(dp[k])) for k in rise]
     hull: list[tuple[float, float]] = []
@@ -353,9 +346,7 @@ class PlanModel:
         buys in whole sites`` (:func:`max_places_within`): the LP relaxation would buy a fraction of
         a site with the rest of the budget, and the solver cannot prove on its own that no whole
         combination does as well."""
-        last = self.n_years - 1 if upto is None and year is None else (upto if upto is not None else year)
-        opts = [[(self.site_cost(j, p), p) for p in self.feasible[j]] for j in np.flatnonzero(self.allowed)
-                if not (self.phased and self.available_year[j] > self.years[last])]
+        opts = self._row_options(np.ones(self.n_sites, bool), upto if upto is not None else year)
         most = max_places_within(budget, opts)
         if most is None or most >= sum(max((p for _, p in o), default=0) for o in opts):
             return
