@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import re
+import tempfile
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
@@ -40,6 +42,7 @@ from shapely.geometry import Point
 
 import tuoyu_geo as tg
 from tuoyu_geo import network as nw
+from tuoyu_geo.network import cache as engine_cache
 
 CRS = "EPSG:32651"
 
@@ -157,42 +160,136 @@ def part1(args) -> None:
                     r.append(i), c.append(j), v.append(dist)
         return to_csr(r, c, v, shape)
 
-    def scipy_loop():
+    def ours_arrays():
         t0 = time.perf_counter()
-        A = plain_csr(G, list(range(G.number_of_nodes())))
-        tb = time.perf_counter() - t0
+        net = nw.WalkNet.from_arrays(crs=CRS, x=x, y=y, u=eu, v=ev, length=el)
+        m = nw.distance_matrix(net, src_pts, tgt_pts, max_distance_m=cut)
+        return time.perf_counter() - t0, m
+
+    def ours_cache():
         t0 = time.perf_counter()
-        r, c, v = [], [], []
-        for i, s in enumerate(src):
-            d = dijkstra(A, directed=False, indices=int(s), limit=cut)[tgt]
-            j = np.flatnonzero(d <= cut)
-            r.append(np.full(len(j), i)), c.append(j), v.append(d[j])
-        m = to_csr(np.concatenate(r), np.concatenate(c), np.concatenate(v), shape)
-        return tb, time.perf_counter() - t0, m
+        net = engine_cache.load_engine(entry)
+        m = nw.distance_matrix(net, src_pts, tgt_pts, max_distance_m=cut)
+        return time.perf_counter() - t0, m
+
+    def scipy_recipe(warm: bool):
+        """csgraph dijkstra on a CSR built from the edges (numpy), points snapped to nodes with a KD-tree."""
+        t0 = time.perf_counter()
+        A, tree = recipe_prepare(G)
+        t1 = time.perf_counter()
+        m = recipe_query(A, tree, src_pts, tgt_pts, cut)
+        t2 = time.perf_counter()
+        return (t2 - t1 if warm else t2 - t0), m
 
     res = {}
-    res["distance_matrix (cold)"] = measure(ours_cold)
+    res["distance_matrix (cold, networkx graph)"] = measure(ours_cold)
+    with tempfile.TemporaryDirectory() as tmp:
+        net0 = nw.WalkNet.from_graph(G)
+        entry = engine_cache.save_engine(net0, Path(tmp) / "engine.npz")
+        eu, ev, el = net0.eu, net0.ev, net0.length
+        del net0
+        for label, fn in (("distance_matrix (cold, edge arrays)", ours_arrays),
+                          ("distance_matrix (cold, engine cache)", ours_cache)):
+            _, mb, (t_in, m) = measure(fn)
+            res[label] = (t_in, mb, m)
     tw, mw, (tin, m_warm) = measure(ours_warm)
     res["distance_matrix (warm)"] = (tin, mw, m_warm)
-    tl, ml, (tb, tloop, m_sc) = measure(scipy_loop)
-    res["scipy dijkstra loop"] = (tloop, ml, m_sc)
+    for warm in (False, True):
+        _, mb, (t_in, m) = measure(lambda w=warm: scipy_recipe(w))
+        res[f"scipy recipe ({'warm' if warm else 'cold'})"] = (t_in, mb, m)
     if not args.skip_networkx:
         res["networkx per source"] = measure(nx_loop)
-    report(res, ref_key="distance_matrix (cold)", extra=f"(scipy loop: + {tb:.2f} s to build its CSR)")
+    if args.pandana:
+        res.update(pandana_rows(G, src, tgt, cut, shape))
+    report(res, ref_key="distance_matrix (cold, networkx graph)")
+
+
+def recipe_prepare(G: nx.MultiDiGraph):
+    """The plain scipy recipe's preparation: symmetric CSR (shortest parallel edge) from the edge
+    list with numpy, and a KD-tree of the node coordinates."""
+    from scipy.spatial import cKDTree
+
+    nodes = list(G.nodes)
+    idx = {n: k for k, n in enumerate(nodes)}
+    ed = list(G.edges(data="length"))
+    r = np.fromiter((idx[u] for u, _, _ in ed), np.int64, len(ed))
+    c = np.fromiter((idx[v] for _, v, _ in ed), np.int64, len(ed))
+    w = np.fromiter((d for _, _, d in ed), float, len(ed))
+    r, c, w = np.concatenate([r, c]), np.concatenate([c, r]), np.concatenate([w, w])
+    o = np.lexsort((w, c, r))
+    r, c, w = r[o], c[o], w[o]
+    first = np.r_[True, (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
+    n = len(nodes)
+    A = sp.csr_matrix((w[first], (r[first], c[first])), shape=(n, n))
+    xy = np.array([[G.nodes[k]["x"], G.nodes[k]["y"]] for k in nodes])
+    return A, cKDTree(xy)
+
+
+def recipe_query(A, tree, src_pts, tgt_pts, cut: float, chunk: int = 64) -> sp.csr_matrix:
+    """Sources and targets snapped to their nearest node; dijkstra(directed=True, limit=cut) from
+    chunks of sources on the whole (symmetric) CSR."""
+    s = tree.query(np.column_stack([src_pts.x, src_pts.y]))[1]
+    t = tree.query(np.column_stack([tgt_pts.x, tgt_pts.y]))[1]
+    r, c, v = [], [], []
+    for k in range(0, len(s), chunk):
+        d = dijkstra(A, directed=True, indices=s[k:k + chunk], limit=cut)[:, t]
+        i, j = np.nonzero(d <= cut)
+        r.append(i + k), c.append(j), v.append(d[i, j])
+    return to_csr(np.concatenate(r), np.concatenate(c), np.concatenate(v), (len(s), len(t)))
+
+
+def pandana_rows(G, src, tgt, cut, shape) -> dict:
+    """pandana (contraction hierarchies): build, then nodes_in_range per source; skipped with the
+    reason when it does not import."""
+    try:
+        import pandana
+    except Exception as exc:  # noqa: BLE001
+        print(f"pandana: not available ({type(exc).__name__}: {exc})")
+        return {}
+    nodes = list(G.nodes)
+    idx = {n: k for k, n in enumerate(nodes)}
+    import pandas as pd
+
+    ed = [(u, v, d) for u, v, d in G.edges(data="length") if idx[u] < idx[v]]
+    xs = pd.Series([G.nodes[n]["x"] for n in nodes], index=nodes)
+    ys = pd.Series([G.nodes[n]["y"] for n in nodes], index=nodes)
+    e = pd.DataFrame(ed, columns=["from", "to", "length"])
+
+    def build():
+        t0 = time.perf_counter()
+        net = pandana.Network(xs, ys, e["from"], e["to"], e[["length"]], twoway=True)
+        return time.perf_counter() - t0, net
+
+    def query():
+        tb, net = build()
+        t0 = time.perf_counter()
+        col = {int(n): j for j, n in enumerate(tgt)}
+        rng_ = net.nodes_in_range([int(n) for n in src], cut)
+        pos = {int(n): i for i, n in enumerate(src)}
+        keep = rng_["destination"].map(col).notna()
+        rr = rng_.loc[keep]
+        r = rr["source"].map(pos).to_numpy()
+        cc = rr["destination"].map(col).to_numpy()
+        m = to_csr(r, cc, rr["distance"].to_numpy(), shape)
+        return tb, time.perf_counter() - t0, m
+
+    dt, mb, (tb, tq, m) = measure(query)
+    print(f"pandana: build (contraction hierarchies) {tb:.1f} s")
+    return {"pandana (query, after build)": (tq, mb, m), "pandana (build + query)": (tb + tq, mb, m)}
 
 
 def report(res: dict, *, ref_key: str, extra: str = "") -> None:
     ref = res[ref_key][2]
-    print(f"{'method':28s} {'time s':>9s} {'peak MB':>9s} {'pairs':>10s}  identical  max|Δ| m")
+    print(f"{'method':40s} {'time s':>9s} {'peak MB':>9s} {'pairs':>10s}  identical  max|Δ| m")
     for k, (dt, mb, m) in res.items():
         ok, err = same_pairs(ref, m)
-        print(f"{k:28s} {dt:9.3f} {mb:9.1f} {m.nnz:10,d}  {str(ok):9s}  {err:.1e}")
+        print(f"{k:40s} {dt:9.3f} {mb:9.1f} {m.nnz:10,d}  {str(ok):9s}  {err:.1e}")
     if extra:
         print(extra)
-    for fast in ("distance_matrix (cold)", "distance_matrix (warm)"):
-        for slow in ("networkx per source", "scipy dijkstra loop"):
-            if slow in res:
-                print(f"  {slow} / {fast}: {res[slow][0] / res[fast][0]:.1f}×")
+    for fast in (k for k in res if k.startswith("distance_matrix")):
+        ratios = ", ".join(f"{slow} {res[slow][0] / res[fast][0]:.1f}×" for slow in res
+                           if not slow.startswith("distance_matrix"))
+        print(f"  {fast}: faster than {ratios}")
 
 
 # ---------------------------------------------------------------------------------------- part 2
@@ -277,6 +374,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--skip-networkx", action="store_true")
     ap.add_argument("--skip-bundled", action="store_true")
+    ap.add_argument("--pandana", action="store_true", help="also pandana (its build takes minutes)")
     args = ap.parse_args()
     import os
     import platform

@@ -37,7 +37,7 @@ def _fresh(area: StudyArea) -> StudyArea:
     return dataclasses.replace(
         area, streets=area.streets.copy(), communities=area.communities.copy(),
         institutions=area.institutions.copy(), candidates=area.candidates.copy(),
-        graph=area.graph.copy() if area.graph is not None else None)
+        graph=area.graph.copy() if hasattr(area.graph, "copy") else area.graph)  # a WalkNet is read-only
 
 
 def shanghai_xuhui(*, policy: str | Policy | None = None, load_graph: bool = True) -> StudyArea:

@@ -12,7 +12,8 @@ A study area is a folder with one file per layer and an ``area.toml``::
     communities = "communities.geojson"
     institutions = "institutions.csv"
     candidates = "candidates.gpkg"
-    network = "walk.graphml"      # optional
+    network = "walk.graphml"      # optional: GraphML, road lines, or nodes/edges tables
+                                  # (walk.gpkg with nodes + edges layers, walk_edges.parquet)
 
 Every layer is validated; all problems of all layers are collected and raised as one
 :class:`~tuoyu_geo.DataError` naming the file, the row ids and the fix.  Nothing is written.
@@ -20,6 +21,7 @@ Every layer is validated; all problems of all layers are collected and raised as
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
@@ -33,7 +35,9 @@ from . import crs as _crs
 from ._errors import DataError, Problem
 from .area import LAYERS, StudyArea, make_area, read_layer
 from .network import WalkNet, read_network
+from .network.cache import read_walknet
 from .network.checks import check_datum, check_reach
+from .network.tables import is_table_network
 from .policy import Policy, load_policy, read_toml_text
 
 if sys.version_info >= (3, 11):
@@ -146,7 +150,15 @@ def _read_layers(folder: Path, lay: Mapping[str, str], input_crs: str | pyproj.C
     return frames
 
 
-def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_graph: bool = True) -> StudyArea:
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long for the file system: read_network reports it
+        return False
+
+
+def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_graph: bool = True,
+              cache: bool = True) -> StudyArea:
     """Read and validate a study-area folder (see the module docstring for ``area.toml``).
 
     Parameters
@@ -157,6 +169,9 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
         Override the profile named in ``area.toml``.
     load_graph : bool
         Read the walk network (``layers.network``) if given.
+    cache : bool
+        For a GeoPackage (``nodes``/``edges`` layers) or Parquet network: use and fill the engine
+        cache (:mod:`tuoyu_geo.network.cache`), so that the next run reads the prepared engine.
 
     Returns
     -------
@@ -195,19 +210,30 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     files: dict[str, str] = {}
     frames = _read_layers(folder, lay, input_crs, files)
     graph = None
+    tables = False
     if load_graph and lay.get("network"):
-        files["network"] = str(folder / lay["network"])
-        net_crs = _crs.parse_crs(conf.get("network_crs", "wgs84"), file="area.toml")
-        graph = read_network(folder / lay["network"],
-                             input_crs=net_crs if isinstance(net_crs, str) else net_crs.to_string())
+        npath = folder / lay["network"]
+        files["network"] = str(npath)
+        tables = _is_file(npath) and is_table_network(npath)
+        if not tables:
+            net_crs = _crs.parse_crs(conf.get("network_crs", "wgs84"), file="area.toml")
+            graph = read_network(npath, input_crs=net_crs if isinstance(net_crs, str) else net_crs.to_string())
     fnames = {k: Path(v).name for k, v in files.items()}
     area = make_area(streets=frames["streets"], communities=frames["communities"],
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
                      graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
                      input_crs=str(conf.get("crs")), folder=folder, files=files,
                      attribution=conf.get("attribution", ""), file_names=fnames)
+    if tables:  # nodes/edges tables: straight to the engine (cached), no networkx graph
+        if str(conf.get("network_crs", "wgs84")).lower() not in ("wgs84", "epsg:4326"):
+            raise DataError(f"network_crs = {conf.get('network_crs')!r} applies to road lines; "
+                            f"{npath.name} is a nodes/edges network with its own CRS", file="area.toml",
+                            fix="remove network_crs, or convert the network's coordinates to WGS-84 first "
+                                "(tuoyu_geo.crs.convert_geoseries)")
+        area = dataclasses.replace(area, graph=read_walknet(files["network"], metric_crs=area.metric_crs,
+                                                            cache=cache))
     if area.graph is not None:
-        net = WalkNet.from_graph(area.graph)
+        net = WalkNet.from_area(area)
         if isinstance(input_crs, str):
             check_datum(area, input_crs, fnames, net=net, network_crs=str(conf.get("network_crs", "wgs84")))
         check_reach(area, fnames, net=net)

@@ -47,8 +47,11 @@ class StudyArea:
         or "population share".  ``institutions.puhui`` is a bool.
     policy : Policy
         The policy the estimated infants were computed with (see :meth:`with_policy`).
-    graph : networkx.MultiDiGraph or None
-        Walk graph projected to ``metric_crs`` (edge ``length`` in metres), if the area has one.
+    graph : networkx.MultiDiGraph, WalkNet or None
+        Walk network in ``metric_crs`` (edge ``length`` in metres), if the area has one: a networkx
+        graph (GraphML, road lines, in-memory graphs) or, for networks read from nodes/edges
+        tables (GeoPackage, Parquet), the :class:`~tuoyu_geo.network.WalkNet` engine itself (no
+        networkx graph is built).  Use ``WalkNet.from_area(area)`` to compute on either.
     metric_crs : str
         Local metric CRS (UTM zone of the area) used for every distance.
     input_crs : str
@@ -209,6 +212,8 @@ def _metric_crs(streets: gpd.GeoDataFrame) -> str:
 def _project_graph(graph: Any, metric_crs: str) -> Any:
     import osmnx as ox
 
+    if not hasattr(graph, "graph") and hasattr(graph, "to_crs"):  # a WalkNet engine (network layer)
+        return graph.to_crs(metric_crs)
     gcrs = graph.graph.get("crs")
     if gcrs is not None and pyproj.CRS.from_user_input(gcrs).equals(pyproj.CRS.from_user_input(metric_crs)):
         return graph
@@ -231,8 +236,8 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         Policy profile or its name; missing ``infants`` are estimated from births (its
         ``infant_survival``) or population (its ``infant_share``), flagged in ``infants_estimated``
         and ``infants_source`` (see :meth:`StudyArea.with_policy`).
-    graph : networkx.MultiDiGraph, optional
-        Walk graph; projected to ``metric_crs`` if it is not already.
+    graph : networkx.MultiDiGraph or WalkNet, optional
+        Walk network; projected to ``metric_crs`` if it is not already.
     metric_crs : str, optional
         Metric CRS; default the UTM zone of the streets' centre.
     file_names : mapping, optional

@@ -4,7 +4,9 @@ sparse cutoff walking distances, service areas) and the checks of an area agains
 Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, osmnx downloads),
 :mod:`~tuoyu_geo.network.engine` (:class:`WalkNet`, :class:`Snap`, :func:`distance_matrix`,
 :func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
-:mod:`~tuoyu_geo.network.checks` (datum and reach checks).
+:mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.tables` (nodes/edges
+GeoPackage and Parquet networks, read straight to a WalkNet), :mod:`~tuoyu_geo.network.cache` (prepared
+engines cached by the input files' hashes).
 
 Every function that computes on a network takes a :class:`WalkNet` or a networkx graph; with a
 graph a WalkNet is built for that call only — build one with ``WalkNet.from_graph(G)`` and pass it
@@ -24,8 +26,10 @@ from .build import (
     read_network,
     save_graph,
 )
+from .cache import read_walknet
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
 from .service import service_areas
+from .tables import read_network_tables, save_network
 
 __all__ = [
     "NON_WALK_HIGHWAYS",
@@ -41,7 +45,10 @@ __all__ = [
     "load_graph",
     "node_distances",
     "read_network",
+    "read_network_tables",
+    "read_walknet",
     "save_graph",
+    "save_network",
     "service_areas",
     "snap_points",
 ]

@@ -104,7 +104,7 @@ def _net_of(area: StudyArea, net: WalkNet | None) -> WalkNet:
         return net
     if area.graph is None:
         raise ValueError("the area has no walk network")
-    return WalkNet.from_graph(area.graph)
+    return WalkNet.from_area(area)
 
 
 def _probes(area: StudyArea) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -33,9 +33,11 @@ call.  Ties between equidistant edges at a node do not matter: the attachment po
 from __future__ import annotations
 
 import logging
-from array import array
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain
 from typing import Any
 
 import networkx as nx
@@ -58,59 +60,115 @@ __all__ = ["Snap", "WalkNet", "as_net", "distance_matrix", "node_distances", "sn
 
 # ------------------------------------------------------------------------------ building
 
-def _edge_table(G: nx.MultiDiGraph, idx: dict[Any, int]) -> tuple[np.ndarray, ...]:
-    """(u index, v index, length, key, geometry) of every directed edge, in adjacency order."""
-    # C arrays, not lists: no per-edge Python int/float objects are kept while building
-    eu, ev, lens = array("q"), array("q"), array("d")
-    keys: list[Any] = []
-    geoms: list[Any] = []
+_NAN = float("nan")
+_get_length = operator.methodcaller("get", "length", _NAN)
+_get_geometry = operator.methodcaller("get", "geometry")
+_LENGTH_FIX = "build the graph with osmnx or tuoyu_geo.network (they add 'length')"
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (never a 2-D array of tuples)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _plain(values: Sequence[Any]) -> list[Any]:
+    """``values`` as a list of plain Python objects (numpy scalars → int/float/str)."""
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """(u index, v index, length, {key: attributes} per adjacent pair) of every directed edge, in
+    adjacency order; see :func:`_pick` for the keys and geometries of chosen edges.
+
+    C-level passes over the adjacency dicts (``itertools.chain``, ``map``, ``np.fromiter``): no
+    Python bytecode runs per edge.
+    """
+    idx = dict(zip(nodes, range(len(nodes)), strict=True))
+    adj = getattr(G, "_adj", G.adj)
+    if G.is_multigraph():
+        kds = list(chain.from_iterable(map(dict.values, adj.values())))
+    else:
+        kds = [{0: d} for nbrs in adj.values() for d in nbrs.values()]
+    deg = np.fromiter(map(len, adj.values()), np.int64, len(adj))
+    eu = np.repeat(np.fromiter(map(idx.__getitem__, adj), np.int64, len(adj)), deg)
+    ev = np.fromiter(map(idx.__getitem__, chain.from_iterable(adj.values())), np.int64, len(kds))
+    mult = np.fromiter(map(len, kds), np.int64, len(kds))
+    if len(mult) and not (mult == 1).all():
+        eu, ev = np.repeat(eu, mult), np.repeat(ev, mult)
     try:
-        for u, nbrs in getattr(G, "_adj", G.adj).items():
-            iu = idx[u]
-            for v, kd in nbrs.items():
-                iv = idx[v]
-                for k, d in kd.items():
-                    eu.append(iu)
-                    ev.append(iv)
-                    lens.append(d.get("length", np.nan))
-                    keys.append(k)
-                    geoms.append(d.get("geometry"))
-    except TypeError:
-        raise NetworkError("graph edges need a numeric 'length' (metres)",
-                           fix="build the graph with osmnx or tuoyu_geo.network (they add 'length')") from None
-    karr = np.empty(len(keys), dtype=object)
-    karr[:] = keys
-    garr = np.empty(len(geoms), dtype=object)
-    garr[:] = geoms
-    return (np.frombuffer(eu, dtype=np.int64).copy(), np.frombuffer(ev, dtype=np.int64).copy(),
-            np.frombuffer(lens, dtype=float).copy(), karr, garr)
+        lens = np.fromiter(map(_get_length, chain.from_iterable(map(dict.values, kds))), float, len(eu))
+    except (TypeError, ValueError):
+        raise NetworkError("graph edges need a numeric 'length' (metres)", fix=_LENGTH_FIX) from None
+    return eu, ev, lens, kds
 
 
-def _one_per_street(a_all: np.ndarray, b_all: np.ndarray, l_all: np.ndarray) -> np.ndarray:
-    """Positions kept after dropping the reverse twin of every two-way street (same ends, same length)."""
-    lo_, hi_ = np.minimum(a_all, b_all), np.maximum(a_all, b_all)
-    o = np.lexsort((np.round(np.nan_to_num(l_all, nan=-1.0), 6), hi_, lo_))
-    first = np.ones(len(o), dtype=bool)
-    if len(o) > 1:
-        lr = np.round(np.nan_to_num(l_all[o], nan=-1.0), 6)
-        first[1:] = (lo_[o][1:] != lo_[o][:-1]) | (hi_[o][1:] != hi_[o][:-1]) | (lr[1:] != lr[:-1])
+def _pick(kds: list, n_edges: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, geometries) of the edges at positions ``keep`` (C-level passes over the kept ones only
+    when every adjacent pair has one edge)."""
+    keep = keep.tolist()  # Python ints index lists ~3× faster than numpy ints
+    if len(kds) == n_edges:  # one edge per adjacent pair (the usual case)
+        chosen = list(map(kds.__getitem__, keep))
+        keys = list(map(next, map(iter, chosen)))
+        geoms = list(map(_get_geometry, map(next, map(iter, map(dict.values, chosen)))))
+    else:
+        ds = list(chain.from_iterable(map(dict.values, kds)))
+        allkeys = list(chain.from_iterable(kds))
+        keys = list(map(allkeys.__getitem__, keep))
+        geoms = list(map(_get_geometry, map(ds.__getitem__, keep)))
+    return _objects(keys), _objects(geoms)
+
+
+def _one_per_street(a_all: np.ndarray, b_all: np.ndarray, l_all: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Positions kept after dropping the reverse twin of every two-way street (same ends, same length).
+
+    The first edge (in input order) of every group with the same unordered ends and the same length
+    rounded to 1e-6 m is kept; the positions are returned sorted.  One int64 ``argsort`` of the
+    unordered ends; only runs of three or more edges between the same two nodes (parallel
+    streets) are sorted by length as well.
+    """
+    n = int(max(a_all.max(initial=-1), b_all.max(initial=-1)) + 1) if n is None else n
+    lohi = np.minimum(a_all, b_all) * np.int64(max(n, 1)) + np.maximum(a_all, b_all)
+    lr = np.round(np.nan_to_num(l_all, nan=-1.0), 6)
+    o = np.argsort(lohi, kind="stable")
+    k = lohi[o]
+    new_run = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+    run = np.cumsum(new_run) - 1
+    size = np.bincount(run) if len(run) else np.zeros(0, np.int64)
+    big = size[run] > 2
+    if big.any():  # parallel streets: order the run by length too (stable: input order within a length)
+        pos = np.flatnonzero(big)
+        sub = o[pos]
+        o[pos] = sub[np.lexsort((lr[sub], lohi[sub]))]
+    r = lr[o]
+    first = new_run.copy()
+    first[1:] |= r[1:] != r[:-1]
     return np.sort(o[first])
 
 
 def _adjacency(eu: np.ndarray, ev: np.ndarray, length: np.ndarray, n: int) -> sp.csr_matrix:
-    """Undirected CSR adjacency; parallel edges count with their shortest length; no self-loops."""
+    """Undirected CSR adjacency; parallel edges count with their shortest length; no self-loops.
+
+    Built directly in CSR form: one int64 ``argsort`` of ``row * n + col`` and a per-run minimum.
+    """
     loop = eu == ev
     r = np.concatenate([eu[~loop], ev[~loop]])
     c = np.concatenate([ev[~loop], eu[~loop]])
     w = np.concatenate([length[~loop], length[~loop]])
-    if len(r):  # min length over parallel edges
-        o = np.lexsort((w, c, r))
-        r, c, w = r[o], c[o], w[o]
-        first = np.ones(len(r), dtype=bool)
-        first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-        r, c, w = r[first], c[first], w[first]
-    adj = sp.csr_matrix((w, (r, c)), shape=(n, n))
-    adj.sort_indices()
+    if len(r) == 0:
+        return sp.csr_matrix((n, n))
+    key = r * np.int64(n) + c
+    o = np.argsort(key, kind="stable")
+    key, w = key[o], w[o]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    w = np.minimum.reduceat(w, start)  # shortest of parallel edges
+    key = key[start]
+    rows, cols = key // n, key % n
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    adj = sp.csr_matrix((w, cols, indptr), shape=(n, n))
+    adj.has_sorted_indices = True
     return adj
 
 
@@ -126,9 +184,16 @@ class WalkNet:
     street dropped) with its length, key and geometry, an STRtree of the edge lines, the
     undirected CSR adjacency (shortest parallel edge) and the node × edge incidence.
 
-    Build it with :meth:`from_graph`; pass it to :func:`snap_points`, :func:`distance_matrix`,
-    :func:`node_distances`, :func:`~tuoyu_geo.network.service_areas` and the checks to reuse it.
-    The graph must not change afterwards (build a new WalkNet from a changed graph).
+    Build it with :meth:`from_graph` (a networkx graph), :meth:`from_edges` (edge and node
+    GeoDataFrames, e.g. read from a GeoPackage or Parquet file) or :meth:`from_arrays`; pass it to
+    :func:`snap_points`, :func:`distance_matrix`, :func:`node_distances`,
+    :func:`~tuoyu_geo.network.service_areas` and the checks to reuse it.  The graph must not
+    change afterwards (build a new WalkNet from a changed graph).
+
+    Building is vectorised: one pass of C-level comprehensions over a networkx graph's adjacency
+    (none for tables), then numpy.  Edge lines, their lengths, the STRtree, the incidence and the
+    x-order are built on first use (straight lines from the node coordinates where an edge has
+    no geometry, with ``shapely.linestrings``).
 
     Attributes
     ----------
@@ -148,53 +213,95 @@ class WalkNet:
         ``n_nodes × n_edges`` (1 where the node is an end of the edge).
     euclid_ratio : float
         Lower bound of ``length / geometry length`` (≤ 1), used to bound searches.
-    source : networkx.MultiDiGraph
-        The graph it was built from.
+    source : networkx.MultiDiGraph or None
+        The graph it was built from (None when built from tables or arrays).
     """
 
     def __init__(self, G: nx.MultiDiGraph):
-        self.crs = graph_crs(G)
+        crs = graph_crs(G)
         nodes = list(G.nodes)
-        self.nodes = np.empty(len(nodes), dtype=object)
-        self.nodes[:] = nodes
         nd = getattr(G, "_node", G.nodes)  # raw dicts: the views are ~5× slower on 10⁵ nodes
-        self.x = np.fromiter((nd[n]["x"] for n in nodes), dtype=float, count=len(nodes))
-        self.y = np.fromiter((nd[n]["y"] for n in nodes), dtype=float, count=len(nodes))
-        a_all, b_all, l_all, keys, geoms = _edge_table(G, {n: i for i, n in enumerate(nodes)})
-        keep = _one_per_street(a_all, b_all, l_all)
-        self.eu, self.ev, self.length, self.key = a_all[keep], b_all[keep], l_all[keep], keys[keep]
+        x = np.array([d["x"] for d in nd.values()], dtype=float)
+        y = np.array([d["y"] for d in nd.values()], dtype=float)
+        a_all, b_all, l_all, kds = _graph_edges(G, nodes)
+        keep = _one_per_street(a_all, b_all, l_all, len(nodes))
+        key, geoms = _pick(kds, len(a_all), keep)
+        self._setup(crs=crs, nodes=_objects(nodes), x=x, y=y, eu=a_all[keep], ev=b_all[keep], length=l_all[keep],
+                    key=key, geoms=geoms, source=G)
+
+    def _setup(self, *, crs: Any, nodes: np.ndarray, x: np.ndarray, y: np.ndarray, eu: np.ndarray, ev: np.ndarray,
+               length: np.ndarray, key: np.ndarray, geoms: np.ndarray | None, source: Any = None) -> None:
+        """Store the (already de-duplicated) edge table and build the adjacency."""
+        self.crs = pyproj.CRS.from_user_input(crs)
+        self.nodes, self.x, self.y = nodes, np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        self.eu, self.ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
+        self.length, self.key = np.asarray(length, dtype=float), key
         if len(self.length) == 0:
             raise NetworkError("the walk graph has no edges", fix="give a walk network covering the study area")
         if np.isnan(self.length).any() or (self.length < 0).any():
-            raise NetworkError("graph edges need a non-negative 'length' (metres)",
-                               fix="build the graph with osmnx or tuoyu_geo.network (they add 'length')")
-        self.geoms = self._lines(geoms[keep])
-        self.geom_len = shapely.length(self.geoms)
-        self.tree = shapely.STRtree(self.geoms)
-        # lower bound network/Euclidean (edge lengths may be a bit shorter than projected geometry)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(self.geom_len > 0, self.length / self.geom_len, np.inf)
-        self.euclid_ratio = float(min(1.0, np.min(ratio))) if len(ratio) else 1.0
-        n, ne = len(nodes), len(self.length)
-        self.adj = _adjacency(self.eu, self.ev, self.length, n)
-        self.incidence = sp.csr_matrix((np.ones(2 * ne), (np.concatenate([self.eu, self.ev]),
-                                                          np.tile(np.arange(ne), 2))), shape=(n, ne))
-        self.xorder = np.argsort(self.x, kind="stable")
-        self.xsorted = self.x[self.xorder]
-        self.source = G
-        self._size = _size(G)
+            raise NetworkError("graph edges need a non-negative 'length' (metres)", fix=_LENGTH_FIX)
+        #: the given edge lines (None where an edge is a straight segment between its ends)
+        self.given_geoms = geoms if geoms is not None else np.full(len(self.length), None, dtype=object)
+        self.adj = _adjacency(self.eu, self.ev, self.length, len(nodes))
+        self.source = source
+        self._size = _size(source) if source is not None else None
         self._warned: set[tuple[float, tuple[str, ...]]] = set()  # far-point warnings already logged
 
-    def _lines(self, geoms: np.ndarray) -> np.ndarray:
-        """Edge geometries; straight lines between the end nodes where the graph has none."""
-        g = np.empty(len(geoms), dtype=object)
-        g[:] = list(geoms)
-        missing = np.array([x is None for x in g], dtype=bool)
+    @classmethod
+    def _from_parts(cls, **parts: Any) -> WalkNet:
+        """A WalkNet from a de-duplicated edge table (see :meth:`_setup`)."""
+        self = cls.__new__(cls)
+        self._setup(**parts)
+        return self
+
+    # ------------------------------------------------------------ lazily built parts
+
+    @cached_property
+    def geoms(self) -> np.ndarray:
+        """Edge geometries; straight lines between the end nodes where none was given."""
+        g = self.given_geoms.copy()
+        missing = shapely.is_missing(g)
         if missing.any():
             a, b = self.eu[missing], self.ev[missing]
             pts = np.stack([np.stack([self.x[a], self.y[a]], 1), np.stack([self.x[b], self.y[b]], 1)], 1)
             g[missing] = shapely.linestrings(pts)
         return g
+
+    @cached_property
+    def geom_len(self) -> np.ndarray:
+        """Length of every edge geometry (CRS units)."""
+        return shapely.length(self.geoms)
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """STRtree over :attr:`geoms`."""
+        return shapely.STRtree(self.geoms)
+
+    @cached_property
+    def euclid_ratio(self) -> float:
+        """Lower bound network/Euclidean (edge lengths may be a bit shorter than projected geometry)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(self.geom_len > 0, self.length / self.geom_len, np.inf)
+        return float(min(1.0, np.min(ratio))) if len(ratio) else 1.0
+
+    @cached_property
+    def incidence(self) -> sp.csr_matrix:
+        """``n_nodes × n_edges`` incidence (1 where the node is an end of the edge)."""
+        ne = len(self.length)
+        return sp.csr_matrix((np.ones(2 * ne), (np.concatenate([self.eu, self.ev]), np.tile(np.arange(ne), 2))),
+                             shape=(self.n_nodes, ne))
+
+    @cached_property
+    def xorder(self) -> np.ndarray:
+        """Node positions sorted by x."""
+        return np.argsort(self.x, kind="stable")
+
+    @cached_property
+    def xsorted(self) -> np.ndarray:
+        """Node x coordinates in :attr:`xorder`."""
+        return self.x[self.xorder]
+
+    # ------------------------------------------------------------ constructors
 
     @classmethod
     def from_graph(cls, G: nx.MultiDiGraph) -> WalkNet:
@@ -208,8 +315,92 @@ class WalkNet:
         return cls(G)
 
     @classmethod
+    def from_arrays(cls, *, crs: Any, x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray,
+                    length: np.ndarray, node_ids: Sequence[Any] | None = None, key: Sequence[Any] | None = None,
+                    geometry: Sequence[Any] | None = None) -> WalkNet:
+        """Build the engine from node coordinates and an edge table of node positions.
+
+        Parameters
+        ----------
+        crs : CRS-like
+            CRS of ``x``/``y`` and the geometries (metric for snapping).
+        x, y : array
+            Node coordinates.
+        u, v : array of int
+            Edge ends as positions into ``x``/``y``; an edge listed both ways (with the same
+            length) counts once; every edge is walkable both ways.
+        length : array of float
+            Edge length (m, ≥ 0).
+        node_ids : sequence, optional
+            Node ids (default the positions).
+        key : sequence, optional
+            Multigraph key per edge (default 0).
+        geometry : sequence of shapely LineStrings or None, optional
+            Edge lines from ``u`` to ``v``; None (or missing) for a straight segment.
+
+        Raises
+        ------
+        NetworkError
+            No edges, negative or missing lengths, or edge ends that are not node positions.
+        """
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        n = len(x)
+        u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        if len(u) and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n):
+            raise NetworkError("edge ends are not node positions", fix="give u/v as positions into x/y")
+        length = np.asarray(length, dtype=float)
+        keep = _one_per_street(u, v, length, n)
+        ids = _objects(list(range(n)) if node_ids is None else _plain(node_ids))
+        karr = np.zeros(len(u), dtype=object) if key is None else _objects(_plain(key))
+        garr = None if geometry is None else _objects(list(geometry))[keep]
+        return cls._from_parts(crs=crs, nodes=ids, x=x, y=y, eu=u[keep], ev=v[keep], length=length[keep],
+                               key=karr[keep], geoms=garr)
+
+    @classmethod
+    def from_edges(cls, edges: Any, nodes: Any = None, *, crs: Any = None) -> WalkNet:
+        """Build the engine from an edge GeoDataFrame (and optionally a node GeoDataFrame).
+
+        Parameters
+        ----------
+        edges : GeoDataFrame
+            Columns (or index levels, as from ``osmnx.graph_to_gdfs``) ``u`` and ``v`` (node ids),
+            optional ``key`` and ``length`` (m; computed from the geometry when absent), and a
+            LineString geometry from ``u`` to ``v`` (may be empty for a straight segment when
+            ``nodes`` is given).
+        nodes : GeoDataFrame or DataFrame, optional
+            Indexed by node id (or with an ``osmid`` column), with ``x``/``y`` columns or point
+            geometries.  Without it the nodes are the edge geometries' end points.
+        crs : CRS-like, optional
+            Default the CRS of ``edges``.
+
+        Raises
+        ------
+        NetworkError
+            No CRS, no edges, edge ends missing from ``nodes``, or bad lengths.
+        """
+        from .tables import edge_arrays
+
+        return cls.from_arrays(**edge_arrays(edges, nodes, crs=crs))
+
+    def to_crs(self, crs: Any) -> WalkNet:
+        """The same network in another CRS (coordinates and geometries transformed; lengths kept)."""
+        crs = pyproj.CRS.from_user_input(crs)
+        if crs.equals(self.crs):
+            return self
+        tr = pyproj.Transformer.from_crs(self.crs, crs, always_xy=True)
+        x, y = tr.transform(self.x, self.y)
+        g = self.given_geoms
+        given = ~shapely.is_missing(g)
+        if given.any():
+            g = g.copy()
+            g[given] = shapely.transform(g[given], lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+        return WalkNet._from_parts(crs=crs, nodes=self.nodes, x=np.asarray(x), y=np.asarray(y), eu=self.eu,
+                                   ev=self.ev, length=self.length, key=self.key, geoms=g)
+
+    @classmethod
     def from_area(cls, area: Any) -> WalkNet:
-        """Build the engine of a study area's walk graph (``area.graph``).
+        """The engine of a study area's walk network (``area.graph``: the WalkNet itself, or one
+        built from its networkx graph).
 
         Raises
         ------
@@ -220,6 +411,8 @@ class WalkNet:
             raise NetworkError(f"study area {area.name!r} has no walk network",
                                fix="add layers.network (GraphML or road lines) to area.toml, or download one with "
                                    "`tuoyu-geo fetch-network PLACE --out FILE`")
+        if isinstance(area.graph, WalkNet):
+            return area.graph
         return cls(area.graph)
 
     @property
