@@ -2,8 +2,8 @@
 seconds.
 
 An entry is one uncompressed ``.npz`` file (numpy arrays only, read with ``allow_pickle=False``):
-node ids and coordinates, the de-duplicated edge table (ends, length, key) and the given edge
-lines as flat coordinates, all in the area's metric CRS.  The STRtree is not stored: rebuilding
+node ids and coordinates, the de-duplicated edge table (ends, length, key), the given edge lines
+as flat coordinates and the CSR adjacency, all in the area's metric CRS.  The STRtree is not stored: rebuilding
 it is as fast as reading it back (it is built on the first snap).
 
 The entry's name is a SHA-256 over the cache format version, the metric CRS and, for every input
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyproj
+import scipy.sparse as sp
 import shapely
 
 from .. import settings
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CACHE_VERSION", "cache_key", "engine_cache_dir", "load_engine", "read_walknet", "save_engine"]
 
 #: bump when the entry layout or the engine's edge table changes
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _CHUNK = 1 << 22
 
 
@@ -77,6 +78,8 @@ def cache_key(files: list[Path], metric_crs: Any) -> str:
 
 def _ids(values: np.ndarray) -> tuple[np.ndarray, str]:
     """Ids as a plain numpy array and their kind (``int`` or ``str``)."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64), "int"
     lst = values.tolist()
     if all(type(v) is int for v in lst):
         return np.asarray(lst, dtype=np.int64), "int"
@@ -94,13 +97,14 @@ def save_engine(net: WalkNet, path: str | Path, *, key: str = "") -> Path:
     path = Path(path)
     given = ~shapely.is_missing(net.given_geoms)
     coords, owner = shapely.get_coordinates(net.given_geoms[given], return_index=True)
-    nodes, nodes_kind = _ids(net.nodes)
+    nodes, nodes_kind = _ids(net._node_ids)
     keys, key_kind = _ids(net.key)
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, version=np.int64(CACHE_VERSION), key=np.str_(key), crs=np.str_(net.crs.to_wkt()),
                  nodes=nodes, nodes_kind=np.str_(nodes_kind), x=net.x, y=net.y, eu=net.eu, ev=net.ev,
                  length=net.length, edge_key=keys, key_kind=np.str_(key_kind), geom_edges=np.flatnonzero(given),
-                 geom_owner=owner.astype(np.int64), geom_xy=coords)
+                 geom_owner=owner.astype(np.int64), geom_xy=coords, adj_indptr=net.adj.indptr,
+                 adj_indices=net.adj.indices, adj_data=net.adj.data)
     return path
 
 
@@ -123,7 +127,7 @@ def load_engine(path: str | Path, *, key: str | None = None) -> WalkNet:
     except Exception as exc:  # noqa: BLE001 - zip, header and read errors alike mean a bad entry
         raise ValueError(f"unreadable engine cache entry ({type(exc).__name__}: {exc})") from None
     need = {"version", "key", "crs", "nodes", "nodes_kind", "x", "y", "eu", "ev", "length", "edge_key", "key_kind",
-            "geom_edges", "geom_owner", "geom_xy"}
+            "geom_edges", "geom_owner", "geom_xy", "adj_indptr", "adj_indices", "adj_data"}
     if not need <= set(d):
         raise ValueError(f"engine cache entry lacks {sorted(need - set(d))}")
     if int(d["version"]) != CACHE_VERSION:
@@ -136,14 +140,20 @@ def load_engine(path: str | Path, *, key: str | None = None) -> WalkNet:
           and ne > 0 and min(d["eu"].min(), d["ev"].min()) >= 0 and max(d["eu"].max(), d["ev"].max()) < n
           and len(go) == len(gxy) and (len(ge) == 0 or (ge.min() >= 0 and ge.max() < ne))
           and (len(go) == 0 or (go.min() >= 0 and go.max() < len(ge))) and gxy.ndim == 2)
+    ip, ix, ad = d["adj_indptr"], d["adj_indices"], d["adj_data"]
+    ok = ok and (len(ip) == n + 1 and ip[0] == 0 and ip[-1] == len(ix) == len(ad) and bool(np.all(np.diff(ip) >= 0))
+                 and (len(ix) == 0 or (ix.min() >= 0 and ix.max() < n)))
     if not ok:
         raise ValueError("engine cache entry is inconsistent (truncated or damaged)")
+    adj = sp.csr_matrix((ad, ix, ip), shape=(n, n))
+    adj.has_sorted_indices = True
     geoms = np.full(ne, None, dtype=object)
     if len(ge):
         geoms[ge] = shapely.linestrings(gxy, indices=go)
-    return WalkNet._from_parts(crs=pyproj.CRS.from_wkt(str(d["crs"])), nodes=_restore(d["nodes"], str(d["nodes_kind"])),
-                               x=d["x"], y=d["y"], eu=d["eu"], ev=d["ev"], length=d["length"],
-                               key=_restore(d["edge_key"], str(d["key_kind"])), geoms=geoms)
+    nodes = d["nodes"] if str(d["nodes_kind"]) == "int" else _restore(d["nodes"], "str")
+    return WalkNet._from_parts(crs=pyproj.CRS.from_wkt(str(d["crs"])), nodes=nodes, x=d["x"], y=d["y"], eu=d["eu"],
+                               ev=d["ev"], length=d["length"], key=_restore(d["edge_key"], str(d["key_kind"])),
+                               geoms=geoms, adj=adj)
 
 
 def read_walknet(path: str | Path, *, metric_crs: Any, cache: bool = True,

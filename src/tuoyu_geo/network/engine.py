@@ -230,10 +230,15 @@ class WalkNet:
                     key=key, geoms=geoms, source=G)
 
     def _setup(self, *, crs: Any, nodes: np.ndarray, x: np.ndarray, y: np.ndarray, eu: np.ndarray, ev: np.ndarray,
-               length: np.ndarray, key: np.ndarray, geoms: np.ndarray | None, source: Any = None) -> None:
-        """Store the (already de-duplicated) edge table and build the adjacency."""
-        self.crs = pyproj.CRS.from_user_input(crs)
-        self.nodes, self.x, self.y = nodes, np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+               length: np.ndarray, key: np.ndarray, geoms: np.ndarray | None, source: Any = None,
+               adj: sp.csr_matrix | None = None) -> None:
+        """Store the (already de-duplicated) edge table and build the adjacency (unless given).
+
+        ``nodes`` may be an object array or a plain int64/str array (turned into Python objects on
+        first use of :attr:`nodes`)."""
+        self.crs = crs if isinstance(crs, pyproj.CRS) else pyproj.CRS.from_user_input(crs)
+        self._node_ids = nodes
+        self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         self.eu, self.ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
         self.length, self.key = np.asarray(length, dtype=float), key
         if len(self.length) == 0:
@@ -242,7 +247,7 @@ class WalkNet:
             raise NetworkError("graph edges need a non-negative 'length' (metres)", fix=_LENGTH_FIX)
         #: the given edge lines (None where an edge is a straight segment between its ends)
         self.given_geoms = geoms if geoms is not None else np.full(len(self.length), None, dtype=object)
-        self.adj = _adjacency(self.eu, self.ev, self.length, len(nodes))
+        self.adj = adj if adj is not None else _adjacency(self.eu, self.ev, self.length, len(nodes))
         self.source = source
         self._size = _size(source) if source is not None else None
         self._warned: set[tuple[float, tuple[str, ...]]] = set()  # far-point warnings already logged
@@ -255,6 +260,12 @@ class WalkNet:
         return self
 
     # ------------------------------------------------------------ lazily built parts
+
+    @cached_property
+    def nodes(self) -> np.ndarray:
+        """Graph node ids (object array of Python objects); position = internal node index."""
+        ids = self._node_ids
+        return ids if ids.dtype == object else _objects(ids.tolist())
 
     @cached_property
     def geoms(self) -> np.ndarray:
@@ -300,6 +311,12 @@ class WalkNet:
     def xsorted(self) -> np.ndarray:
         """Node x coordinates in :attr:`xorder`."""
         return self.x[self.xorder]
+
+    def prepare(self) -> WalkNet:
+        """Build every lazily built part now (edge lines, STRtree, incidence, x-order); returns self."""
+        for name in ("geoms", "geom_len", "tree", "euclid_ratio", "incidence", "xorder", "xsorted"):
+            getattr(self, name)
+        return self
 
     # ------------------------------------------------------------ constructors
 
@@ -350,7 +367,12 @@ class WalkNet:
             raise NetworkError("edge ends are not node positions", fix="give u/v as positions into x/y")
         length = np.asarray(length, dtype=float)
         keep = _one_per_street(u, v, length, n)
-        ids = _objects(list(range(n)) if node_ids is None else _plain(node_ids))
+        if node_ids is None:
+            ids = np.arange(n, dtype=np.int64)
+        elif isinstance(node_ids, np.ndarray) and node_ids.dtype.kind in "iuU":
+            ids = node_ids
+        else:
+            ids = _objects(_plain(node_ids))
         karr = np.zeros(len(u), dtype=object) if key is None else _objects(_plain(key))
         garr = None if geometry is None else _objects(list(geometry))[keep]
         return cls._from_parts(crs=crs, nodes=ids, x=x, y=y, eu=u[keep], ev=v[keep], length=length[keep],
@@ -394,8 +416,8 @@ class WalkNet:
         if given.any():
             g = g.copy()
             g[given] = shapely.transform(g[given], lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
-        return WalkNet._from_parts(crs=crs, nodes=self.nodes, x=np.asarray(x), y=np.asarray(y), eu=self.eu,
-                                   ev=self.ev, length=self.length, key=self.key, geoms=g)
+        return WalkNet._from_parts(crs=crs, nodes=self._node_ids, x=np.asarray(x), y=np.asarray(y), eu=self.eu,
+                                   ev=self.ev, length=self.length, key=self.key, geoms=g, adj=self.adj)
 
     @classmethod
     def from_area(cls, area: Any) -> WalkNet:
@@ -418,7 +440,7 @@ class WalkNet:
     @property
     def n_nodes(self) -> int:
         """Number of graph nodes."""
-        return len(self.nodes)
+        return len(self.x)
 
     @property
     def n_edges(self) -> int:

@@ -40,7 +40,8 @@ _EARTH_R_M = 6_371_008.8  # mean Earth radius (osmnx's great-circle lengths use 
 
 def _node_frame_xy(nodes: Any, crs: pyproj.CRS) -> tuple[pd.Index, np.ndarray, np.ndarray]:
     """(ids, x, y) of a node table: ids from the index (or ``osmid``), x/y from the point geometry
-    (reprojected to ``crs``) or from ``x``/``y`` columns."""
+    (reprojected to ``crs``), else from ``x``/``y`` columns (in the network's CRS; the file readers
+    read these instead of the geometry when a file has both)."""
     nf = nodes
     if "osmid" in getattr(nf, "columns", ()) and isinstance(nf.index, pd.RangeIndex):
         nf = nf.set_index("osmid")
@@ -79,6 +80,26 @@ def _lengths(geoms: np.ndarray, x: np.ndarray, y: np.ndarray, u: np.ndarray, v: 
     else:
         out[line] = shapely.length(geoms[line])
         out[~line] = np.hypot(x[u[~line]] - x[v[~line]], y[u[~line]] - y[v[~line]])
+    return out
+
+
+def _drop_straight(geoms: np.ndarray, x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """None for the lines that are just the straight segment between their end nodes (the engine
+    draws those from the node coordinates when it needs them), the other lines kept."""
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    ok = (u >= 0) & (v >= 0)
+    two = ok & ~shapely.is_missing(geoms)
+    two[two] = shapely.get_num_coordinates(geoms[two]) == 2
+    if not two.any():
+        return geoms
+    a = shapely.get_coordinates(shapely.get_point(geoms[two], 0))
+    b = shapely.get_coordinates(shapely.get_point(geoms[two], -1))
+    tol = 1e-9 * (1.0 + np.abs(a).max())
+    same = ((np.abs(a[:, 0] - x[u[two]]) <= tol) & (np.abs(a[:, 1] - y[u[two]]) <= tol)
+            & (np.abs(b[:, 0] - x[v[two]]) <= tol) & (np.abs(b[:, 1] - y[v[two]]) <= tol))
+    out = geoms.copy()
+    out[np.flatnonzero(two)[same]] = None
     return out
 
 
@@ -134,6 +155,7 @@ def edge_arrays(edges: Any, nodes: Any = None, *, crs: Any = None, file: str = "
         first = np.full(len(uniq), -1, dtype=np.int64)
         first[codes[::-1]] = np.arange(len(codes))[::-1]  # first occurrence of every node
         x, y, ids = ends[first, 0], ends[first, 1], pd.Index(uniq)
+    geoms = _drop_straight(geoms, x, y, u, v)
     noxy = ~(np.isfinite(x) & np.isfinite(y))
     if noxy.any():
         problems.append(Problem(file, "network nodes without coordinates (x/y missing or not a number)",
@@ -208,8 +230,11 @@ def _read_gpkg(path: Path) -> tuple[Any, Any]:
     nodes = None
     if "nodes" in layers:
         nfields = set(pyogrio.read_info(path, layer="nodes")["fields"])
-        ncols = [c for c in ("osmid",) if c in nfields]
-        nodes = pyogrio.read_dataframe(path, layer="nodes", columns=ncols, use_arrow=True)
+        xy = {"x", "y"} <= nfields
+        ncols = [c for c in ("osmid", "x", "y") if c in nfields]
+        nodes = pyogrio.read_dataframe(path, layer="nodes", columns=ncols, use_arrow=True, read_geometry=not xy)
+        if xy:  # x/y in the layer's CRS
+            nodes.attrs["crs"] = pyogrio.read_info(path, layer="nodes")["crs"]
         if "osmid" not in nodes.columns:
             raise NetworkError([Problem(path.name, "the nodes layer has no osmid field (the node id)", (),
                                         "write the layers with osmnx or tuoyu_geo.network.save_network")])
@@ -227,9 +252,10 @@ def _read_parquet(path: Path) -> tuple[Any, Any]:
     nodes = None
     if npath is not None:
         nnames = set(pq.read_schema(npath).names)
-        ncols = [c for c in ("osmid", "x", "y", "geometry") if c in nnames]
-        nodes = gpd.read_parquet(npath, columns=ncols) if "geometry" in nnames else pd.read_parquet(npath,
-                                                                                                     columns=ncols)
+        if {"x", "y"} <= nnames:  # x/y in the network's CRS: no WKB to decode
+            nodes = pd.read_parquet(npath, columns=[c for c in ("osmid", "x", "y") if c in nnames])
+        else:
+            nodes = gpd.read_parquet(npath, columns=[c for c in ("osmid", "geometry") if c in nnames])
     if edges.__class__.__name__ != "GeoDataFrame" and getattr(edges, "crs", None) is None:
         edges.attrs["crs"] = getattr(nodes, "crs", None)
     return edges, nodes
@@ -266,9 +292,9 @@ def read_network_tables(path: str | Path) -> Any:
 def save_network(network: Any, path: str | Path) -> Path:
     """Write a walk network (networkx graph or WalkNet) as tables, atomically.
 
-    ``.gpkg``: layers ``nodes`` (``osmid``, point) and ``edges`` (``u``, ``v``, ``key``,
-    ``length``, line from u to v); ``…_edges.parquet``: GeoParquet edges plus
-    ``…_nodes.parquet`` next to it.  One row per street (a WalkNet keeps one direction of every
+    ``.gpkg``: layers ``nodes`` (``osmid``, ``x``, ``y``, point) and ``edges`` (``u``, ``v``,
+    ``key``, ``length``, line from u to v, empty for a straight segment); ``…_edges.parquet``:
+    GeoParquet edges plus ``…_nodes.parquet`` next to it.  One row per street (a WalkNet keeps one direction of every
     two-way street; walking is both ways).
 
     Raises
@@ -289,9 +315,10 @@ def save_network(network: Any, path: str | Path) -> Path:
     if len(key) and all(isinstance(k, (int, np.integer)) for k in key[:1000]):
         key = key.astype(np.int64)
     ids = np.asarray(list(net.nodes))
-    nodes = gpd.GeoDataFrame({"osmid": ids}, geometry=shapely.points(net.x, net.y), crs=net.crs)
+    nodes = gpd.GeoDataFrame({"osmid": ids, "x": net.x, "y": net.y}, geometry=shapely.points(net.x, net.y),
+                             crs=net.crs)
     edges = gpd.GeoDataFrame({"u": ids[net.eu], "v": ids[net.ev], "key": key, "length": net.length},
-                             geometry=net.geoms, crs=net.crs)
+                             geometry=net.given_geoms, crs=net.crs)  # None: straight between the nodes
     if suffix == ".gpkg":
         with atomic_write(path) as tmp:
             nodes.to_file(tmp, layer="nodes", driver="GPKG", engine="pyogrio")
