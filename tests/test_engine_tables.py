@@ -287,3 +287,18 @@ def test_inconsistent_cache_entry_is_refused(tmp_path):
         np.savez(f, **d)
     with pytest.raises(ValueError, match="inconsistent"):
         engine_cache.load_engine(entry, key="k")
+
+
+def test_cli_convert_network(tmp_path):
+    """`tuoyu-geo convert-network walk.graphml --out walk_edges.parquet` writes the same network
+    (same streets, same distances) as tables."""
+    from tuoyu_geo.cli import main
+
+    G = _random_graph(6)
+    src = nw.save_graph(G, tmp_path / "walk.graphml")
+    assert main(["convert-network", str(src), "--out", str(tmp_path / "walk_edges.parquet")]) == 0
+    net = nw.read_network_tables(tmp_path / "walk_edges.parquet")
+    pts = _points(6)
+    ref = nw.WalkNet.from_graph(G)
+    assert net.n_edges == ref.n_edges
+    _same(nw.distance_matrix(ref, pts, pts, max_distance_m=900), nw.distance_matrix(net, pts, pts, max_distance_m=900))

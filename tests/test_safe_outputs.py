@@ -565,10 +565,13 @@ def _commands(area: Path, plan: Path, ok: Path) -> dict[str, callable]:
         "demo": lambda d, f: ["demo", "--out", d, "--map", str(ok / "m.html")],
         "demo --map": lambda d, f: ["demo", "--out", str(ok), "--map", f],
         "fetch-network": lambda d, f: ["fetch-network", "somewhere", "--out", f],
+        "convert-network": lambda d, f: ["convert-network", str(area / "walk.graphml"), "--out",
+                                         str(Path(f).with_suffix(".gpkg")) if Path(f).suffix else f],
     }
 
 
-COMMANDS = ["access", "analyze", "plan", "export", "export --map", "map", "demo", "demo --map", "fetch-network"]
+COMMANDS = ["access", "analyze", "plan", "export", "export --map", "map", "demo", "demo --map", "fetch-network",
+            "convert-network"]
 
 
 @pytest.fixture

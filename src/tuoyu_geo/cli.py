@@ -166,6 +166,19 @@ def cmd_fetch_network(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_convert_network(args: argparse.Namespace) -> int:
+    from .network import WalkNet, read_network, save_network
+
+    if Path(args.out).suffix.lower() not in (".gpkg", ".parquet"):
+        raise DataError(f"cannot write a network as {Path(args.out).name!r}", file=str(args.out),
+                        fix="name the output walk.gpkg (nodes + edges layers) or walk_edges.parquet")
+    net = WalkNet.from_graph(read_network(args.network, input_crs=args.network_crs))
+    out = save_network(net, args.out)
+    _out(f"walk network {Path(args.network).name}: {net.n_nodes:,} nodes, {net.n_edges:,} streets "
+         f"(CRS {net.crs.to_string()}) → {out}")
+    return EXIT_OK
+
+
 def cmd_access(args: argparse.Namespace) -> int:
     from .report.community import write_access
 
@@ -358,6 +371,12 @@ def _add_area_commands(add) -> None:
     p = add("fetch-network", cmd_fetch_network, "download a walk network with osmnx (needs internet)")
     p.add_argument("place")
     p.add_argument("--out", type=_path, required=True)
+    p = add("convert-network", cmd_convert_network,
+            "write a GraphML or road-line network as nodes/edges tables (walk.gpkg or walk_edges.parquet; "
+            "fast to load, cached)")
+    p.add_argument("network", type=_path)
+    p.add_argument("--out", type=_path, required=True)
+    p.add_argument("--network-crs", default="wgs84", help="datum of road-line files (wgs84 or gcj02)")
     p = add("access", cmd_access, "walking coverage and access per community")
     p.add_argument("dir")
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
@@ -493,7 +512,7 @@ def _out_folders(args: argparse.Namespace) -> list[Path]:
 
     files = [Path(f) for f in (getattr(args, "map", None),) if f]
     folders = []
-    if args.command in ("map", "fetch-network"):
+    if args.command in ("map", "fetch-network", "convert-network"):
         files.append(Path(args.out))
     elif getattr(args, "out", None):
         folders.append(Path(args.out))
