@@ -3,19 +3,27 @@
 Run from the repository root::
 
     PYTHONPATH=src /work/venv/bin/python benchmarks/bench_distances.py [--side 450] [--sources 2000]
-        [--targets 5000] [--cutoff 1200] [--seed 42] [--skip-networkx]
+        [--targets 5000] [--cutoff 1200] [--seed 42] [--skip-networkx] [--skip-bundled] [--pandana]
 
 Part 1 — a seeded synthetic street grid (``side × side`` nodes ≈ 50 m apart with ±5 m jitter,
 10 % of the edges deleted at random) stored as an osmnx-style ``MultiDiGraph`` (both directions,
 edge ``length``).  Sources and targets are random nodes (given as points at the node coordinates).
 Methods, each run in a forked child process (peak memory = VmHWM increase over the child's start):
 
-* ``distance_matrix`` cold (given the graph: builds its WalkNet — CSR + edge index —, snaps,
-  computes) and warm (given a WalkNet built beforehand with ``WalkNet.from_graph``);
+* ``distance_matrix`` cold, three ways: given the networkx graph (builds its WalkNet — one
+  C-level pass over the adjacency, numpy de-duplication and CSR, edge lines and STRtree on the
+  first snap —, snaps, computes); given node/edge arrays (``WalkNet.from_arrays``, what a
+  GeoParquet/GeoPackage network gives); given an engine cache entry (``.npz``, what a second run
+  of ``load_area`` reads);
+* ``distance_matrix`` warm (given a WalkNet built and prepared beforehand: snapping + distances);
+* a plain **scipy recipe**: CSR built from the edge list with numpy (shortest parallel edge),
+  points snapped to their nearest node with ``scipy.spatial.cKDTree``, ``csgraph.dijkstra(A,
+  directed=True, indices=chunk of 64 sources, limit=cutoff)`` on the whole CSR; cold = CSR + tree
+  + queries, warm = queries only (exact here because the points are nodes);
 * networkx ``single_source_dijkstra_path_length(G, s, cutoff=..., weight="length")`` per source on
   the MultiDiGraph (what osmnx users usually do);
-* a plain per-source ``scipy.sparse.csgraph.dijkstra(A, indices=s, limit=...)`` loop on the full
-  CSR (CSR build time reported separately).
+* with ``--pandana``: pandana (contraction hierarchies; ``Network(...)`` then ``nodes_in_range``
+  per source), build and query timed separately — its build takes minutes at this size.
 
 All results are checked to hold the same pairs (values equal to 1e-6 m).
 
@@ -344,7 +352,7 @@ def part2(args) -> None:
         A = plain_csr(G, nodes)
 
         def f(n):
-            d = dijkstra(A, directed=False, indices=idx[n], limit=cut)
+            d = dijkstra(A, directed=True, indices=idx[n], limit=cut)  # A is symmetric
             k = np.flatnonzero(np.isfinite(d))
             return {nodes[q]: d[q] for q in k}
         return combine(f)

@@ -5,7 +5,7 @@ Run from the repository root::
 
     PYTHONPATH=src /work/venv/bin/python benchmarks/bench_engine_city.py
         [--nodes 50000,200000,500000] [--communities 20000] [--candidates 5000] [--institutions 1500]
-        [--streets 300] [--graphml-max-nodes 200000] [--networkx-max-nodes 500000] [--seed 7]
+        [--streets 300] [--graphml-max-nodes 250000] [--networkx-max-nodes 600000] [--seed 7]
 
 The city is the one of ``bench_plan_city.py`` (seeded; 30 km × 20 km, 300 街道, 20,000 communities,
 1,500 institutions, 5,000 candidate sites: 6,500 destinations) with its walk grid made denser to
@@ -218,8 +218,8 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", type=int, default=5000)
     ap.add_argument("--institutions", type=int, default=1500)
     ap.add_argument("--streets", type=int, default=300)
-    ap.add_argument("--graphml-max-nodes", type=int, default=200000)
-    ap.add_argument("--networkx-max-nodes", type=int, default=500000)
+    ap.add_argument("--graphml-max-nodes", type=int, default=250000)
+    ap.add_argument("--networkx-max-nodes", type=int, default=600000)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, networkx {nx.__version__}, "
