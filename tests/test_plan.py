@@ -494,6 +494,7 @@ def test_new_site_ids_never_collide_with_existing_institutions():
 
     sys.path.insert(0, str(Path(__file__).parent))
     import synth
+
     from tuoyu_geo.plan.result import area_with_sites
 
     insts = synth.institutions()

@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .._errors import DataError
 from ..solvers import Status
 from .options import PlanOptions
 
@@ -67,6 +68,8 @@ class SitePlan:
     designated : DataFrame
         Demonstration institutions designated by the plan (一县区一示范): ``district, id, kind``
         (``existing`` / ``new``), ``places``.
+    area_fingerprint : str, optional
+        :meth:`StudyArea.fingerprint` of the area the plan was made for (checked by :func:`assess`).
     """
 
     sites: gpd.GeoDataFrame
@@ -83,6 +86,14 @@ class SitePlan:
     area_after: Any
     street_capacity: pd.DataFrame
     designated: pd.DataFrame = None  # type: ignore[assignment]
+    area_fingerprint: str | None = None
+
+    def check_area(self, area) -> None:
+        """Raise DataError unless this plan was made for ``area``'s points (:meth:`StudyArea.fingerprint`)."""
+        if self.area_fingerprint is not None and self.area_fingerprint != area.fingerprint():
+            raise DataError("the plan was made for other inputs (same ids, but points moved or institutions "
+                            "changed)", file="plan",
+                            fix="plan again for this area, or load the study area the plan was made for")
 
     def summary(self) -> str:
         """One-line summary (used by the CLI)."""
