@@ -203,6 +203,7 @@ def test_every_command_runs_without_a_network(plain_folder, tmp_path, capsys):
     the area without a network, and every output states 直线距离 × 1.3."""
     f = str(plain_folder)
     assert main(["validate", f]) == 0
+    assert f"no walk network: walking distances = {LABEL_13}" in capsys.readouterr().out
     assert main(["info", f]) == 0
     capsys.readouterr()
     for cmd in (["access", f, "--out", str(tmp_path / "acc")], ["analyze", f, "--out", str(tmp_path / "an")],

@@ -147,6 +147,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return exc.exit_code
     _out(f"OK: {area!r}")
     _out(f"  input CRS {area.input_crs} → WGS-84; metric CRS {area.metric_crs}; policy {area.policy.name}")
+    if area.graph is None:
+        from .report.labels import distance_model_label
+
+        _out(f"  no walk network: walking distances = {distance_model_label('straight-line', area.detour_factor)}")
     return EXIT_OK
 
 
