@@ -288,14 +288,19 @@ def test_datum_check_is_quiet_when_it_can_decide(tmp_path, caplog):
 
 
 def test_border_community_without_network_belongs_to_a_street(tmp_path, caplog):
-    """A community on the shared S1/S2 border (grid node 8, 6) in an area without a network is in S1
-    (first in layer order), not "outside every 街道" and not blamed on GCJ-02; its straight-line
+    """Communities on shared 街道 borders in an area without a network (the datum check cannot help)
+    belong to one of the 街道 sharing the border — on the S1/S2 border (grid node 8, 6) to S1, the
+    first in layer order — never "outside every 街道" nor blamed on GCJ-02; its straight-line
     distance to the S2 institution I2 (node 10, 6: two cells ≈ 324.1 m east) is × 1.3 ≈ 421 m."""
     c = synth.communities()
     c.loc[0, "geometry"] = Point(*synth.node_lonlat(8, 6))
+    c.loc[1, "geometry"] = Point(*synth.node_lonlat(8, 8))  # the corner of all four 街道 (a polygon vertex)
+    c.loc[3, "geometry"] = Point(*synth.node_lonlat(10, 8))  # on the S2/S4 border, at a vertex of neither
     with caplog.at_level(logging.WARNING):
         a = tg.load_area(synth.write_area(tmp_path / "a", layers={"communities": c}, extra="detour_factor = 1.3"))
     assert a.communities.loc["C10", "street_id"] == "S1"
+    assert a.communities.loc["C11", "street_id"] == "S1"  # on all four borders: the first in layer order
+    assert a.communities.loc["C20", "street_id"] in ("S2", "S4")
     assert not [r for r in caplog.records if "outside" in r.getMessage()]
     d = compute_access(a).dist_institutions
     j = list(a.institutions.index).index("I2")
