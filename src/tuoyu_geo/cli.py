@@ -66,13 +66,21 @@ def _table(df: Any, *, floatfmt: str = "{:.2f}") -> str:
     return d.to_string(index=False)
 
 
-def _area(path: str | None, *, load_graph: bool = True):
+def _area(path: str | None, *, load_graph: bool = True, detour_factor: float | None = None):
+    import dataclasses
+
     from . import datasets
     from .loading import load_area
     from .writer import add_inputs
 
     area = datasets.shanghai_xuhui(load_graph=load_graph) if path is None else load_area(path, load_graph=load_graph)
     add_inputs([area.folder, *area.files.values()])  # never written to (see main)
+    if detour_factor is not None:
+        if area.graph is not None:
+            log.warning("--detour-factor %g is ignored: %s has a walk network (network distances are used)",
+                        detour_factor, area.name)
+        else:
+            area = dataclasses.replace(area, detour_factor=detour_factor)
     return area
 
 
@@ -103,7 +111,8 @@ def _assess(args: argparse.Namespace, *, plan: Any = None, isochrones: bool = Tr
 
     prog = Progress(enabled=not args.no_progress)
     prog("读取研究区 loading the study area")
-    area = area if area is not None else _area(getattr(args, "dir", None))
+    area = area if area is not None else _area(getattr(args, "dir", None),
+                                               detour_factor=getattr(args, "detour_factor", None))
     return assess(area, args.policy, plan=plan, with_isochrones=isochrones, progress=prog)
 
 
@@ -138,6 +147,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return exc.exit_code
     _out(f"OK: {area!r}")
     _out(f"  input CRS {area.input_crs} → WGS-84; metric CRS {area.metric_crs}; policy {area.policy.name}")
+    if area.graph is None:
+        from .report.labels import distance_model_label
+
+        _out(f"  no walk network: walking distances = {distance_model_label('straight-line', area.detour_factor)}")
     return EXIT_OK
 
 
@@ -176,7 +189,7 @@ def cmd_access(args: argparse.Namespace) -> int:
     from .pipeline import assess
 
     prog = Progress(enabled=not args.no_progress)
-    area = _area(args.dir)
+    area = _area(args.dir, detour_factor=args.detour_factor)
     a = assess(area, args.policy, minutes=(*settings.MINUTES, minutes), with_isochrones=False, progress=prog)
     paths = write_access(a, args.out, minutes=minutes)
     from .report.console import access_table
@@ -243,7 +256,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     """HTML coverage map: ``tuoyu-geo map DIR --out map.html [--plan plan.json | --no-plan]``."""
     from .report.maps import coverage_map, save_map
 
-    area = _area(args.dir)
+    area = _area(args.dir, detour_factor=args.detour_factor)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     path = save_map(coverage_map(a, tiles=args.tiles, offline=True if args.offline else None), args.out)
     _out(f"wrote {path}")
@@ -257,7 +270,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .report.maps import coverage_map, save_map
     from .writer import transaction
 
-    area = _area(args.dir)
+    area = _area(args.dir, detour_factor=args.detour_factor)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     formats = (*DEFAULT_FORMATS, "shp") if args.shapefile else DEFAULT_FORMATS
     with transaction():  # the exports and the map together or not at all
@@ -316,6 +329,12 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
 _MINUTES = _number("minutes of walking")
 
 
+def _detour_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detour-factor", type=_number("detour factor", low=1.0, allow_low=True), default=None,
+                   help=f"without a walk network: walking distance = straight line × this factor (≥ 1; default "
+                        f"area.toml detour_factor, else {settings.DETOUR_FACTOR:g}, the average of 25 Chinese cities)")
+
+
 def _path(text: str) -> str:
     """argparse type of --out/--map: not empty (an empty shell variable would write into the
     current folder); else a usage error (exit 2)."""
@@ -360,6 +379,7 @@ def _add_area_commands(add) -> None:
     p.add_argument("--out", type=_path, required=True)
     p = add("access", cmd_access, "walking coverage and access per community")
     p.add_argument("dir")
+    _detour_flag(p)
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--policy")
     p.add_argument("--out", type=_path, required=True)
@@ -367,11 +387,13 @@ def _add_area_commands(add) -> None:
     p.add_argument("dir", help="study-area folder (e.g. data/shanghai-xuhui)")
     p.add_argument("--policy", help="policy profile name or TOML file (default: the area's)")
     p.add_argument("--out", type=_path, required=True, help="output folder for the CSV/XLSX scorecards")
+    _detour_flag(p)
 
 
 def _add_plan_commands(add) -> None:
     p = add("plan", cmd_plan, "optimal new sites (MILP); writes plan.json for map/export --plan")
     p.add_argument("dir")
+    _detour_flag(p)
     p.add_argument("--policy")
     _plan_flags(p)
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
@@ -396,6 +418,7 @@ def _add_plan_commands(add) -> None:
         p.add_argument("--out", type=_path, required=True, help=out_help)
         p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
         _plan_flags(p)
+        _detour_flag(p)
     p.add_argument("--map", type=_path, help="also write an offline HTML map to this file")
     p.add_argument("--gpkg-crs", choices=["wgs84", "cgcs2000", "gk3"], default="wgs84",
                    help="CRS of the GeoPackage/Shapefile: WGS-84 (default), CGCS2000 lon/lat (EPSG:4490) or "

@@ -14,6 +14,10 @@ A study area is a folder with one file per layer and an ``area.toml``::
     candidates = "candidates.gpkg"
     network = "walk.graphml"      # optional
 
+A top-level ``detour_factor = 1.324`` sets the factor of the straight-line fallback used when the
+area has no network (walking distance = straight line × factor; finite, ≥ 1; default
+``settings.DETOUR_FACTOR``, the average detour index of 25 Chinese cities).
+
 Every layer is validated; all problems of all layers are collected and raised as one
 :class:`~tuoyu_geo.DataError` naming the file, the row ids and the fix.  Nothing is written.
 """
@@ -32,8 +36,9 @@ import pyproj
 from . import crs as _crs
 from ._errors import DataError, Problem
 from .area import LAYERS, StudyArea, make_area, read_layer
+from .area.validate import check_detour_factor
 from .network import WalkNet, read_network
-from .network.checks import check_datum, check_reach
+from .network.checks import check_datum, check_reach, warn_datum_undecided
 from .policy import Policy, load_policy, read_toml_text
 
 if sys.version_info >= (3, 11):
@@ -47,7 +52,7 @@ __all__ = ["AREA_TOML_KEYS", "load_area"]
 
 #: keys allowed at the top of area.toml
 AREA_TOML_KEYS = frozenset({"name", "crs", "network_crs", "policy", "attribution", "layers", "metric_crs",
-                            "description"})
+                            "description", "detour_factor"})
 
 
 def _check_toml_types(conf: Mapping[str, Any]) -> None:
@@ -178,8 +183,9 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
 
     Notes
     -----
-    The datum and reach checks need the network; :func:`tuoyu_geo.area.make_area` (in-memory
-    layers) does not run them.
+    The datum and reach checks need the network; without one a warning says that WGS-84 cannot be
+    told from GCJ-02 and what would decide it; :func:`tuoyu_geo.area.make_area` (in-memory layers)
+    does not run them.
     """
     folder = Path(folder)
     try:
@@ -190,6 +196,9 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
         raise DataError(f"cannot use the path ({exc.strerror or exc})", file=str(folder)[:80] + "…",
                         fix="give the study-area folder with a shorter path") from None
     input_crs = _crs.parse_crs(conf.get("crs"), file="area.toml")
+    detour = conf.get("detour_factor")
+    if detour is not None:
+        detour = check_detour_factor(detour, file="area.toml")
     pol = _policy(folder, conf, policy)
     lay = conf.get("layers", {})
     files: dict[str, str] = {}
@@ -205,10 +214,12 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
                      graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
                      input_crs=str(conf.get("crs")), folder=folder, files=files,
-                     attribution=conf.get("attribution", ""), file_names=fnames)
+                     attribution=conf.get("attribution", ""), file_names=fnames, detour_factor=detour)
     if area.graph is not None:
         net = WalkNet.from_graph(area.graph)
         if isinstance(input_crs, str):
             check_datum(area, input_crs, fnames, net=net, network_crs=str(conf.get("network_crs", "wgs84")))
         check_reach(area, fnames, net=net)
+    elif not lay.get("network") and isinstance(input_crs, str) and input_crs in _crs.CRS_NAMES:
+        warn_datum_undecided(input_crs, fnames, why="the area has no walk network to compare the layers with")
     return area

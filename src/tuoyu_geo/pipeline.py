@@ -24,7 +24,7 @@ from .access import Access, compute_access, isochrones
 from .area import StudyArea
 from .equity import equity_before_after, equity_table
 from .indicators import community_scorecard, district_scorecard, street_scorecard, street_total
-from .network import WalkNet
+from .network import StraightLineNet, WalkNet, area_engine
 from .plan import PlanOptions, SitePlan, explain_gaps, plan_sites, residential_fixers, rule_status
 from .policy import Policy, load_policy
 
@@ -91,6 +91,16 @@ class Assessment:
     timings: Mapping[str, float]
 
     @property
+    def distance_model(self) -> str:
+        """``"network"`` or ``"straight-line"`` (no walk network: straight line × :attr:`detour_factor`)."""
+        return self.access.distance_model
+
+    @property
+    def detour_factor(self) -> float | None:
+        """Detour factor of the straight-line fallback (None with a walk network)."""
+        return self.access.detour_factor
+
+    @property
     def final_streets(self) -> gpd.GeoDataFrame:
         """The street scorecard after the plan, or now without a plan."""
         return self.streets_after if self.streets_after is not None else self.streets
@@ -134,7 +144,8 @@ def _findings(area, acc, pol, cs, st, site_plan, after) -> tuple:
     return explain_gaps(st, final, pol, site_plan, **kw), rule_status(st, final, pol, site_plan, **kw), equity
 
 
-def assess(area: StudyArea, policy: Policy | str | None = None, *, network: WalkNet | None = None,
+def assess(area: StudyArea, policy: Policy | str | None = None, *,
+           network: WalkNet | StraightLineNet | None = None,
            plan: PlanOptions | SitePlan | None = None, minutes: tuple[float, ...] | None = None,
            with_isochrones: bool = True, progress: Callable[[str], None] | None = None) -> Assessment:
     """Assess ``area`` under ``policy`` and, with ``plan``, plan new sites and assess the result.
@@ -144,8 +155,10 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
     area : StudyArea
     policy : Policy or str, optional
         Default ``area.policy``; applied here (estimated infants follow this policy).
-    network : WalkNet, optional
-        The walk-network engine; built once from ``area.graph`` when not given.
+    network : WalkNet or StraightLineNet, optional
+        The distance engine; built once from ``area.graph`` when not given — or, for an area without
+        a walk network, the straight-line fallback (straight line × ``area.detour_factor``, default
+        ``settings.DETOUR_FACTOR``; a warning is logged and every output says so).
     plan : PlanOptions or SitePlan, optional
         Solve a plan with these options, or use a plan already made (e.g. :func:`tuoyu_geo.plan.load_plan`).
     minutes : tuple of float, optional
@@ -174,7 +187,7 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
     plan_minutes = plan.options.minutes if isinstance(plan, SitePlan) else (plan.minutes if plan else 15.0)
     mins = tuple(sorted({*(minutes or settings.MINUTES), float(plan_minutes)}))
     step("walk network")
-    net = network if network is not None else WalkNet.from_area(area)
+    net = network if network is not None else area_engine(area)
     lap("network_s")
     step("walking access")
     acc = compute_access(area, pol, network=net, minutes=mins)

@@ -21,8 +21,10 @@ import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from .. import settings
 from ..crs import gk3_info
 from ..indicators import minute_key  # the N of withinN_*/coverN_* (one definition)
+from ..network.straight import STRAIGHT_LINE, straight_line_label
 from ..rules import RULES
 from ..writer import NO, YES
 
@@ -36,6 +38,8 @@ __all__ = [
     "SUFFIXES_ZH",
     "YES",
     "definition",
+    "distance_model_label",
+    "distance_model_note",
     "label",
     "labels",
     "minute_key",
@@ -337,6 +341,28 @@ COMMUNITY_DEFINITIONS: Mapping[str, str] = MappingProxyType({
                "无出生人口时 = 人口 × 政策 infant_share）。",
     "infants_estimated": "小区婴幼儿数缺失、按出生人口或 人口 × 政策 infant_share 估算时为“是”。",
 })
+
+
+def distance_model_label(model: str, detour_factor: float | None = None, *, english: bool = False) -> str:
+    """How the walking distances were measured, as every output states it: ``步行路网距离`` or, for
+    the straight-line fallback (``model == "straight-line"``), ``直线距离 × 1.324（无路网，估算）``."""
+    if model == STRAIGHT_LINE:
+        return straight_line_label(settings.DETOUR_FACTOR if detour_factor is None else detour_factor,
+                                   english=english)
+    return "walking distance on the network" if english else "步行路网距离"
+
+
+def distance_model_note(model: str, detour_factor: float | None = None) -> str:
+    """The 说明 text of the distance model (with the factor's source for the straight-line fallback)."""
+    if model == STRAIGHT_LINE:
+        f = settings.DETOUR_FACTOR if detour_factor is None else detour_factor
+        src = ("默认值来源：" + settings.DETOUR_SOURCE) if f == settings.DETOUR_FACTOR else \
+            "系数由 area.toml detour_factor 或 --detour-factor 指定"
+        return (f"{distance_model_label(model, f)}：研究区没有步行路网，步行距离 = 两点直线距离（投影坐标系）× 绕行系数 {f:g}；"
+                f"服务范围为半径 = 步行距离阈值 ÷ {f:g} 的圆。{src}。短距离出行的实际绕行通常更大，结果偏乐观；"
+                "在 area.toml 中加入 layers.network（步行路网）可得路网距离。")
+    return ("步行路网距离：小区点与机构点各自接入最近的步行路网边（接入距离计入），沿路网求最短路径；"
+            "两点直线距离更短时（如同址）改用直线距离，同址为 0 米。")
 
 
 def definition(col: str, sheet: str = "street") -> str:
