@@ -1,20 +1,21 @@
-"""Chinese in figures on a machine without any system CJK font (issue 14, "Fonts").
+"""Chinese in figures, also on a machine without any system CJK font (issue 14, "Fonts").
 
-The figure code runs in a subprocess whose matplotlib knows only its own bundled fonts (DejaVu):
-the font list is cut to matplotlib's data folder, ``findSystemFonts`` finds nothing, fontconfig
-reads an empty configuration and ``MPLCONFIGDIR`` is a new folder — as on a fresh machine.
+The fresh-machine run is the demo in ``test_cli_options.py``: a subprocess whose matplotlib knows
+only its own bundled fonts (``HIDE_SYSTEM_FONTS``: the font list cut to matplotlib's data folder,
+``findSystemFonts`` finding nothing, fontconfig reading an empty configuration, a new
+``MPLCONFIGDIR``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
+import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from fontTools.ttLib import TTFont
+from shapely.geometry import box
 
 from tuoyu_geo import datasets
 from tuoyu_geo._errors import FontError, OutputError
@@ -25,43 +26,25 @@ from tuoyu_geo.rules import RULES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-#: run in the subprocess: hide every system font, then draw (or fail) and report as JSON
-FRESH = r"""
-import json, logging, sys, warnings
+#: run first in a subprocess: matplotlib sees no system font (a fresh machine); ``PROBE`` is the
+#: file matplotlib itself would pick for the usual Chinese font names (DejaVu when none is there)
+HIDE_SYSTEM_FONTS = r"""
+import logging, sys
 import matplotlib
 matplotlib.use("Agg")
 from matplotlib import font_manager as fm
 data = matplotlib.get_data_path()
 fm.fontManager.ttflist = [f for f in fm.fontManager.ttflist if f.fname.startswith(data)]
 fm.findSystemFonts = lambda *a, **k: []
-if sys.argv[1] == "no-package":
-    sys.modules["pylopdf_fonts_zh_cn"] = None  # the font package is not installed
-logging.basicConfig(level=logging.WARNING, format="LOG %(levelname)s %(name)s: %(message)s")
-warnings.simplefilter("always")
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # the probe's "not found"
-probe = fm.findfont(fm.FontProperties(family=["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+PROBE = fm.findfont(fm.FontProperties(family=["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
                                               "SimHei", "Microsoft YaHei", "Noto Sans SC"]))
 logging.getLogger("matplotlib.font_manager").setLevel(logging.NOTSET)
-import geopandas as gpd
-from shapely.geometry import box
-from tuoyu_geo._errors import FontError
-from tuoyu_geo.report import fonts
-from tuoyu_geo.report.figures import plot_scorecard
-names = sys.argv[3].split(",")
-sc = gpd.GeoDataFrame({"name": names, "place_gap": [12.0 * (i + 1) for i in range(len(names))]},
-                      geometry=[box(121.4 + 0.01 * i, 31.1, 121.41 + 0.01 * i, 31.11) for i in range(len(names))],
-                      crs="EPSG:4326")
-out = {"probe": probe}
-try:
-    plot_scorecard(sc, sys.argv[2])
-    out["font"] = str(fonts.cjk_font_path())
-except FontError as exc:
-    out["error"] = str(exc)
-print(json.dumps(out))
 """
 
 
 def fresh_env(tmp: Path) -> dict[str, str]:
+    """Environment of a fresh machine: fontconfig without font folders, a new MPLCONFIGDIR."""
     conf = tmp / "fonts.conf"
     conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig></fontconfig>\n')
     (tmp / "mpl").mkdir(exist_ok=True)
@@ -70,38 +53,52 @@ def fresh_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def run_fresh(tmp: Path, mode: str, names: str = "徐家汇街道,龙华街道") -> tuple[dict, str]:
-    r = subprocess.run([sys.executable, "-c", FRESH, mode, str(tmp / "gap.png"), names], env=fresh_env(tmp),
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
+def _streets(names: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": names, "place_gap": [12.0 * (i + 1) for i in range(len(names))]},
+                            geometry=[box(121.4 + 0.01 * i, 31.1, 121.41 + 0.01 * i, 31.11)
+                                      for i in range(len(names))], crs="EPSG:4326")
 
 
-def test_packaged_font_draws_chinese_without_system_fonts(tmp_path):
-    """Fresh machine: matplotlib alone would fall back to DejaVu (no CJK); the figure is drawn
-    with the packaged Noto Sans SC and no "Glyph … missing" warning is printed — but for 𠀀
-    (U+20000, CJK Extension B, not in Noto Sans SC), drawn twice, which gives one logged line
-    naming it, not one matplotlib warning per glyph."""
-    import pylopdf_fonts_zh_cn
-
-    out, err = run_fresh(tmp_path, "fresh", names="𠀀街道,𠀀小区,徐家汇街道,龙华街道")
-    assert Path(out["probe"]).name.startswith("DejaVu"), out  # no system CJK font is visible
-    assert Path(out["font"]) == Path(pylopdf_fonts_zh_cn.sans_path())
-    assert "Glyph" not in err, err
-    lines = [s for s in err.splitlines() if s.strip()]
-    assert len(lines) == 1 and lines[0].startswith("LOG WARNING tuoyu_geo.report.fonts") and "𠀀" in lines[0], err
-    assert "1 character(s)" in lines[0] and "龙" not in lines[0]
+def test_character_outside_the_font_is_one_log_line(tmp_path, caplog):
+    """𠀀 (U+20000, CJK Extension B) is in neither Noto Sans SC nor DejaVu: drawn twice, it gives
+    one logged warning naming it (and only it), not one matplotlib warning per glyph; no other
+    warning escapes."""
+    with caplog.at_level("WARNING"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures.plot_scorecard(_streets(["𠀀街道", "𠀀小区", "龙华街道"]), tmp_path / "gap.png")
+    assert [w for w in caught if "Glyph" in str(w.message)] == []
+    recs = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(recs) == 1 and recs[0].name == "tuoyu_geo.report.fonts", [r.getMessage() for r in recs]
+    msg = recs[0].getMessage()
+    assert "1 character(s)" in msg and msg.endswith("𠀀") and "NotoSansSC" in msg
     assert (tmp_path / "gap.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_no_font_at_all_is_one_line_with_the_fix(tmp_path):
-    """Neither the package nor a system font: one FontError line naming both fixes; no PNG, no
-    glyph warnings."""
-    out, err = run_fresh(tmp_path, "no-package")
-    msg = out["error"]
+def test_no_font_at_all_is_one_line_with_the_fix(tmp_path, monkeypatch):
+    """Neither the package nor a system font: one FontError line naming both fixes (exit 5 as an
+    OutputError), no PNG written; cjk_font() says None."""
+    monkeypatch.setattr(fonts, "_found", None)
+    monkeypatch.setattr(fonts, "_packaged", lambda: None)
+    monkeypatch.setattr(fonts, "_system", lambda: None)
+    with pytest.raises(FontError) as ei:
+        figures.plot_scorecard(_streets(["龙华街道"]), tmp_path / "gap.png")
+    msg = str(ei.value)
     assert "\n" not in msg and "pip install pylopdf-fonts-zh-cn" in msg and "fonts-noto-cjk" in msg
-    assert "Glyph" not in err
-    assert not (tmp_path / "gap.png").exists()
+    assert isinstance(ei.value, OutputError) and ei.value.exit_code == 5
+    assert list(tmp_path.iterdir()) == []
+    assert figures.cjk_font() is None
+
+
+def test_system_font_is_the_fallback(monkeypatch):
+    """Without the package, a system font that draws Chinese is used (CI installs fonts-noto-cjk;
+    skipped where the machine has none — the packaged font is the default anyway)."""
+    monkeypatch.setattr(fonts, "_found", None)
+    monkeypatch.setattr(fonts, "_packaged", lambda: None)
+    sys_font = fonts._system()
+    if sys_font is None:
+        pytest.skip("no system CJK font on this machine")
+    assert fonts.cjk_font_path() == sys_font and fonts._draws_chinese(sys_font)
+    assert not fonts._draws_chinese(Path(__import__("matplotlib").get_data_path()) / "fonts/ttf/DejaVuSans.ttf")
 
 
 def _printed_text() -> str:
@@ -136,13 +133,3 @@ def test_use_cjk_font_registers_the_file_with_matplotlib():
     path = font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
     assert Path(path) == fonts.cjk_font_path() and name == "Noto Sans SC"
     assert figures._rc()["font.family"] == [name, "DejaVu Sans"]
-
-
-def test_font_error_is_an_output_error_with_exit_5(monkeypatch):
-    monkeypatch.setattr(fonts, "_found", None)
-    monkeypatch.setattr(fonts, "_packaged", lambda: None)
-    monkeypatch.setattr(fonts, "_system", lambda: None)
-    with pytest.raises(FontError) as ei:
-        fonts.cjk_font_path()
-    assert isinstance(ei.value, OutputError) and ei.value.exit_code == 5
-    assert figures.cjk_font() is None
