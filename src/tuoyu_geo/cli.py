@@ -200,6 +200,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Template study area: ``tuoyu-geo init DIR`` (a new or empty folder)."""
+    from .area.template import write_template
+
+    paths = write_template(args.folder)
+    for p in paths:
+        _wrote(p)
+    _out(f"next: fill in the files (replace the 示例 rows), then: tuoyu-geo validate {args.folder}")
+    return EXIT_OK
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .policy import load_policy
 
@@ -433,6 +444,8 @@ def _tiles(value: str) -> str:
 def _add_area_commands(add) -> None:
     p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
     p.add_argument("--sources", action="store_true", help="also print the source of every number")
+    p = add("init", cmd_init, "write a template study area to fill in (area.toml + XLSX/CSV/GeoJSON)")
+    p.add_argument("folder", type=_path, help="a new or empty folder")
     p = add("validate", cmd_validate, "load and validate a study-area folder")
     p.add_argument("dir")
     p = add("info", cmd_info, "per-街道 summary of a study area (default: bundled 徐汇区)")
