@@ -7,10 +7,14 @@ Exit codes
 3  infeasible plan (InfeasiblePlanError: 街道 and rule are printed)
 4  solver failure (SolverError)
 5  output cannot be written (OutputError): also an output that is an input, a link, a FIFO or a
-   device, and an output folder another run is writing to
+   device, an output folder another run is writing to, a non-empty folder for ``init``, and no
+   font that can draw Chinese (FontError)
 1  internal error (a bug: please report it with the log file)
 
 Bad option values (``--time-limit 0``, ``--minutes nan`` …) are usage errors: exit 2 from argparse.
+
+Output options work before or after the command: ``-v`` (INFO logs on stderr), ``-q`` (nothing but
+errors), ``--json`` (one JSON object on stdout — keys in the README, "Machine-readable output").
 """
 
 from __future__ import annotations
