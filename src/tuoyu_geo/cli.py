@@ -7,10 +7,14 @@ Exit codes
 3  infeasible plan (InfeasiblePlanError: 街道 and rule are printed)
 4  solver failure (SolverError)
 5  output cannot be written (OutputError): also an output that is an input, a link, a FIFO or a
-   device, and an output folder another run is writing to
+   device, an output folder another run is writing to, a non-empty folder for ``init``, and no
+   font that can draw Chinese (FontError)
 1  internal error (a bug: please report it with the log file)
 
 Bad option values (``--time-limit 0``, ``--minutes nan`` …) are usage errors: exit 2 from argparse.
+
+Output options work before or after the command: ``-v`` (INFO logs on stderr), ``-q`` (nothing but
+errors), ``--json`` (one JSON object on stdout — keys in the README, "Machine-readable output").
 """
 
 from __future__ import annotations
@@ -33,14 +37,50 @@ from .writer import terminal_text
 log = logging.getLogger("tuoyu_geo.cli")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_DATA, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+#: the demo's map, inside its --out folder
+DEMO_MAP = "shanghai-xuhui_coverage.html"
 EPILOG = ("exit codes: 0 ok · 2 bad input data · 3 infeasible plan · 4 solver failure · "
           "5 output not writable · 1 internal error")
 
 
+class _Report:
+    """What one command reports: text on stdout, or with ``--json`` one JSON object at the end
+    (``--quiet``: nothing on stdout but that object)."""
+
+    def __init__(self, *, json: bool = False, quiet: bool = False):
+        self.json, self.quiet = json, quiet
+        self.data: dict[str, Any] = {}
+        self.files: list[str] = []
+
+
+_REPORT = _Report()
+
+
 def _out(msg: str = "") -> None:
-    """Write a line of user-facing output (the CLI is the one place that prints)."""
+    """Write a line of user-facing output (the CLI is the one place that prints); none with
+    ``--json`` or ``--quiet``."""
+    if _REPORT.json or _REPORT.quiet:
+        return
     sys.stdout.write(terminal_text(msg) + "\n")
     sys.stdout.flush()
+
+
+def _wrote(path: Any, prefix: str = "wrote") -> None:
+    """Name a written file (and list it under ``files`` in the JSON summary)."""
+    _REPORT.files.append(str(path))
+    _out(f"{prefix} {path}")
+
+
+def _summary(**fields: Any) -> None:
+    """Add fields to the ``--json`` summary of the command."""
+    from .report.summary import jsonable
+
+    _REPORT.data.update(jsonable(fields))
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    """Step progress on stderr unless ``--no-progress``, ``--quiet`` or ``--json``."""
+    return Progress(enabled=not (args.no_progress or args.quiet or args.json))
 
 
 class Progress:
@@ -109,11 +149,26 @@ def _plan_options(args: argparse.Namespace):
 def _assess(args: argparse.Namespace, *, plan: Any = None, isochrones: bool = True, area: Any = None):
     from .pipeline import assess
 
-    prog = Progress(enabled=not args.no_progress)
+    prog = _progress(args)
     prog("读取研究区 loading the study area")
     area = area if area is not None else _area(getattr(args, "dir", None),
                                                detour_factor=getattr(args, "detour_factor", None))
     return assess(area, args.policy, plan=plan, with_isochrones=isochrones, progress=prog)
+
+
+def _assessment_summary(a: Any, **extra: Any) -> None:
+    from .report.summary import assessment_summary
+
+    _summary(**assessment_summary(a), **extra)
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    """The ``error`` object of the JSON summary: type, message, exit code, problems (DataError)."""
+    fields: dict[str, Any] = {"type": type(exc).__name__, "message": terminal_text(str(exc))}
+    if isinstance(exc, DataError):
+        fields["problems"] = [{"file": p.file, "message": p.message, "ids": list(p.ids), "fix": p.fix}
+                              for p in exc.problems]
+    return fields
 
 
 # ------------------------------------------------------------------------------------ commands
@@ -121,8 +176,11 @@ def _assess(args: argparse.Namespace, *, plan: Any = None, isochrones: bool = Tr
 def cmd_policies(args: argparse.Namespace) -> int:
     from .policy import available_policies, load_policy
 
+    listed = []
     for name in available_policies():
         p = load_policy(name)
+        listed.append({"name": name, "title": p.title, "places_per_1000": p.places_per_1000,
+                       "puhui_share": p.puhui_share, "target_year": p.target_year})
         _out(f"{name}: {p.title}")
         _out(f"  places_per_1000={p.places_per_1000}  puhui_share={p.puhui_share:.0%}  "
              f"one_puhui_per_street={p.one_puhui_per_street}  new/existing residential="
@@ -135,6 +193,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
         if args.sources:
             for k, v in p.sources.items():
                 _out(f"    {k}: {v}")
+    _summary(policies=listed)
     return EXIT_OK
 
 
@@ -144,13 +203,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except DataError as exc:  # incl. PolicyError / NetworkError: list every problem on stdout
         _out(f"INVALID: {args.dir} ({type(exc).__name__})")
         _out(str(exc))
+        _summary(error=_error_fields(exc))
         return exc.exit_code
+    from .report.summary import area_summary
+
+    _summary(**area_summary(area))
     _out(f"OK: {area!r}")
     _out(f"  input CRS {area.input_crs} → WGS-84; metric CRS {area.metric_crs}; policy {area.policy.name}")
     if area.graph is None:
         from .report.labels import distance_model_label
 
         _out(f"  no walk network: walking distances = {distance_model_label('straight-line', area.detour_factor)}")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Template study area: ``tuoyu-geo init DIR`` (a new or empty folder)."""
+    from .area.template import write_template
+
+    paths = write_template(args.folder)
+    for p in paths:
+        _wrote(p)
+    _out(f"next: fill in the files (replace the 示例 rows), then: tuoyu-geo validate {args.folder}")
     return EXIT_OK
 
 
@@ -161,6 +235,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.policy:
         area = area.with_policy(load_policy(args.policy))
     s = area.summary()
+    from .report.summary import area_summary
+
+    _summary(**area_summary(area), totals={k: s[k].sum() for k in ("population", "infants", "institutions",
+                                                                   "places", "puhui_places", "candidates")},
+             by_street=s.to_dict(orient="records"))
     _out(f"{area.name} — policy {area.policy.name}; metric CRS {area.metric_crs}")
     _out(_table(s.rename(columns={"name": "街道"}), floatfmt="{:.0f}"))
     _out(f"total: population {s['population'].sum():,.0f}, infants {s['infants'].sum():,.0f}, "
@@ -174,6 +253,8 @@ def cmd_fetch_network(args: argparse.Namespace) -> int:
 
     G = graph_from_place(args.place)
     out = save_graph(G, args.out)
+    _REPORT.files.append(str(out))
+    _summary(nodes=G.number_of_nodes(), edges=G.number_of_edges(), crs=str(G.graph.get("crs")))
     _out(f"walk network of {args.place}: {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges "
          f"(CRS {G.graph.get('crs')}) → {out}")
     return EXIT_OK
@@ -188,7 +269,7 @@ def cmd_access(args: argparse.Namespace) -> int:
                         fix="e.g. --minutes 15")
     from .pipeline import assess
 
-    prog = Progress(enabled=not args.no_progress)
+    prog = _progress(args)
     area = _area(args.dir, detour_factor=args.detour_factor)
     a = assess(area, args.policy, minutes=(*settings.MINUTES, minutes), with_isochrones=False, progress=prog)
     paths = write_access(a, args.out, minutes=minutes)
@@ -196,8 +277,9 @@ def cmd_access(args: argparse.Namespace) -> int:
 
     for line in access_table(a, minutes):
         _out(line)
+    _assessment_summary(a, minutes=minutes)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -210,8 +292,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     paths = write_scorecard(args.out, a)
     for line in scorecard_lines(a):
         _out(line)
+    _assessment_summary(a)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -229,8 +312,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         paths["plan"] = save_plan(a.plan, out / "plan.json", area=a.area)
     for line in plan_lines(a):
         _out(line)
+    _assessment_summary(a)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -259,7 +343,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     area = _area(args.dir, detour_factor=args.detour_factor)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     path = save_map(coverage_map(a, tiles=args.tiles, offline=True if args.offline else None), args.out)
-    _out(f"wrote {path}")
+    _assessment_summary(a)
+    _wrote(path)
     return EXIT_OK
 
 
@@ -278,8 +363,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                             gk_zone=args.gk_zone)
         if args.map:
             paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
+    _assessment_summary(a)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -295,15 +381,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.policy = args.policy or "wuxi-2025"
     a = _assess(args, plan=_plan_options(args))
     tiles = "none" if args.offline else "osm"
+    map_path = args.map or Path(args.out) / DEMO_MAP  # under --out unless --map says otherwise
     with transaction():  # map, figure and exports together or not at all
-        written = [save_map(coverage_map(a, tiles=tiles, offline=args.offline), args.map, offline=args.offline),
+        written = [save_map(coverage_map(a, tiles=tiles, offline=args.offline), map_path, offline=args.offline),
                    plot_scorecard(a.streets, Path(args.out) / "street_place_gap.png")]
         written.extend(export_plan(a, args.out, timings=dict(a.timings)).values())
     for line in summary_lines(a):
         _out(line)
+    _assessment_summary(a, wall_time_s=round(time.perf_counter() - t0, 1))
     _out(f"用时 wall time {time.perf_counter() - t0:.1f} s")
     for p in written:
-        _out(f"已写出 wrote {p}")
+        _wrote(p, "已写出 wrote")
     return EXIT_OK
 
 
@@ -343,9 +431,19 @@ def _path(text: str) -> str:
     return text
 
 
+def _output_flags(p: argparse.ArgumentParser, *, default: Any) -> None:
+    """-v/--verbose, -q/--quiet and --json: on the main parser (``default`` False) and on every
+    subcommand (``default`` SUPPRESS, so a flag given before the subcommand is kept)."""
+    p.add_argument("-v", "--verbose", action="store_true", default=default, help="log details (INFO) on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="print nothing but errors (no progress, no tables, no warnings)")
+    p.add_argument("--json", action="store_true", default=default,
+                   help="print one JSON object (the command's summary) on stdout and nothing else")
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details (INFO)")
+    _output_flags(p, default=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no step progress on stderr")
     return p
 
@@ -369,6 +467,8 @@ def _tiles(value: str) -> str:
 def _add_area_commands(add) -> None:
     p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
     p.add_argument("--sources", action="store_true", help="also print the source of every number")
+    p = add("init", cmd_init, "write a template study area to fill in (area.toml + XLSX/CSV/GeoJSON)")
+    p.add_argument("folder", type=_path, help="a new or empty folder")
     p = add("validate", cmd_validate, "load and validate a study-area folder")
     p.add_argument("dir")
     p = add("info", cmd_info, "per-街道 summary of a study area (default: bundled 徐汇区)")
@@ -435,8 +535,9 @@ def _add_plan_commands(add) -> None:
                          "a URL template with {z}/{x}/{y}, e.g. an intranet tile server, keeps the map offline)")
     pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
-    p.add_argument("--out", type=_path, default="outputs", help="export folder (default ./outputs)")
-    p.add_argument("--map", type=_path, default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
+    p.add_argument("--out", type=_path, default="outputs", help="output folder (default ./outputs); everything "
+                   "is written there")
+    p.add_argument("--map", type=_path, help=f"HTML map path (default OUT/{DEMO_MAP})")
     p.add_argument("--policy", help="policy profile (default wuxi-2025)")
     _plan_flags(p)
     p.add_argument("--online", dest="offline", action="store_false",
@@ -462,7 +563,7 @@ class _Adder:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tuoyu-geo", description="0–3 托育 planning: coverage, scorecards, site plans",
                                  epilog=EPILOG)
-    ap.add_argument("-v", "--verbose", action="store_true", help="log details (INFO)")
+    _output_flags(ap, default=False)
     ap.add_argument("--version", action="store_true", help="print the version and exit")
     add = _Adder(ap.add_subparsers(dest="command", metavar="COMMAND"), _common())
     _add_area_commands(add)
@@ -536,24 +637,64 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
 
 
+def _emit_json(args: argparse.Namespace, code: int) -> None:
+    """The one JSON object of ``--json``: command, ok, exit_code, version, the command's fields, files."""
+    import json
+
+    from .report.summary import jsonable
+
+    obj = {"command": getattr(args, "command", None), "ok": code == EXIT_OK, "exit_code": code,
+           "version": __version__, **_REPORT.data, "files": _REPORT.files}
+    sys.stdout.write(json.dumps(jsonable(obj), ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _REPORT
     ap = build_parser()
     args = ap.parse_args(argv)
+    if args.verbose and args.quiet:
+        ap.error("-v/--verbose and -q/--quiet: choose one")
+    _REPORT = _Report(json=args.json, quiet=args.quiet)
     handler = logging.StreamHandler()
     handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        handlers=[handler])
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler])
     logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
+    root, root_level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(level)  # also when logging was configured before (a second call, an embedding program)
+    try:
+        return _main_parsed(ap, args)
+    finally:
+        root.setLevel(root_level)
+
+
+def _main_parsed(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.version:
-        _out(__version__)
+        if args.json:
+            _emit_json(args, EXIT_OK)
+        else:
+            _out(__version__)
         return EXIT_OK
     if not getattr(args, "func", None):
         ap.print_help()
         return EXIT_OK
+    code = _main(args)
+    if args.json:
+        try:
+            _emit_json(args, code)
+        except BrokenPipeError:
+            pass
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run the command; map errors to exit codes with one message on stderr."""
     try:
         return _run(args)
     except TuoyuError as exc:
         sys.stderr.write(terminal_text(f"error ({type(exc).__name__}): {exc}") + "\n")
+        _summary(error=_error_fields(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -565,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - last resort: no traceback for users
+        _summary(error={"type": "internal", "message": terminal_text(f"{type(exc).__name__}: {exc}")})
         return _internal_error(exc)
 
 

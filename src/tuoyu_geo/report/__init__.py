@@ -9,11 +9,13 @@ own; every file goes through :mod:`tuoyu_geo.writer`.
 * :mod:`~tuoyu_geo.report.scorecard` — :func:`write_scorecard` (the ``analyze`` bundle) and
   :func:`write_scorecard_file` (one file).
 * :mod:`~tuoyu_geo.report.figures` — :func:`plot_scorecard`, :func:`cjk_font`.
+* :mod:`~tuoyu_geo.report.fonts` — :func:`cjk_font_path` (the packaged Noto Sans SC, else a system
+  CJK font; FontError otherwise), :func:`use_cjk_font` (registered with matplotlib).
 """
 
 from __future__ import annotations
 
-from . import export, figures, labels, maps, scorecard
+from . import export, figures, fonts, labels, maps, scorecard
 from .export import export_plan
 from .figures import plot_scorecard
 from .labels import definition, label
@@ -26,6 +28,7 @@ __all__ = [
     "export",
     "export_plan",
     "figures",
+    "fonts",
     "label",
     "labels",
     "maps",
