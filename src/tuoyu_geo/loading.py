@@ -44,8 +44,8 @@ import pyproj
 from . import crs as _crs
 from ._errors import DataError, Problem
 from .area import LAYERS, StudyArea, make_area, read_layer
-from .area.validate import check_detour_factor
 from .area.schema import OPTIONAL_COLUMNS, POINT_LAYERS
+from .area.validate import check_detour_factor
 from .network import WalkNet, read_network
 from .network.checks import check_datum, check_reach, warn_datum_undecided
 from .policy import Policy, load_policy, read_toml_text
