@@ -47,8 +47,14 @@ def assessed(area):
 
 
 @pytest.fixture(scope="module")
-def html(assessed):
-    return document.report_html(assessed)
+def written(assessed, tmp_path_factory):
+    """``write_report`` once (charts and PDF are the slow part); the HTML tests read its file."""
+    return document.write_report(assessed, tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def html(written):
+    return written.html.read_text(encoding="utf-8")
 
 
 def _cell(html: str, key: str) -> str:
@@ -105,12 +111,14 @@ def test_summary_numbers_are_the_scorecard_arithmetic(html, assessed):
         assert why.replace("<", "&lt;") in html
 
 
-def test_pdf_has_the_sections_in_chinese(assessed, tmp_path):
+def test_pdf_has_the_sections_in_chinese(written):
     """The PDF is rendered where WeasyPrint works (it must on CI); elsewhere the HTML is written
     and the result says why there is no PDF."""
     problem = pdf.pdf_problem()
-    files = document.write_report(assessed, tmp_path)
+    files = written
     assert files.html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in files.html.parent.iterdir()) == (
+        ["report.html"] if problem else ["report.html", "report.pdf"])
     if problem is not None:
         assert not os.environ.get("CI"), f"CI must render the PDF: {problem}"
         assert files.pdf is None and files.pdf_problem == problem and "fix:" in problem

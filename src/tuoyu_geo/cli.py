@@ -302,13 +302,14 @@ def _budget_list(text: str) -> tuple[float, ...]:
     return tuple(_number("万元", allow_low=True)(t.strip()) for t in parts)
 
 
-def _compare(args: argparse.Namespace, area: Any):
+def _compare(args: argparse.Namespace, area: Any, *, network: Any = None):
     from .scenarios import compare_budgets
 
     args.budget = None
     opts = _plan_options(args)
     prog = Progress(enabled=not args.no_progress)
-    return compare_budgets(area, args.policy, budgets_wan=args.budgets, options=opts, progress=prog)
+    return compare_budgets(area, args.policy, budgets_wan=args.budgets, options=opts, progress=prog,
+                           network=network)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -329,11 +330,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The 专项规划 report: ``tuoyu-geo report DIR --out DIR [plan options] [--budgets ...] [--no-pdf]``."""
+    from .network import WalkNet
+    from .pipeline import assess
     from .report.document import write_report
 
     area = _area(args.dir)
-    a = _assess(args, plan=_plan_arg(args, area), area=area)
-    cmp = _compare(args, area) if args.budgets else None
+    net = WalkNet.from_area(area)  # one engine for the plan and the scenarios
+    a = assess(area, args.policy, plan=_plan_arg(args, area), network=net, with_isochrones=False,
+               progress=Progress(enabled=not args.no_progress))
+    cmp = _compare(args, area, network=net) if args.budgets else None
     files = write_report(a, args.out, pdf=not args.no_pdf, comparison=cmp)
     _out(f"wrote {files.html}")
     if files.pdf is not None:

@@ -2,8 +2,8 @@
 
 * :func:`before_after_chart` — one scorecard column per 街道, before vs after the plan, with the
   policy target.
-* :func:`compliance_maps` — 街道 coloured by 综合状态 before and after, institutions as dots and
-  the recommended sites as stars.
+* :func:`compliance_maps` — 街道 coloured by the number of rules met before and after (综合达标
+  outlined), institutions as dots and the recommended sites as stars.
 * :func:`frontier_chart` — a :class:`~tuoyu_geo.scenarios.BudgetComparison`: budget against
   places added, 普惠 coverage, 街道 达标 and the Gini of access.
 
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..rules import MET, NOT_MET
+from ..rules import MET, SCORED_RULES
 from .figures import cjk_font
 from .labels import label, minute_key
 
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 __all__ = ["before_after_chart", "compliance_maps", "frontier_chart", "png_bytes"]
 
 _BEFORE, _AFTER, _TARGET = "#9e9e9e", "#2b8cbe", "#d7301f"
-_STATUS_COLOURS = {MET: "#a6dba0", NOT_MET: "#f4a582"}
 
 
 @contextmanager
@@ -102,58 +101,79 @@ def before_after_chart(assessment: Any, column: str, *, target: float | None = N
             ax.set_title(title, fontsize=11)
         ax.grid(axis="x", color="#ddd", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.5 / max(len(names), 2)), ncol=3,
-                  fontsize=8, frameon=False)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
         fig.tight_layout()
         return png_bytes(fig, dpi=dpi)
 
 
-def _street_map(ax: Any, streets: Any, status: Any, insts: Any, sites: Any, title: str) -> None:
+def _rules_met(streets: Any) -> tuple[Any, int]:
+    """Per 街道, how many of the scored rules it meets (read off its status columns), and how many there are."""
+    cols = [r.status_column for r in SCORED_RULES if r.status_column in streets.columns]
+    return (streets[cols] == MET).sum(axis=1), len(cols)
+
+
+def _street_map(ax: Any, streets: Any, met: Any, n_rules: int, insts: Any, sites: Any, title: str) -> list:
+    """Draw one panel; returns the legend handles."""
+    from matplotlib import colormaps
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    colours = [_STATUS_COLOURS.get(s, "#dddddd") for s in status]
-    streets.plot(ax=ax, color=colours, edgecolor="#444", linewidth=0.7)
+    cmap = colormaps["RdYlGn"]
+    colours = {k: cmap(0.15 + 0.7 * k / max(n_rules, 1)) for k in range(n_rules + 1)}
+    streets.plot(ax=ax, color=[colours[int(k)] for k in met], edgecolor="#444", linewidth=0.7, alpha=0.85)
+    full = streets[streets["status"] == MET]
+    if len(full):
+        full.boundary.plot(ax=ax, color="#1a7f37", linewidth=2.2)
     pu = insts[insts["puhui"].astype(bool)]
     other = insts[~insts["puhui"].astype(bool)]
     if len(other):
-        other.plot(ax=ax, color="#777", markersize=6, marker="o")
+        other.plot(ax=ax, color="#777", markersize=6, marker="o", zorder=4)
     if len(pu):
-        pu.plot(ax=ax, color="#2166ac", markersize=12, marker="o")
+        pu.plot(ax=ax, color="#2166ac", markersize=12, marker="o", zorder=4)
     if sites is not None and len(sites):
-        sites.plot(ax=ax, color="#d7191c", markersize=70, marker="*", edgecolor="white", linewidth=0.4)
+        sites.plot(ax=ax, color="#d7191c", markersize=70, marker="*", edgecolor="white", linewidth=0.4, zorder=5)
     for (_, r) in streets.iterrows():
         p = r.geometry.representative_point()
         ax.annotate(str(r.get("name", "")).replace("$", r"\$"), (p.x, p.y), ha="center", va="center",
-                    fontsize=6.5, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.65})
-    handles = [Patch(color=_STATUS_COLOURS[MET], label=f"街道{MET}"),
-               Patch(color=_STATUS_COLOURS[NOT_MET], label=f"街道{NOT_MET}"),
-               Line2D([], [], marker="o", color="#2166ac", linestyle="", markersize=4, label="现有普惠机构"),
-               Line2D([], [], marker="o", color="#777", linestyle="", markersize=3, label="其他托育机构")]
+                    fontsize=6.5, zorder=3,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.65})
+    handles = [Patch(color=colours[k], label=f"达标规则 {k}/{n_rules}") for k in range(n_rules, -1, -1)]
+    handles += [Patch(facecolor="none", edgecolor="#1a7f37", linewidth=2, label=f"综合{MET}"),
+                Line2D([], [], marker="o", color="#2166ac", linestyle="", markersize=4, label="现有普惠机构"),
+                Line2D([], [], marker="o", color="#777", linestyle="", markersize=3, label="其他托育机构")]
     if sites is not None:
         handles.append(Line2D([], [], marker="*", color="#d7191c", linestyle="", markersize=9, label="推荐站点"))
-    ax.legend(handles=handles, loc="lower left", fontsize=6.5, framealpha=0.9)
     ax.set_title(title, fontsize=10)
     ax.set_axis_off()
+    return handles
 
 
 def compliance_maps(assessment: Any, *, dpi: int = 150) -> bytes:
-    """街道 coloured by 综合状态 now and after the plan (two panels; one without a plan)."""
+    """街道 coloured by how many rules they meet now and after the plan (two panels; one without a
+    plan); 综合达标 街道 outlined in green, institutions as dots, recommended sites as stars."""
     a = assessment
     crs = a.area.metric_crs
     streets = a.streets.to_crs(crs)
     insts = a.area.institutions.to_crs(crs)
-    panels = [(a.streets["status"], None, "方案前：各街道综合达标状态")]
+    met, n = _rules_met(a.streets)
+    panels = [(streets, met, None, "方案前")]
     if a.plan is not None:
-        sites = a.plan.sites.to_crs(crs)
-        panels.append((a.streets_after["status"].reindex(a.streets.index), sites,
-                       "方案后：各街道综合达标状态与推荐站点"))
+        after = a.streets_after.reindex(a.streets.index)
+        met_after, _ = _rules_met(after)
+        after_g = streets.assign(status=after["status"].to_numpy())
+        panels.append((after_g, met_after, a.plan.sites.to_crs(crs), "方案后（★ 推荐站点）"))
+    x0, y0, x1, y1 = streets.total_bounds
+    pad = 0.03 * max(x1 - x0, y1 - y0)
     with _figure_context() as plt:
-        fig, axes = plt.subplots(1, len(panels), figsize=(7.4 if len(panels) == 2 else 5.5, 4.6))
+        fig, axes = plt.subplots(1, len(panels), figsize=(7.4 if len(panels) == 2 else 5.5, 4.8))
         axes = list(axes) if len(panels) == 2 else [axes]
-        for ax, (status, sites, title) in zip(axes, panels, strict=True):
-            _street_map(ax, streets, status, insts, sites, title)
-        fig.tight_layout()
+        for ax, (g, m, sites, title) in zip(axes, panels, strict=True):
+            handles = _street_map(ax, g, m, n, insts, sites, title)
+            ax.set_xlim(x0 - pad, x1 + pad)
+            ax.set_ylim(y0 - pad, y1 + pad)
+            ax.set_aspect("equal")
+        fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=7, frameon=False)
+        fig.tight_layout(rect=(0, 0.12, 1, 1))
         return png_bytes(fig, dpi=dpi)
 
 

@@ -59,14 +59,16 @@ __all__ = ["REPORT_FILES", "ReportFiles", "report_html", "write_report"]
 #: file name per output of :func:`write_report`
 REPORT_FILES = {"html": "report.html", "pdf": "report.pdf"}
 _NUMERALS = "一二三四五六七八九十"
-_NOWRAP = frozenset({"name", "street_name", "site_id", "street_id", "status", "status_before", "status_after",
-                     "solver_status", "rule"})
+_NOWRAP = frozenset({"site_id", "street_id", "status", "status_before", "status_after", "solver_status"})
 #: columns of the 现状 and site tables (those missing from the frame are left out)
 STATUS_COLUMNS = ("name", "population", "infants", "institutions", "places", "places_per_1000", "place_gap",
                   "puhui_places", "puhui_share", "has_puhui", "cover{mk}_puhui", "status")
 SITE_COLUMNS = ("order", "site_id", "name", "street_name", "kind", "places", "classes", "carers", "floor_area_m2",
                 "cost", "year", "reason")
 SITE_TOTALS = ("places", "carers", "floor_area_m2", "cost")
+#: relative column widths of the site table (A4 portrait)
+SITE_WIDTHS = {"order": 4.5, "site_id": 7, "name": 14, "street_name": 9, "kind": 8, "places": 5.5, "classes": 10,
+               "carers": 5.5, "floor_area_m2": 7, "cost": 7, "year": 5.5, "reason": 21}
 COMPARE_COLUMNS = ("name", "places_before", "places_after", "places_per_1000_before", "places_per_1000_after",
                    "puhui_share_before", "puhui_share_after", "cover{mk}_puhui_before", "cover{mk}_puhui_after",
                    "status_before", "status_after", "new_sites", "new_places")
@@ -95,6 +97,7 @@ tr { page-break-inside: avoid; break-inside: avoid; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.4mm; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eef3f8; font-weight: bold; text-align: center; }
 td.num { text-align: right; white-space: nowrap; }
+table[style] td.num { white-space: normal; }
 td.nowrap { white-space: nowrap; overflow-wrap: normal; }
 .kv td:first-child { width: 32%; }
 tr.total td { font-weight: bold; background: #f6f6f6; }
@@ -189,9 +192,10 @@ def _head(cols: Sequence[str], headers: Mapping[str, str]) -> str:
 
 def _table(df: pd.DataFrame, columns: Sequence[str], *, total: Mapping[str, Any] | None = None,
            row_key: str | None = None, cls: str = "", headers: Mapping[str, str] | None = None,
-           name: str = "table") -> str:
+           name: str = "table", widths: Mapping[str, float] | None = None) -> str:
     """An HTML table of ``columns`` of ``df`` (headers from the label table), an optional 合计 row
-    (its cells keyed ``{name}_total_{column}``)."""
+    (its cells keyed ``{name}_total_{column}``); ``widths`` (column → relative width) fixes the
+    layout so that long text wraps in its own column."""
     cols = [c for c in columns if c in df.columns]
     head = _head(cols, headers or {})
     body = []
@@ -204,7 +208,13 @@ def _table(df: pd.DataFrame, columns: Sequence[str], *, total: Mapping[str, Any]
                         for c in cols)
         foot = f'<tr class="total">{cells}</tr>'
     c = f' class="{cls}"' if cls else ""
-    return f"<table{c}><thead>{head}</thead><tbody>{''.join(body)}{foot}</tbody></table>"
+    group = ""
+    if widths:
+        w = {k: widths.get(k, 5.0) for k in cols}
+        group = "<colgroup>" + "".join(f'<col style="width:{100 * w[k] / sum(w.values()):.1f}%">'
+                                       for k in cols) + "</colgroup>"
+        c += ' style="table-layout: fixed"'
+    return f"<table{c}>{group}<thead>{head}</thead><tbody>{''.join(body)}{foot}</tbody></table>"
 
 
 def _figure(png: bytes, caption: str) -> str:
@@ -313,7 +323,8 @@ def _plan(a: Any) -> str:
     total = {c: sites[c].sum() for c in SITE_TOTALS if c in sites.columns}
     total["name"] = "合计"
     out = [f"<p>推荐新增普惠托育站点 {len(sites)} 个，按优先顺序排列（“{label('reason')}”说明该站点满足的规则）。</p>",
-           _table(sites, SITE_COLUMNS, total=total, row_key="site_id", cls="small", name="sites"),
+           _table(sites, SITE_COLUMNS, total=total, row_key="site_id", cls="small", name="sites",
+                  widths=SITE_WIDTHS),
            f'<p class="note">{_e(label("carers"))}：{_e(DEFINITIONS["carers"])} '
            f'{_e(label("floor_area_m2"))}：{_e(DEFINITIONS["floor_area_m2"])}</p>']
     coord = [c for c in sites.columns if c.startswith(("east_gk", "north_gk"))]
@@ -337,15 +348,17 @@ def _compare(a: Any) -> str:
 
 
 def _maps(a: Any) -> str:
-    return _figure(charts.compliance_maps(a), "街道按综合状态着色（绿：达标；橙：未达标）；蓝点为现有普惠机构，"
-                                              "灰点为其他机构，红色星号为推荐站点")
+    n = len([r for r in SCORED_RULES if r.status_column in a.streets.columns])
+    return _figure(charts.compliance_maps(a), f"街道按达标规则数（共{n}项）着色，粗绿边框为综合达标；蓝点为现有普惠机构，"
+                                              "灰点为其他托育机构，红色星号为推荐站点")
 
 
 def _unmet(a: Any) -> str:
     if a.gaps.empty:
         return "<p>全部规则均已满足。</p>"
     g = a.gaps.assign(street_id=a.gaps["street_id"].replace("", "—"))
-    return _table(g, ["street_id", "name", "rule", "why"], headers={"name": "街道/区县"})
+    return _table(g, ["street_id", "name", "rule", "why"], headers={"name": "街道/区县"},
+                  widths={"street_id": 8, "name": 12, "rule": 14, "why": 66})
 
 
 def _scenarios(comparison: Any) -> str:
@@ -480,7 +493,7 @@ def write_report(assessment: Any, out_dir: str | Path, *, pdf: bool = True, comp
             data = render_pdf(text)
         except PdfUnavailable as exc:
             problem = str(exc)
-            log.warning("report.pdf not made: %s", problem)
+            log.info("report.pdf not made: %s", problem)  # the caller says it (ReportFiles.pdf_problem)
     targets = [out / REPORT_FILES["html"]] + ([out / REPORT_FILES["pdf"]] if data is not None else [])
     with atomic_paths(targets) as temps:
         temps[0].write_text(text, encoding="utf-8")

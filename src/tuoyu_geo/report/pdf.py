@@ -14,6 +14,8 @@ report (which has no external references).  The PDF embeds the subset of the fon
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from pathlib import Path
 
@@ -33,7 +35,8 @@ class PdfUnavailable(RuntimeError):
 def pdf_problem() -> str | None:
     """Why no PDF can be rendered here (one line), or None when WeasyPrint works."""
     try:
-        import weasyprint  # noqa: F401
+        with contextlib.redirect_stdout(io.StringIO()):  # WeasyPrint prints a banner when Pango is missing
+            import weasyprint  # noqa: F401
     except ImportError:
         return f"WeasyPrint is not installed; fix: {INSTALL_HINT}"
     except OSError as exc:  # WeasyPrint installed, Pango (a system library) missing
