@@ -77,6 +77,8 @@ def test_every_section_heading_and_self_contained(html, assessed):
     imgs = re.findall(r'<img [^>]*src="([^"]{0,30})', html)
     assert len(imgs) == 3 and all(s.startswith("data:image/png;base64,") for s in imgs)
     assert "@page { size: A4" in html and "thead { display: table-header-group; }" in html
+    # before/after pairs share one header over 方案前 | 方案后
+    assert '<th colspan="2">托位数</th>' in html and "<th>方案前</th><th>方案后</th>" in html
 
 
 def test_site_table_rows_and_totals_equal_the_plan(html, assessed):
@@ -239,3 +241,17 @@ def test_compare_cli(tmp_path, capsys):
         main(["compare", str(folder), "--budgets", "1000,x", "--out", str(tmp_path / "c2")])
     assert exc.value.code == 2
     assert not Path(tmp_path / "c2").exists()
+
+
+def test_report_without_a_plan_says_so(area):
+    a = tg.assess(area, "national-2025", with_isochrones=False)
+    html = document.report_html(a)
+    for key, title in REPORT_SECTIONS.items():
+        if key != "scenarios":
+            assert f"、{title}</h2>" in html, title
+    assert "本报告未做选址方案" in html and "未求解选址模型" in html
+    assert _cell(html, "places_before") == "110" and "places_after" not in html
+    assert len(re.findall(r"<img ", html)) == 1  # the map of now only
+    # every 街道 × rule failing now is listed (S1, S2: places; S3, S4: places, 普惠 share, 一街道一普惠)
+    gaps = re.search(r'<section id="gaps_now">(.*?)</section>', html, re.S).group(1)
+    assert "现状共有 8 项" in gaps
