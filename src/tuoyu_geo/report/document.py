@@ -67,8 +67,8 @@ SITE_COLUMNS = ("order", "site_id", "name", "street_name", "kind", "places", "cl
                 "cost", "year", "reason")
 SITE_TOTALS = ("places", "carers", "floor_area_m2", "cost")
 #: relative column widths of the site table (A4 portrait)
-SITE_WIDTHS = {"order": 4.5, "site_id": 7, "name": 14, "street_name": 9, "kind": 8, "places": 5.5, "classes": 10,
-               "carers": 5.5, "floor_area_m2": 7, "cost": 7, "year": 5.5, "reason": 21}
+SITE_WIDTHS = {"order": 4.5, "site_id": 7, "name": 13, "street_name": 8.5, "kind": 7.5, "places": 6.5, "classes": 10,
+               "carers": 5.5, "floor_area_m2": 7, "cost": 7.5, "year": 5.5, "reason": 20}
 COMPARE_COLUMNS = ("name", "places_before", "places_after", "places_per_1000_before", "places_per_1000_after",
                    "puhui_share_before", "puhui_share_after", "cover{mk}_puhui_before", "cover{mk}_puhui_after",
                    "status_before", "status_after", "new_sites", "new_places")
@@ -97,7 +97,6 @@ tr { page-break-inside: avoid; break-inside: avoid; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.4mm; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eef3f8; font-weight: bold; text-align: center; }
 td.num { text-align: right; white-space: nowrap; }
-table[style] td.num { white-space: normal; }
 td.nowrap { white-space: nowrap; overflow-wrap: normal; }
 .kv td:first-child { width: 32%; }
 tr.total td { font-weight: bold; background: #f6f6f6; }
@@ -106,7 +105,7 @@ img { max-width: 100%; height: auto; display: block; margin: 2mm auto; }
 figure { margin: 2mm 0 4mm; page-break-inside: avoid; break-inside: avoid; }
 figcaption { font-size: 8.5pt; color: #555; text-align: center; }
 .kv td:first-child { white-space: nowrap; color: #333; }
-@media screen { body { padding: 8mm 6mm; } }
+@media screen { body { padding: 8mm 6mm; } .cover { padding-top: 8mm; } }
 """
 
 
@@ -329,7 +328,9 @@ def _plan(a: Any) -> str:
            f'{_e(label("floor_area_m2"))}：{_e(DEFINITIONS["floor_area_m2"])}</p>']
     coord = [c for c in sites.columns if c.startswith(("east_gk", "north_gk"))]
     out.append("<h3>站点坐标（用地审查）</h3>"
-               + _table(sites, ["site_id", "name", "lon_cgcs2000", "lat_cgcs2000", *coord], cls="small"))
+               + _table(sites, ["site_id", "name", "lon_cgcs2000", "lat_cgcs2000", *coord], cls="small",
+                      widths={"site_id": 9, "name": 25, "lon_cgcs2000": 14, "lat_cgcs2000": 14,
+                              **{c: 19 for c in coord}}))
     return "".join(out)
 
 
@@ -369,8 +370,10 @@ def _scenarios(comparison: Any) -> str:
     for c in cols:
         vals = [SOLVER_STATUS_ZH.get(str(v), str(v)) if c == "solver_status" else v for v in t[c]]
         body.append(f'<tr data-row="{_e(c)}"><td>{_e(label(c))}</td>' + "".join(_cell(c, v) for v in vals) + "</tr>")
-    table = (f'<table class="small"><thead><tr><th>{_e(label("budget_wan"))}</th>{head}</tr></thead>'
-             f"<tbody>{''.join(body)}</tbody></table>")
+    w = 66.0 / len(t)
+    group = '<colgroup><col style="width:34%">' + f'<col style="width:{w:.1f}%">' * len(t) + "</colgroup>"
+    table = (f'<table class="small" style="table-layout: fixed">{group}<thead><tr><th>{_e(label("budget_wan"))}'
+             f"</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     return (_figure(charts.frontier_chart(comparison), "预算与新增托位、普惠覆盖、达标街道数、基尼系数")
             + table
             + '<p class="note">每个预算单独求解同一模型（其他参数不变）；基尼系数按婴幼儿加权的2SFCA可达性计算，'
