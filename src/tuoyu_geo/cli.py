@@ -395,6 +395,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _budget_list(text: str) -> tuple[float, ...]:
+    """argparse type of --budgets: comma-separated 万元 ≥ 0 (``1000,3000,6000``); else exit 2."""
+    parts = [t for t in text.replace("，", ",").split(",") if t.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("must list budgets in 万元, e.g. 1000,3000,6000")
+    return tuple(_number("万元", allow_low=True)(t.strip()) for t in parts)
+
+
+def _compare(args: argparse.Namespace, area: Any, *, network: Any = None):
+    from .scenarios import compare_budgets
+
+    args.budget = None
+    opts = _plan_options(args)
+    prog = _progress(args)
+    return compare_budgets(area, args.policy, budgets_wan=args.budgets, options=opts, progress=prog,
+                           network=network)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Budget scenarios: ``tuoyu-geo compare DIR --budgets 1000,3000,6000 --out DIR``."""
+    from .report.comparison import comparison_table, write_comparison
+    from .report.labels import label
+
+    cmp = _compare(args, _area(args.dir, detour_factor=args.detour_factor))
+    paths = write_comparison(cmp, args.out)
+    table = comparison_table(cmp).set_index(label("budget_wan"))
+    _out(f"{label('budget_wan')} → " + "  ".join(f"{b:g}" for b in table.index))
+    for name, row in table.T.iterrows():
+        _out(f"  {name}: " + "  ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row))
+    _summary(budgets=cmp.table.reset_index().to_dict(orient="records"))
+    for p in paths.values():
+        _wrote(p)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The 专项规划 report: ``tuoyu-geo report DIR --out DIR [plan options] [--budgets ...] [--no-pdf]``."""
+    from .network import area_engine
+    from .pipeline import assess
+    from .report.document import write_report
+
+    area = _area(args.dir, detour_factor=args.detour_factor)
+    net = area_engine(area)  # one engine for the plan and the scenarios (straight line without a network)
+    a = assess(area, args.policy, plan=_plan_arg(args, area), network=net, with_isochrones=False,
+               progress=_progress(args))
+    cmp = _compare(args, area, network=net) if args.budgets else None
+    files = write_report(a, args.out, pdf=not args.no_pdf, comparison=cmp)
+    _assessment_summary(a, pdf_problem=files.pdf_problem)
+    _wrote(files.html)
+    if files.pdf is not None:
+        _wrote(files.pdf)
+    elif files.pdf_problem:
+        sys.stderr.write(terminal_text(f"report.pdf not made: {files.pdf_problem}") + "\n")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------------ parser
 
 def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
@@ -490,12 +546,8 @@ def _add_area_commands(add) -> None:
     _detour_flag(p)
 
 
-def _add_plan_commands(add) -> None:
-    p = add("plan", cmd_plan, "optimal new sites (MILP); writes plan.json for map/export --plan")
-    p.add_argument("dir")
-    _detour_flag(p)
-    p.add_argument("--policy")
-    _plan_flags(p)
+def _solve_flags(p: argparse.ArgumentParser) -> None:
+    """Model options of `plan` (also taken by `report` and `compare`)."""
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--capacity-aware", action="store_true")
     p.add_argument("--enrolment-rate", type=_number("share of infants"),
@@ -508,6 +560,15 @@ def _add_plan_commands(add) -> None:
     p.add_argument("--solver", default=settings.DEFAULT_SOLVER, choices=["highs", "cbc"])
     p.add_argument("--time-limit", type=_number("seconds"), default=settings.TIME_LIMIT_S,
                    help="seconds (all stages); must be above 0")
+
+
+def _add_plan_commands(add) -> None:
+    p = add("plan", cmd_plan, "optimal new sites (MILP); writes plan.json for map/export --plan")
+    p.add_argument("dir")
+    _detour_flag(p)
+    p.add_argument("--policy")
+    _plan_flags(p)
+    _solve_flags(p)
     p.add_argument("--out", type=_path, required=True)
     for name, fn, help_, out_help in (
             ("map", cmd_map, "HTML coverage map of a study area", "HTML file"),
@@ -544,6 +605,35 @@ def _add_plan_commands(add) -> None:
                    help="map with OpenStreetMap tiles and CDN scripts instead of the self-contained offline map")
 
 
+_REPORT_EPILOG = ("report.pdf needs WeasyPrint (pip install 'tuoyu-geo[report]'; Debian/Ubuntu also "
+                  "apt-get install libpango-1.0-0 libpangoft2-1.0-0); without it report.html is still written, "
+                  "one line on stderr says why there is no PDF, and the exit code is 0. ")
+
+
+def _add_report_commands(add) -> None:
+    p = add("report", cmd_report, "专项规划 report: one self-contained HTML file and its PDF (A4)")
+    p.epilog = _REPORT_EPILOG + EPILOG
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--out", type=_path, required=True, help="output folder (report.html, report.pdf)")
+    p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
+    _plan_flags(p)
+    _solve_flags(p)
+    p.add_argument("--budgets", type=_budget_list, help="also compare these budgets (万元), e.g. 1000,3000,6000")
+    p.add_argument("--no-pdf", action="store_true", help="write report.html only")
+    _detour_flag(p)
+    p = add("compare", cmd_compare, "budget scenarios: places, 普惠 coverage, 街道 达标 and Gini per budget")
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--budgets", type=_budget_list, required=True, help="budgets in 万元, e.g. 1000,3000,6000")
+    p.add_argument("--out", type=_path, required=True,
+                   help="output folder (budget_comparison.csv/.xlsx, budget_frontier.png)")
+    p.add_argument("--max-sites", type=int, help="at most this many new sites (every scenario)")
+    p.add_argument("--strict", action="store_true", help="exit 3 when a rule cannot be met anywhere")
+    _solve_flags(p)
+    _detour_flag(p)
+
+
 class _Adder:
     """Adds a subcommand with the common flags; remembers the parsers by name."""
 
@@ -568,6 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = _Adder(ap.add_subparsers(dest="command", metavar="COMMAND"), _common())
     _add_area_commands(add)
     _add_plan_commands(add)
+    _add_report_commands(add)
     return ap
 
 

@@ -136,6 +136,17 @@ def _service_areas(area, net, plan: SitePlan | None, minutes: float) -> gpd.GeoD
     return gpd.GeoDataFrame(pd.concat(parts), crs="EPSG:4326")[cols]
 
 
+def _given_access(acc: Access, area: StudyArea, pol: Policy, mins: tuple[float, ...]) -> Access:
+    """``acc`` if it was computed for ``area`` with these minutes and the policy's distances."""
+    acc.check_area(area)
+    want = {m: pol.threshold_m(m) for m in mins}
+    if tuple(acc.minutes) != mins or any(acc.thresholds_m.get(m) != d for m, d in want.items()):
+        raise ValueError(f"the access given was computed for minutes {tuple(acc.minutes)} with distances "
+                         f"{dict(acc.thresholds_m)}; this assessment needs {want}; fix: "
+                         "compute_access(area, policy, minutes=...) with these, or leave access out")
+    return acc
+
+
 def _findings(area, acc, pol, cs, st, site_plan, after) -> tuple:
     """Unmet rules with reasons, the per-街道 rule table and equity — after the plan, or now."""
     final, final_cs = (after[2], after[1]) if site_plan is not None else (st, cs)
@@ -147,7 +158,8 @@ def _findings(area, acc, pol, cs, st, site_plan, after) -> tuple:
 def assess(area: StudyArea, policy: Policy | str | None = None, *,
            network: WalkNet | StraightLineNet | None = None,
            plan: PlanOptions | SitePlan | None = None, minutes: tuple[float, ...] | None = None,
-           with_isochrones: bool = True, progress: Callable[[str], None] | None = None) -> Assessment:
+           with_isochrones: bool = True, progress: Callable[[str], None] | None = None,
+           access: Access | None = None) -> Assessment:
     """Assess ``area`` under ``policy`` and, with ``plan``, plan new sites and assess the result.
 
     Parameters
@@ -167,6 +179,9 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *,
         Compute the service areas drawn on maps and written to exports.
     progress : callable, optional
         Called with a short label before each stage (the CLI shows it).
+    access : Access, optional
+        Walking access now, already computed for this area, policy and minutes (e.g. by
+        :func:`tuoyu_geo.scenarios.compare_budgets`, which solves several plans on one access).
 
     Returns
     -------
@@ -190,7 +205,8 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *,
     net = network if network is not None else area_engine(area)
     lap("network_s")
     step("walking access")
-    acc = compute_access(area, pol, network=net, minutes=mins)
+    acc = _given_access(access, area, pol, mins) if access is not None else \
+        compute_access(area, pol, network=net, minutes=mins)
     lap("access_s")
     step("scorecards")
     cs, st, total, districts = _scorecards(area, acc, pol)
