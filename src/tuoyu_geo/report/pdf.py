@@ -46,19 +46,15 @@ def pdf_problem() -> str | None:
 
 
 def cjk_font_path() -> Path | None:
-    """File of the CJK font matplotlib uses for the charts (:func:`tuoyu_geo.report.figures.cjk_font`),
-    or None."""
-    from .figures import cjk_font
+    """File of the CJK font the charts use (:func:`tuoyu_geo.report.fonts.cjk_font_path`: the packaged
+    Noto Sans SC, else a system one), or None when there is none."""
+    from .._errors import FontError
+    from .fonts import cjk_font_path as _path
 
-    name = cjk_font()
-    if name is None:
+    try:
+        return _path()
+    except FontError:
         return None
-    from matplotlib import font_manager
-
-    for f in font_manager.fontManager.ttflist:
-        if f.name == name:
-            return Path(f.fname)
-    return None
 
 
 def _font_face() -> str:
