@@ -166,17 +166,19 @@ def test_gpkg_and_parquet_give_the_graphml_distances(tmp_path):
         _same(ref, nw.distance_matrix(net, pts, pts, max_distance_m=900))
 
 
-def test_table_lengths_computed_when_missing(tmp_path):
-    """Without a length column the length is the line's: an L-shaped line 0→(30,0)→(30,40) is 70 m
-    (not the 50 m chord)."""
+def test_table_lengths_computed_in_memory_refused_in_a_file(tmp_path):
+    """Without a length column ``from_edges`` takes the line's: an L-shaped line 0→(30,0)→(30,40) is
+    70 m (not the 50 m chord); a file without lengths is refused (as GraphML is), naming the file."""
     edges = gpd.GeoDataFrame({"u": [1], "v": [2]}, geometry=[LineString([(X0, Y0), (X0 + 30, Y0),
                                                                           (X0 + 30, Y0 + 40)])], crs=CRS)
-    path = tmp_path / "walk.gpkg"
-    edges.to_file(path, layer="edges")
-    net = nw.read_network_tables(path)
-    np.testing.assert_allclose(net.length, [70.0])
+    np.testing.assert_allclose(nw.WalkNet.from_edges(edges).length, [70.0])
     geo = nw.WalkNet.from_edges(edges.to_crs("EPSG:4326"))
     assert abs(geo.length[0] - 70.0) < 0.2  # great-circle over the same vertices
+    path = tmp_path / "walk.gpkg"
+    edges.to_file(path, layer="edges")
+    with pytest.raises(NetworkError, match="without a length") as ei:
+        nw.read_network_tables(path)
+    assert "walk.gpkg" in str(ei.value)
 
 
 @pytest.mark.parametrize("case, needle", [

@@ -4,7 +4,9 @@ sparse cutoff walking distances, service areas) and the checks of an area agains
 Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, osmnx downloads),
 :mod:`~tuoyu_geo.network.engine` (:class:`WalkNet`, :class:`Snap`, :func:`distance_matrix`,
 :func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
-:mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.tables` (nodes/edges
+:mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.straight`
+(:class:`StraightLineNet`: straight line × detour factor for an area without a network;
+:func:`area_engine` picks the engine of an area), :mod:`~tuoyu_geo.network.tables` (nodes/edges
 GeoPackage and Parquet networks, read straight to a WalkNet), :mod:`~tuoyu_geo.network.cache` (prepared
 engines cached by the input files' hashes).
 
@@ -29,15 +31,20 @@ from .build import (
 from .cache import read_walknet
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
 from .service import service_areas
+from .straight import StraightLineNet, area_engine, check_detour_factor, distance_model_of
 from .tables import read_network_tables, save_network
 
 __all__ = [
     "NON_WALK_HIGHWAYS",
     "Snap",
+    "StraightLineNet",
     "WalkNet",
+    "area_engine",
     "as_net",
+    "check_detour_factor",
     "checks",
     "distance_matrix",
+    "distance_model_of",
     "graph_from_lines",
     "graph_from_overpass_json",
     "graph_from_place",

@@ -11,8 +11,9 @@ Formats (written by :func:`save_network`, read by :func:`read_network_tables`):
 * **GeoParquet** ``walk_edges.parquet`` (same columns) and optionally ``walk_nodes.parquet``
   next to it (any ``<name>_edges.parquet`` pairs with ``<name>_nodes.parquet``).
 
-Without nodes, the nodes are the end points of the edge lines.  Missing lengths are computed
-from the lines (great-circle in degrees, planar otherwise).
+Without nodes, the nodes are the end points of the edge lines.  A file must give every edge its
+``length`` (as GraphML must); :meth:`WalkNet.from_edges` computes missing ones from the lines
+(great-circle in degrees, planar otherwise).
 """
 
 from __future__ import annotations
@@ -103,12 +104,13 @@ def _drop_straight(geoms: np.ndarray, x: np.ndarray, y: np.ndarray, u: np.ndarra
     return out
 
 
-def edge_arrays(edges: Any, nodes: Any = None, *, crs: Any = None, file: str = "network") -> dict[str, Any]:
+def edge_arrays(edges: Any, nodes: Any = None, *, crs: Any = None, file: str = "network",
+                compute_lengths: bool = True) -> dict[str, Any]:
     """The arguments of :meth:`WalkNet.from_arrays` for an edge table (and optional node table).
 
     See :meth:`WalkNet.from_edges`.  Every problem (no CRS, no edges, edge ends not among the
-    nodes, nodes without coordinates, negative or non-finite lengths) is raised together as one
-    NetworkError naming ``file``.
+    nodes, nodes without coordinates, negative or non-finite lengths, and — unless
+    ``compute_lengths`` — missing lengths) is raised together as one NetworkError naming ``file``.
     """
     e = edges
     if isinstance(e.index, pd.MultiIndex) and {"u", "v"} <= set(e.index.names):
@@ -166,6 +168,12 @@ def edge_arrays(edges: Any, nodes: Any = None, *, crs: Any = None, file: str = "
     if problems:
         raise NetworkError(problems)
     u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+    if not compute_lengths and ("length" not in e.columns or e["length"].isna().any()):
+        miss = e["length"].isna().to_numpy() if "length" in e.columns else np.ones(len(e), bool)
+        eu_, ev_ = e["u"].to_numpy()[miss], e["v"].to_numpy()[miss]
+        raise NetworkError([Problem(file, "network edges without a length (metres)",
+                                    tuple(f"{a}-{b}" for a, b in zip(eu_[:20], ev_[:20], strict=True)),
+                                    "give every edge its length in metres (osmnx and save_network write it)")])
     if "length" in e.columns:
         length = pd.to_numeric(e["length"], errors="coerce").to_numpy(float)
         raw = e["length"]
@@ -286,7 +294,7 @@ def read_network_tables(path: str | Path) -> Any:
                            fix="give a GeoPackage with nodes/edges layers or a walk_edges.parquet "
                                "(tuoyu_geo.network.save_network writes both)") from None
     crs = getattr(edges, "crs", None) or edges.attrs.get("crs")
-    return WalkNet.from_arrays(**edge_arrays(edges, nodes, crs=crs, file=path.name))
+    return WalkNet.from_arrays(**edge_arrays(edges, nodes, crs=crs, file=path.name, compute_lengths=False))
 
 
 def save_network(network: Any, path: str | Path) -> Path:
