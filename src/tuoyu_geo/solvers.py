@@ -17,6 +17,10 @@ Solvers
     from which the gap ``|incumbent − bound| / max(|incumbent|, 1e-9)`` is computed.
 
 A solution is reported ``"optimal"`` only when the solver proved optimality within ``mip_gap``.
+
+Nothing is printed: the solvers' own logs go to this module's logger at DEBUG level (HiGHS line by
+line, CBC as one record) and a one-line result per solve at INFO, e.g.
+``logging.getLogger("tuoyu_geo.solvers").setLevel(logging.DEBUG)`` with a handler to see them.
 """
 
 from __future__ import annotations
@@ -211,7 +215,13 @@ def _new_highs(highspy):
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
-    h.setOptionValue("output_flag", False)
+    if log.isEnabledFor(logging.DEBUG):
+        # the solver's own log, line by line, to this module's logger (never to stdout)
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.cbLogging.subscribe(lambda e: log.debug("HiGHS: %s", str(e.message).rstrip()))
+    else:
+        h.setOptionValue("output_flag", False)
     return h
 
 
@@ -372,6 +382,7 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
     prob, xs, c = _cbc_problem(pulp, model)
     text, secs = _run_cbc(pulp, prob, xs, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
                           start=start)
+    log.debug("CBC log:\n%s", text)
     res = _CBC_RESULT.search(text)
     result = res.group(1).strip() if res else ""
     status = _cbc_status(pulp, prob, result)

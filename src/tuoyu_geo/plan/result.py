@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import _display as _d
 from ..solvers import Status
 from .options import PlanOptions
 
@@ -128,8 +129,21 @@ class SitePlan:
                 "sites": self.sites.drop(columns="geometry").assign(
                     lon=self.sites.geometry.x, lat=self.sites.geometry.y).to_dict(orient="records")}
 
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows of :meth:`__repr__` and :meth:`_repr_html_`."""
+        ov, o = self.objective_values, self.options
+        budget = "no budget" if o.budget_wan is None else f"budget {_d.number(o.budget_wan)} 万元"
+        return [("new 普惠 sites", f"{len(self.sites):,} ({_d.count(self.sites['places'].sum())} places)"),
+                ("cost", f"{_d.number(ov['cost'])} 万元 ({budget})"),
+                (f"infants newly within {o.minutes:g} min", _d.number(ov["infants_newly_covered"])),
+                ("shortfall", f"{_d.number(ov['shortfall'])} places"),
+                ("solver", f"{self.status} (gap {self.gap:.1e}, {self.solve_seconds:.1f} s)")]
+
     def __repr__(self) -> str:
-        return f"SitePlan({self.summary()})"
+        return _d.text("SitePlan", self._summary_rows())
+
+    def _repr_html_(self) -> str:
+        return _d.html("SitePlan", self._summary_rows())
 
 
 #: stage → (unit, what the stage optimises), for :attr:`SitePlan.optimality`
