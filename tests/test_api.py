@@ -26,6 +26,7 @@ from test_plan import POL, hand_area
 import tuoyu_geo as tg
 from tuoyu_geo.access import compute_access
 from tuoyu_geo.plan import load_plan, plan_sites, save_plan
+from tuoyu_geo.report.labels import display_table, display_value, label
 
 #: id column of each layer-like frame (None: the frame has no id column)
 ID = {"streets": "street_id", "communities": "community_id", "institutions": "institution_id",
@@ -169,3 +170,35 @@ def test_debug_logging_shows_the_solver_log(capfd, caplog):
         plan_sites(area, acc, POL)
     lines = [r.getMessage() for r in caplog.records if r.name == "tuoyu_geo.solvers"]
     assert lines and not any("Presolv" in m for m in lines)
+
+
+# ------------------------------------------------------------------------------ display tables
+
+def test_display_table_chinese_headers_percent_and_yes_no(a):
+    """S1: 40 places, all 普惠 → 100.0 %, has 普惠 是; S2: 20 民办 places → 0.0 %, 否; population 10,000."""
+    t = display_table(a.streets, ["name", "population", "places_per_1000", "puhui_share", "has_puhui"])
+    assert list(t.columns) == ["名称", label("population"), "每千人口托位数", "普惠托位占比", "有普惠机构"]
+    assert t.loc["S1"].tolist() == ["一街道", "10,000", "4.00", "100.0 %", "是"]
+    assert t.loc["S2"].tolist() == ["二街道", "4,000", "5.00", "0.0 %", "否"]
+    assert not any(isinstance(v, bool) or v in ("True", "False") for v in t.to_numpy().ravel())
+    # the source frame is untouched
+    assert a.streets["has_puhui"].dtype == bool
+
+
+def test_display_table_by_row(a):
+    """A Series (the total row) and a metric × scenario frame (equity) are formatted by row name."""
+    t = display_table(a.total, ["places", "puhui_share", "has_puhui"])
+    assert list(t.index) == ["托位数", "普惠托位占比", "有普惠机构"]
+    assert t.iloc[:, 0].tolist() == ["60", "66.7 %", "否"]  # 40 / 60; S2 and S3 have no 普惠
+    e = display_table(a.equity, ["zero_sfca_share"], by_row=True)
+    share = float(a.equity.loc["zero_sfca_share", "before"])
+    assert e.loc[label("zero_sfca_share"), label("before")] == f"{100 * share:.1f} %"
+
+
+def test_display_value():
+    assert display_value("puhui_share", 0.15) == "15.0 %"
+    assert display_value("cover15_puhui_after", 0.5) == "50.0 %"
+    assert display_value("has_puhui", True) == "是" and display_value("x", False) == "否"
+    assert display_value("places", 1234.4) == "1,234" and display_value("cost", 12.345) == "12.3"
+    assert display_value("built_year", float("nan")) == "" and display_value("name", "甲") == "甲"
+    assert display_value("order", 3) == 3  # no number format: unchanged
