@@ -862,3 +862,29 @@ def test_cli_plan_short_time_limit_reports_best_plan(tmp_path, capsys):
     assert "Traceback" not in out + err
     assert rc == 0, err
     assert "optimal" in out or "time_limit" in out
+
+
+def test_absurd_vertex_counts_are_refused_before_geometry_work():
+    """A 街道 polygon densified to > 200,000 vertices (the box of S1, perimeter 4 × 4 cells ≈
+    0.0240°, segmentized every 1e-7° → ≈ 240,000 vertices) is one DataError naming S1 and the
+    simplification fix; the same polygon at 1e-6° (≈ 24,000 vertices) is accepted."""
+    import shapely
+
+    from tuoyu_geo.area.validate import MAX_GEOMETRY_VERTICES
+
+    def area_with(step):
+        st = synth.streets()
+        st.loc[0, "geometry"] = shapely.segmentize(st.geometry.iloc[0], step)
+        return st, int(shapely.get_num_coordinates(st.geometry.iloc[0]))
+
+    st, n = area_with(1e-7)
+    assert n > MAX_GEOMETRY_VERTICES
+    with pytest.raises(DataError) as e:
+        tg.make_area(streets=st, communities=synth.communities(), institutions=synth.institutions(),
+                     candidates=synth.candidates())
+    assert "too many vertices" in str(e.value) and "S1" in str(e.value) and "Simplify" in str(e.value)
+    st, n = area_with(1e-6)
+    assert 20_000 < n < MAX_GEOMETRY_VERTICES
+    area = tg.make_area(streets=st, communities=synth.communities(), institutions=synth.institutions(),
+                        candidates=synth.candidates())
+    assert len(area.streets) == 4

@@ -43,6 +43,10 @@ STREET_OVERLAP_SHARE = 0.05
 #: a point within this distance (m) of a 街道 polygon stands in it: a point on a border shared by
 #: two 街道 belongs to either (its ``street_id`` may name either; without one it gets the first)
 BORDER_TOLERANCE_M = 1.0
+#: more vertices than this in one geometry (or :data:`MAX_LAYER_VERTICES` in a layer) is refused
+#: before any geometry work: a 街道 boundary digitised every metre along 100 km has 100,000
+MAX_GEOMETRY_VERTICES = 200_000
+MAX_LAYER_VERTICES = 5_000_000
 #: a 街道/乡镇 with fewer residents than this (and more than 0) has its population in 万人
 MIN_STREET_POPULATION = 100
 #: points outside every 街道 but within this distance (m) of one are reported as a boundary gap
@@ -107,8 +111,9 @@ def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Pro
 
 
 def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
-                    problems: list[Problem]) -> None:
-    """Missing, wrong-type, invalid, swapped or out-of-range geometries."""
+                    problems: list[Problem]) -> bool:
+    """Missing, wrong-type, invalid, swapped or out-of-range geometries; False when the layer has
+    too many vertices to be checked further (nothing more is done with it)."""
     spec = LAYERS[layer]
     geom = gdf.geometry
     nogeom = geom.isna() | geom.is_empty
@@ -116,6 +121,15 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Serie
         problems.append(Problem(fname, "empty or missing geometry", tuple(ids[nogeom]),
                                 "give every row a geometry (lon/lat for points)"))
     ok = ~nogeom
+    nverts = pd.Series(shapely.get_num_coordinates(np.asarray(geom.values)), index=gdf.index)
+    huge = ok & (nverts > MAX_GEOMETRY_VERTICES)
+    if huge.any() or int(nverts.sum()) > MAX_LAYER_VERTICES:
+        problems.append(Problem(fname, f"too many vertices ({int(nverts.max()):,} in one geometry, "
+                                f"{int(nverts.sum()):,} in the layer; at most {MAX_GEOMETRY_VERTICES:,} "
+                                f"and {MAX_LAYER_VERTICES:,})", tuple(ids[huge]) if huge.any() else (),
+                                "simplify the geometries to about 1 m, e.g. QGIS ▸ Vector ▸ Geometry Tools ▸ "
+                                "Simplify (tolerance 0.00001°)"))
+        return False
     wrong = ok & ~geom.geom_type.isin(spec["geom"])
     if wrong.any():
         kinds = ", ".join(sorted(set(geom[wrong].geom_type)))
@@ -138,6 +152,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Serie
         if rng.any():
             problems.append(Problem(fname, "coordinates out of range for degrees", tuple(ids[good][rng]),
                                     "give lon/lat in degrees or set crs in area.toml to the projected EPSG code"))
+    return True
 
 
 def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
@@ -159,7 +174,8 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
     if layer in ("streets", "communities"):
         _check_units(gdf, layer, fname, ids, problems)
         gdf = _check_births(gdf, fname, ids, problems)
-    _check_geometry(gdf, layer, fname, ids, problems)
+    if not _check_geometry(gdf, layer, fname, ids, problems):
+        return None
     return gdf
 
 

@@ -25,7 +25,7 @@ from ..indicators import community_scorecard, street_scorecard
 from ..network import WalkNet
 from ..policy import Policy, load_policy
 from ..solvers import Status
-from .build import build_model, check_inputs
+from .build import build_model, check_inputs, check_scorecard
 from .classic import ModelResult, capacitated_coverage, lscp, mclp, p_median, read_orlib_pmed
 from .explain import explain_sites
 from .gaps import GapContext, explain_gaps, residential_fixers, rule_status
@@ -90,6 +90,8 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
     radius = float(pol.threshold_m(opts.minutes))
     check_inputs(area, access, opts, radius)
     cs = community_scorecard(area, access, pol)
+    if scorecard is not None:
+        check_scorecard(scorecard, area, pol)
     streets = scorecard if scorecard is not None else street_scorecard(area, access, pol, communities=cs)
     model = build_model(area, access, pol, opts, streets, radius, communities=cs)
     build_s = time.perf_counter() - t0
@@ -109,7 +111,7 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
                     solve_seconds=lex.seconds, build_seconds=build_s, options=opts, radius_m=radius,
                     stages=lex.stages, model_size=size, nearest_puhui_distance=sites.attrs["nearest_puhui_distance"],
                     area_after=area_with_sites(area, sites, designated), street_capacity=model.capacity_table(),
-                    designated=designated)
+                    designated=designated, area_fingerprint=area.fingerprint())
 
 
 def _designated(model: PlanModel, sites) -> pd.DataFrame:
