@@ -36,7 +36,7 @@ class SitePlan:
     Attributes
     ----------
     sites : geopandas.GeoDataFrame
-        One row per new site (EPSG:4326, index = ``site_id``): ``site_id, name, kind, street_id,
+        One row per new site (EPSG:4326, index = the site ids, unnamed): ``site_id, name, kind, street_id,
         street_name, places, classes, cost`` (万元), ``year, new_infants_covered, reason,
         nearest_puhui_id, nearest_puhui_m, runner_up_id, order``.
     objective_values : mapping
