@@ -18,7 +18,8 @@ import shapely
 from shapely.geometry import Point
 
 from .. import crs as _crs
-from .._errors import Problem
+from .. import settings
+from .._errors import DataError, Problem
 from .columns import INSTITUTION_CLOSED, INSTITUTION_OPEN, MAX_SITE_PLACES, bool_word, check_typed
 from .points import representative_points
 from .schema import (
@@ -33,7 +34,7 @@ from .schema import (
 )
 
 __all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "MIN_STREET_POPULATION", "STREET_OVERLAP_SHARE", "birth_columns",
-           "births_infants"]
+           "births_infants", "check_detour_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -575,3 +576,23 @@ def _report_outside(gdf: gpd.GeoDataFrame, pts: gpd.GeoSeries, streets: gpd.GeoD
         problems.append(Problem(fname, f"{layer} outside every 街道 polygon", tuple(gdf.loc[outside, idc]),
                                 "check their coordinates and CRS (GCJ-02/BD-09 data must be declared so "
                                 "in area.toml), or remove them / add the missing 街道"))
+
+
+def check_detour_factor(value: Any, *, file: str = "area.toml", key: str = "detour_factor") -> float:
+    """The detour factor as a float; DataError naming ``file`` unless it is a finite number ≥ 1.
+
+    Parameters
+    ----------
+    value : Any
+        The factor as given (a number; a bool or a string is refused).
+    file, key : str
+        Where it was given, for the message (e.g. ``area.toml`` / ``detour_factor``).
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    v = float(value) if ok else math.nan
+    if not (ok and math.isfinite(v) and v >= 1.0):
+        raise DataError(f"{key} = {value!r} is not a detour factor (a finite number ≥ 1: walking distance = "
+                        "straight-line distance × factor)", file=file,
+                        fix=f"write e.g. {key} = {settings.DETOUR_FACTOR:g} (the average of 25 Chinese cities), or "
+                            "remove it to use that default")
+    return v
