@@ -202,3 +202,18 @@ def test_display_value():
     assert display_value("places", 1234.4) == "1,234" and display_value("cost", 12.345) == "12.3"
     assert display_value("built_year", float("nan")) == "" and display_value("name", "甲") == "甲"
     assert display_value("order", 3) == 3  # no number format: unchanged
+
+
+def test_budget_comparison_summary():
+    """Two budgets on the hand area: each line shows its row of the table; with 500 万元 it is the
+    plan of the module docstring (3 sites, 75 places, 105 万元).  Before any plan only C1's infants
+    (100 of 330 = 30.3 %) reach 普惠 within 15 min."""
+    cmp = tg.scenarios.compare_budgets(hand_area(), POL, budgets_wan=[500, 100])
+    text, html = repr(cmp), cmp._repr_html_()
+    assert len(text) < 600 and text.count("\n") == 2 and html.startswith("<table")
+    t = cmp.table
+    for b, row in zip(("100.0 万元", "500.0 万元"), t.itertuples(), strict=True):
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(b))
+        assert f"{row.new_sites} sites, {row.new_places} places, {row.new_cost_wan:.1f} 万元" in line
+        assert f"达标 {row.streets_met_before}→{row.streets_met_after}/3" in line and "30.3 % →" in line
+    assert "3 sites, 75 places, 105.0 万元" in text
