@@ -353,10 +353,12 @@ def _run_cbc(pulp, prob, xs, *, time_limit_s, mip_gap, threads, start) -> tuple[
             os.remove(logpath)
 
 
-def _cbc_status(pulp, prob, result: str) -> Status:
+def _cbc_status(pulp, prob, result: str, text: str = "") -> Status:
     r, sol = result.lower(), prob.sol_status
+    timed_out = "Exiting on maximum time" in text or "stopped on time" in r
     if "infeasible" in r or prob.status == pulp.LpStatusInfeasible:
-        return Status.INFEASIBLE
+        # stopped by the time limit before any solution: not a proof of infeasibility
+        return Status.TIME_LIMIT if timed_out else Status.INFEASIBLE
     if "unbounded" in r or prob.status == pulp.LpStatusUnbounded:
         return Status.UNBOUNDED
     if sol == pulp.LpSolutionOptimal and r.startswith("optimal"):
@@ -392,7 +394,7 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
     log.debug("CBC log:\n%s", text)
     res = _CBC_RESULT.search(text)
     result = res.group(1).strip() if res else ""
-    status = _cbc_status(pulp, prob, result)
+    status = _cbc_status(pulp, prob, result, text)
     has_sol = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float) if has_sol else None
     obj = float(c @ x) if has_sol else math.nan
