@@ -11,6 +11,9 @@ WALK_SPEED_KMH: float = 4.0
 MINUTES: tuple[int, ...] = (5, 10, 15)
 #: points farther than this from any walkable edge are reported
 SNAP_WARN_M: float = 300.0
+#: metres of walk network kept around a study area when it is built from an OSM extract (.osm.pbf):
+#: a 15-minute walk (1,000 m at 4 km/h) from the boundary may leave the area and come back
+PBF_BUFFER_M: float = 1000.0
 #: metric CRS fallback (UTM 51N covers Shanghai); areas choose their own UTM zone via crs.utm_crs
 DEFAULT_SOLVER: str = "highs"
 TIME_LIMIT_S: float = 120.0

@@ -4,7 +4,8 @@ sparse cutoff walking distances, service areas) and the checks of an area agains
 Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, osmnx downloads),
 :mod:`~tuoyu_geo.network.engine` (:class:`WalkNet`, :class:`Snap`, :func:`distance_matrix`,
 :func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
-:mod:`~tuoyu_geo.network.checks` (datum and reach checks).
+:mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.pbf` (walk
+networks from an OSM extract, offline).
 
 Every function that computes on a network takes a :class:`WalkNet` or a networkx graph; with a
 graph a WalkNet is built for that call only — build one with ``WalkNet.from_graph(G)`` and pass it
@@ -25,6 +26,7 @@ from .build import (
     save_graph,
 )
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
+from .pbf import graph_from_pbf
 from .service import service_areas
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "distance_matrix",
     "graph_from_lines",
     "graph_from_overpass_json",
+    "graph_from_pbf",
     "graph_from_place",
     "graph_from_polygon",
     "load_graph",
