@@ -16,7 +16,8 @@ Every extract is written here with pyosmium's writer.  The fixture (lon/lat, are
 
 Nodes: 1 (120.002, 30.005), 2 (120.005, 30.005), 3 (120.008, 30.005), 4 (120.005, 30.002),
 5 (120.005, 30.001), 6 (120.008, 30.008), 7 (120.002, 30.008), 8 (120.002, 30.001),
-93 (120.011, 30.005), 92 (120.030, 30.005), 90/91 (120.100/120.101, 30.100).
+93 (120.011, 30.005), 92 (120.030, 30.005), 90/91 (120.100/120.101, 30.100); W7 footway 40–41
+(120.009/120.0095, 30.009/30.0095) is an island of its own inside the area.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from tuoyu_geo.network.pbf import graph_from_pbf, pbf_header_bounds, walk_filter
 
 NODES = {1: (120.002, 30.005), 2: (120.005, 30.005), 3: (120.008, 30.005), 4: (120.005, 30.002),
          5: (120.005, 30.001), 6: (120.008, 30.008), 7: (120.002, 30.008), 8: (120.002, 30.001),
-         93: (120.011, 30.005), 92: (120.030, 30.005), 90: (120.100, 30.100), 91: (120.101, 30.100)}
+         93: (120.011, 30.005), 92: (120.030, 30.005), 90: (120.100, 30.100), 91: (120.101, 30.100),
+         40: (120.009, 30.009), 41: (120.0095, 30.0095)}
 WALK_WAYS = {1: ([1, 2, 3], {"highway": "residential", "name": "幸福路"}),
              2: ([2, 4, 5], {"highway": "footway"}),
              3: ([3, 6], {"highway": "service", "service": "driveway"}),
@@ -58,6 +60,7 @@ NON_WALK_WAYS = {10: ([1, 5], {"highway": "motorway"}),
                  17: ([1, 6], {"highway": "proposed"}),
                  18: ([5, 3], {"highway": "residential", "sidewalk": "separate"})}
 FAR_WAY = {20: ([90, 91], {"highway": "residential"})}
+ISLAND = {7: ([40, 41], {"highway": "footway"})}  # walkable, inside the area, joined to nothing
 AREA = box(120.000, 30.000, 120.010, 30.010)
 R = 6371009.0  # osmnx's mean earth radius (m) for great-circle lengths
 
@@ -85,7 +88,7 @@ def write_pbf(path: Path, nodes: dict, ways: dict, *, bounds: tuple[float, float
 @pytest.fixture(scope="module")
 def pbf(tmp_path_factory) -> Path:
     return write_pbf(tmp_path_factory.mktemp("pbf") / "province.osm.pbf", NODES,
-                     {**WALK_WAYS, **NON_WALK_WAYS, **FAR_WAY})
+                     {**WALK_WAYS, **NON_WALK_WAYS, **FAR_WAY, **ISLAND})
 
 
 def osmids(G: nx.MultiDiGraph) -> set[int]:
@@ -136,7 +139,7 @@ def test_pbf_graph_equals_osmnx_graph_from_xml_of_the_same_ways(pbf, tmp_path):
     nodes, same edges (with keys), same lengths (1e-6 m)."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
     lines += [f'<node id="{i}" lat="{y}" lon="{x}"/>' for i, (x, y) in NODES.items() if i not in (90, 91, 92)]
-    for wid, (refs, tags) in WALK_WAYS.items():
+    for wid, (refs, tags) in {**WALK_WAYS, **ISLAND}.items():
         refs = [r for r in refs if r != 92]
         lines.append(f'<way id="{wid}">' + "".join(f'<nd ref="{r}"/>' for r in refs)
                      + "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()) + "</way>")
@@ -150,13 +153,14 @@ def test_pbf_graph_equals_osmnx_graph_from_xml_of_the_same_ways(pbf, tmp_path):
     for u, v, k, d in ref.edges(keys=True, data=True):
         assert G.edges[u, v, k]["length"] == pytest.approx(d["length"], abs=1e-6)
     assert G.graph["crs"] == "epsg:4326"
-    assert 92 not in G and 93 in G and osmids(G) == set(WALK_WAYS)  # W21 cut at the buffer, kept inside it
+    assert 92 not in G and 93 in G  # W21 cut at the buffer, kept inside it
+    assert osmids(G) == set(WALK_WAYS)  # the island W7 is not in the largest connected part
 
 
 def test_non_walkable_ways_are_absent(pbf):
     ids = osmids(graph_from_pbf(pbf, AREA, buffer_m=200, simplify=False, largest_component=False))
     assert ids & (set(NON_WALK_WAYS) | set(FAR_WAY)) == set()
-    assert ids == set(WALK_WAYS)
+    assert ids == set(WALK_WAYS) | set(ISLAND)
 
 
 def test_clip_drops_the_far_way_and_a_large_buffer_keeps_it(pbf):
@@ -164,6 +168,15 @@ def test_clip_drops_the_far_way_and_a_large_buffer_keeps_it(pbf):
     every component kept), in with a 20 km buffer."""
     assert 20 not in osmids(graph_from_pbf(pbf, AREA, buffer_m=200, largest_component=False))
     assert 20 in osmids(graph_from_pbf(pbf, AREA, buffer_m=20_000, largest_component=False))
+
+
+def test_way_cut_at_the_extract_edge(pbf, tmp_path):
+    """Node 92 of W21 missing from the file (an extract cut through the way, as at a province
+    border): the way keeps its other nodes and the graph is the same as with the whole way."""
+    cut = write_pbf(tmp_path / "cut.osm.pbf", {i: xy for i, xy in NODES.items() if i != 92},
+                    {**WALK_WAYS, **NON_WALK_WAYS, **ISLAND})
+    G, ref = graph_from_pbf(cut, AREA, buffer_m=200), graph_from_pbf(pbf, AREA, buffer_m=200)
+    assert set(G.edges(keys=True)) == set(ref.edges(keys=True)) and 93 in G
 
 
 def test_distances_follow_the_walkable_ways(pbf):

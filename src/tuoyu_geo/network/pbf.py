@@ -13,9 +13,11 @@ network of a study area is built from it in the way osmnx builds it from Overpas
 3. those ways and their nodes are written to a temporary OSM XML file and read by
    :func:`osmnx.graph_from_xml` (``bidirectional=True``, as for ``walk``), so nodes, edges, tags
    and great-circle ``length`` come from the same osmnx code as an Overpass download;
-4. as in ``graph_from_polygon``: nodes outside the area + buffer are dropped
-   (``truncate_graph_polygon``), the largest weakly connected component is kept, the graph is
-   simplified (``simplify_graph``) and ``street_count`` is set.
+4. as in ``graph_from_polygon``: nodes outside the area + buffer are dropped (the rule of
+   ``truncate_graph_polygon``: a node on the boundary stays), the largest weakly connected
+   component is kept (the rule of ``ox.truncate.largest_component``; both done in place, as
+   osmnx's copies took half of the build time), the graph is simplified (``simplify_graph``) and
+   ``street_count`` is set.
 
 Node tags (``highway=crossing`` …) are not read (it would take a second pass over the file); osmnx
 does not use them for the walk graph's topology or lengths.
@@ -37,6 +39,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import networkx as nx
+import numpy as np
 import pyproj
 import shapely
 
@@ -171,9 +174,26 @@ def _not_covering(path: Path, extent: tuple[float, ...], area: tuple[float, ...]
                             "check the area's crs in area.toml)")
 
 
+def _way_nodes(w: Any) -> tuple[list[int], list[float], list[float]]:
+    """Node ids, longitudes and latitudes of a way; nodes missing from the extract (ways cut at its
+    edge) are skipped."""
+    refs, lons, lats = [], [], []
+    for nr in w.nodes:
+        loc = nr.location
+        if loc.valid():
+            refs.append(nr.ref)
+            lons.append(loc.lon)
+            lats.append(loc.lat)
+    return refs, lons, lats
+
+
 def _read_ways(path: Path, bounds: tuple[float, float, float, float]) -> tuple[dict, dict, tuple | None]:
     """Walkable ways with a node inside ``bounds`` ({way id: (node ids, tags)}), their nodes
-    ({id: (lon, lat)}) and the extent of every highway node read (None: none)."""
+    ({id: (lon, lat)}) and the extent of every highway node read (None: none).
+
+    The coordinates of every highway way are first taken from its line built in C++ (WKB), 3–4×
+    faster than a Python loop over its nodes; only ways near the area are read node by node.
+    """
     import osmium
 
     w0, s0, e0, n0 = bounds
@@ -181,28 +201,34 @@ def _read_ways(path: Path, bounds: tuple[float, float, float, float]) -> tuple[d
     ways: dict[int, tuple[list[int], dict[str, str]]] = {}
     nodes: dict[int, tuple[float, float]] = {}
     ext = [180.0, 90.0, -180.0, -90.0]
+    wkb, every_node = osmium.geom.WKBFactory(), osmium.geom.use_nodes.ALL
     fp = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
           .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)).with_filter(osmium.filter.KeyFilter("highway")))
     try:
         for w in fp:
-            refs, lons, lats = [], [], []
-            for nr in w.nodes:
-                loc = nr.location
-                if loc.valid():  # nodes missing from the extract (ways cut at its edge) are skipped
-                    refs.append(nr.ref)
-                    lons.append(loc.lon)
-                    lats.append(loc.lat)
-            if not refs:
-                continue
-            lo_x, hi_x, lo_y, hi_y = min(lons), max(lons), min(lats), max(lats)
+            way = None
+            try:  # little-endian WKB line: 9 header bytes, then x, y doubles
+                line = bytes.fromhex(wkb.create_linestring(w, every_node))
+                xy = memoryview(line)[9:].cast("d") if line[0] == 1 else None
+            except (osmium.InvalidLocationError, RuntimeError):  # a node missing; < 2 nodes
+                xy = None
+            if xy is not None:
+                xs, ys = xy[0::2], xy[1::2]
+            else:
+                way = _way_nodes(w)
+                if not way[0]:
+                    continue
+                xs, ys = way[1], way[2]
+            lo_x, hi_x, lo_y, hi_y = min(xs), max(xs), min(ys), max(ys)
             ext = [min(ext[0], lo_x), min(ext[1], lo_y), max(ext[2], hi_x), max(ext[3], hi_y)]
             if hi_x < w0 or lo_x > e0 or hi_y < s0 or lo_y > n0:
                 continue
-            if not any(w0 <= x <= e0 and s0 <= y <= n0 for x, y in zip(lons, lats, strict=True)):
+            if not any(w0 <= x <= e0 and s0 <= y <= n0 for x, y in zip(xs, ys, strict=True)):
                 continue
             tags = dict(w.tags)
             if not walkable(tags, clauses):
                 continue
+            refs, lons, lats = way or _way_nodes(w)
             ways[w.id] = (refs, tags)
             nodes.update(zip(refs, zip(lons, lats, strict=True), strict=True))
     except RuntimeError as exc:  # libosmium: "PBF error: …", "unexpected EOF", "Open failed …"
@@ -220,6 +246,15 @@ def _write_osm_xml(f: Any, ways: Mapping[int, tuple[list[int], dict]], nodes: Ma
         f.writelines(f"  <tag k={quoteattr(k)} v={quoteattr(v)}/>\n" for k, v in tags.items())
         f.write(" </way>\n")
     f.write("</osm>\n")
+
+
+def _outside(nodes: Mapping[int, tuple[float, float]], poly: Any) -> list[int]:
+    """Ids of the nodes outside ``poly`` (on its boundary counts as inside, as in osmnx's
+    ``truncate_graph_polygon``)."""
+    ids = np.fromiter(nodes.keys(), dtype=np.int64, count=len(nodes))
+    xy = np.array(list(nodes.values()), dtype=float).reshape(-1, 2)
+    shapely.prepare(poly)
+    return ids[~shapely.intersects_xy(poly, xy[:, 0], xy[:, 1])].tolist()
 
 
 def _buffered(polygon: Any, crs: Any, buffer_m: float) -> Any:
@@ -298,21 +333,22 @@ def graph_from_pbf(path: str | Path, polygon: Any, *, crs: Any = "EPSG:4326", bu
                     path.name, _fmt(extent), _fmt(bounds))
     say(f"{len(ways):,} walkable ways, {len(nodes):,} nodes in the area + {buffer_m:g} m "
         f"({time.perf_counter() - t0:.1f} s); building the graph")
+    outside = _outside(nodes, poly)
     with tempfile.TemporaryDirectory(prefix="tuoyu-pbf-") as tmp:
         xml = Path(tmp) / "walk.osm"
         with open(xml, "w", encoding="utf-8") as f:
             _write_osm_xml(f, ways, nodes)
         del ways, nodes
         G = ox.graph_from_xml(xml, bidirectional=True, simplify=False, retain_all=True)
-    try:
-        G = ox.truncate.truncate_graph_polygon(G, poly)
-    except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
-        G = nx.MultiDiGraph(crs="EPSG:4326")
+    G.remove_nodes_from(outside)  # = ox.truncate.truncate_graph_polygon(G, poly), without its copy
     if G.number_of_edges() == 0:
         raise NetworkError(f"no walkable ways inside the study area + {buffer_m:g} m buffer", file=path.name,
                            fix="check that the extract covers the area, or enlarge the buffer (--buffer-m)")
-    if largest_component:
-        G = ox.truncate.largest_component(G, strongly=False)
+    if largest_component:  # = ox.truncate.largest_component(G, strongly=False), without its copy
+        comps = list(nx.weakly_connected_components(G))
+        if len(comps) > 1:
+            big = max(comps, key=len)
+            G.remove_nodes_from([n for c in comps if c is not big for n in c])
     if simplify:
         G = ox.simplify_graph(G)
     nx.set_node_attributes(G, ox.stats.count_streets_per_node(G), name="street_count")
