@@ -11,6 +11,8 @@ the peak memory of the child (``ru_maxrss``, imports included; time excludes imp
   split into its read step and the whole build;
 * ``pyosmium read`` — the read step alone (walk-filtered ways of the district with their nodes);
 * ``pyrosm`` — ``OSM(file, bounding_box=…).get_network("walking", nodes=True)``;
+* ``imports only`` / ``pyrosm imports only`` — the memory a process has before reading (subtract
+  it from the peaks);
 * ``quackosm`` — ``convert_pbf_to_geodataframe(file, tags_filter={"highway": True},
   geometry_filter=box)`` (highway ways only; the walk filter would still have to be applied).
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,7 +110,16 @@ import shapely
 method, path, west, south, east, north = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:7])
 box = shapely.box(west, south, east, north)
 out = {}
-if method == "tuoyu_geo":
+t0 = time.perf_counter()
+if method == "imports only":
+    import osmnx  # noqa: F401 - the memory every tuoyu_geo session starts with
+    import tuoyu_geo.network.pbf  # noqa: F401
+    t0 = time.perf_counter()
+elif method == "pyrosm imports only":
+    import geopandas  # noqa: F401
+    from pyrosm import OSM  # noqa: F401
+    t0 = time.perf_counter()
+elif method == "tuoyu_geo":
     import osmnx  # noqa: F401 - imported before the clock starts, as by any tuoyu_geo session
     from tuoyu_geo.network.pbf import graph_from_pbf
     t0 = time.perf_counter()
@@ -147,8 +159,10 @@ def _run(method: str, python: str, path: Path, bounds: tuple[float, ...]) -> dic
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    err = (p.stderr.strip().splitlines() or ["?"])[-1]
-    return {"error": err[:160]}
+    if "Failed to download extension" in p.stderr:
+        return {"error": "needs DuckDB's spatial extension, downloaded at run time (fails offline)"}
+    errs = [ln for ln in p.stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+    return {"error": (errs or p.stderr.strip().splitlines() or ["?"])[-1][:160]}
 
 
 def main() -> None:
@@ -156,7 +170,7 @@ def main() -> None:
     ap.add_argument("--side", type=int, default=450, help="grid side (nodes = side², default 450 → 202,500)")
     ap.add_argument("--district", type=float, default=4.0, help="district = central 1/N of the extent per side")
     ap.add_argument("--python", default=sys.executable, help="interpreter for pyrosm/quackosm")
-    ap.add_argument("--methods", default="tuoyu_geo,pyosmium read,pyrosm,quackosm")
+    ap.add_argument("--methods", default="imports only,tuoyu_geo,pyosmium read,pyrosm imports only,pyrosm,quackosm")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pbf-") as tmp:
         path = Path(tmp) / "province.osm.pbf"
@@ -170,7 +184,7 @@ def main() -> None:
               f"(written in {time.perf_counter() - t0:.1f} s); district = central 1/{args.district:g} per side")
         print("| reader | time s | peak MB | result |\n|---|---:|---:|---|")
         for m in args.methods.split(","):
-            py = sys.executable if m in ("tuoyu_geo", "pyosmium read") else args.python
+            py = sys.executable if m in ("imports only", "tuoyu_geo", "pyosmium read") else args.python
             r = _run(m, py, path, dist)
             if "error" in r:
                 print(f"| {m} | – | – | {r['error']} |")

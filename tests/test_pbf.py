@@ -102,12 +102,13 @@ def osmids(G: nx.MultiDiGraph) -> set[int]:
 
 def test_walk_filter_is_osmnx_walk_filter():
     """Hand-listed Overpass semantics of osmnx's walk filter: a highway is needed; area=yes,
-    access=private, foot=no, service=private, sidewalk=separate and the highway values cycleway,
+    access=private (not access=no), foot=no, service=private, sidewalk=separate and the highway values cycleway,
     motor*, construction, proposed … are out; ``!~`` is an unanchored regex that also passes a
     missing key."""
     keep = [{"highway": "residential"}, {"highway": "footway"}, {"highway": "steps"}, {"highway": "track"},
             {"highway": "service", "service": "parking_aisle"}, {"highway": "path", "foot": "yes"},
-            {"highway": "primary", "access": "yes"}, {"highway": "pedestrian", "area": "no"}]
+            {"highway": "primary", "access": "yes"}, {"highway": "pedestrian", "area": "no"},
+            {"highway": "footway", "access": "no"}]  # osmnx keeps access=no (only "private" is matched)
     drop = [{"building": "yes"}, {"highway": "motorway"}, {"highway": "motorway_link"}, {"highway": "cycleway"},
             {"highway": "construction"}, {"highway": "proposed"}, {"highway": "footway", "foot": "no"},
             {"highway": "footway", "access": "private"}, {"highway": "service", "service": "private"},
