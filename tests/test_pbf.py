@@ -33,7 +33,7 @@ import synth
 from osmium.osm.mutable import Node, Way
 from shapely.geometry import box
 
-from tuoyu_geo import NetworkError
+from tuoyu_geo import DataError, NetworkError
 from tuoyu_geo.cli import main
 from tuoyu_geo.loading import load_area
 from tuoyu_geo.network import distance_matrix
@@ -276,14 +276,41 @@ def test_area_toml_network_pbf_is_built_on_load(tmp_path):
     assert 161 < expected < 163
 
 
-def test_area_toml_bad_extract_fails_validate_with_exit_2(tmp_path, capsys):
+def _bad_extract(kind: str, path: Path) -> None:
+    if kind == "corrupt":
+        path.write_bytes(b"\x00\x00\x00\x0eOSMHeader" + bytes(64))
+    elif kind == "elsewhere":  # the Hangzhou fixture, its header box saying so
+        write_pbf(path, NODES, WALK_WAYS, bounds=(120.0, 30.0, 120.11, 30.11))
+    elif kind == "motorways":  # the area's grid, but every way a motorway
+        g = synth.grid_graph()
+        write_pbf(path, {n: (d["x"], d["y"]) for n, d in g.nodes(data=True)},
+                  {k + 1: ([u, v], {"highway": "motorway"}) for k, (u, v) in enumerate(g.edges(keys=False))})
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("corrupt", ["cannot read the OSM extract"]),
+    ("missing", ["not found"]),
+    ("elsewhere", ["does not cover", "lon 120.0000–120.1100, lat 30.0000–30.1100", "lon 121.4"]),
+    ("motorways", ["no walkable ways"])])
+def test_area_toml_bad_extract_fails_validate_with_exit_2(tmp_path, capsys, kind, words):
+    """Each bad extract named in area.toml stops ``validate`` (exit 2), naming the file and a fix."""
     folder = synth.write_area(tmp_path / "area")
-    (folder / "roads.osm.pbf").write_bytes(b"\x00\x00\x00\x0eOSMHeader" + bytes(64))
+    _bad_extract(kind, folder / "roads.osm.pbf")
     with open(folder / "area.toml", "a", encoding="utf-8") as f:
         f.write('network = "roads.osm.pbf"\n')
     assert main(["validate", str(folder)]) == 2
     out = capsys.readouterr().out
     assert "roads.osm.pbf" in out and "NetworkError" in out and "fix:" in out
+    assert all(w in out for w in words), out
+
+
+def test_area_toml_extract_with_a_chinese_datum_is_refused(tmp_path):
+    folder = synth.write_area(tmp_path / "area", extra='network_crs = "gcj02"')
+    _grid_pbf(folder / "grid.osm.pbf")
+    with open(folder / "area.toml", "a", encoding="utf-8") as f:
+        f.write('network = "grid.osm.pbf"\n')
+    with pytest.raises(DataError, match="OSM extract is WGS-84"):
+        load_area(folder)
 
 
 def test_cli_network_from_pbf(tmp_path, capsys):
