@@ -22,6 +22,7 @@ Nodes: 1 (120.002, 30.005), 2 (120.005, 30.005), 3 (120.008, 30.005), 4 (120.005
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -257,7 +258,7 @@ def _grid_pbf(path: Path) -> Path:
     return write_pbf(path, nodes, ways)
 
 
-def test_area_toml_network_pbf_is_built_on_load(tmp_path):
+def test_area_toml_network_pbf_is_built_on_load(tmp_path, caplog):
     """``network = "grid.osm.pbf"``: the network is built from the extract (街道 span cols/rows 4–12;
     + 1,000 m ≈ 6 cells keeps the whole 17 × 17 grid; its 4 corners have two neighbours each and
     are merged away by simplification: 289 − 4 nodes).  Communities C10 and C11 sit on
@@ -267,8 +268,12 @@ def test_area_toml_network_pbf_is_built_on_load(tmp_path):
     _grid_pbf(tmp_path / "grid.osm.pbf")
     with open(folder / "area.toml", "a", encoding="utf-8") as f:
         f.write('network = "../grid.osm.pbf"\n')
-    area = load_area(folder)
+    with caplog.at_level(logging.WARNING, logger="tuoyu_geo.network.pbf"):
+        area = load_area(folder)
     assert area.graph.number_of_nodes() == synth.NGRID ** 2 - 4
+    # the grid ends 4 cells (≈ 650 m) beyond the 街道, short of the 1,000 m buffer: said, with both extents
+    assert "covers only part of the study area + buffer (lon 121.42" in caplog.text
+    assert "roads: lon 121.4300–121.4572, lat 31.1700–31.1908" in caplog.text
     com = area.metric("communities").set_index("community_id").geometry
     D = distance_matrix(area.graph, com.loc[["C10"]], com.loc[["C11"]], max_distance_m=1000).toarray()
     expected = hav(synth.node_lonlat(5, 5), synth.node_lonlat(6, 5))

@@ -327,10 +327,11 @@ def graph_from_pbf(path: str | Path, polygon: Any, *, crs: Any = "EPSG:4326", bu
         raise NetworkError(f"no walkable ways in the study area + {buffer_m:g} m buffer ({_fmt(bounds)}); "
                            "the extract has roads elsewhere", file=path.name,
                            fix="check that the extract covers the area, or enlarge the buffer (--buffer-m)")
-    if header is None and extent is not None and not (extent[0] <= bounds[0] and extent[1] <= bounds[1]
-                                                      and extent[2] >= bounds[2] and extent[3] >= bounds[3]):
-        log.warning("%s: the extract's roads (%s) cover only part of the study area + buffer (%s)",
-                    path.name, _fmt(extent), _fmt(bounds))
+    cover = header or extent
+    if cover is not None and not (cover[0] <= bounds[0] and cover[1] <= bounds[1] and cover[2] >= bounds[2]
+                                  and cover[3] >= bounds[3]):
+        log.warning("%s: the extract (%s: %s) covers only part of the study area + buffer (%s)", path.name,
+                    "header bounds" if header else "roads", _fmt(cover), _fmt(bounds))
     say(f"{len(ways):,} walkable ways, {len(nodes):,} nodes in the area + {buffer_m:g} m "
         f"({time.perf_counter() - t0:.1f} s); building the graph")
     outside = _outside(nodes, poly)
