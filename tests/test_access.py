@@ -175,11 +175,16 @@ def test_isochrone_areas_hand(area):
     assert cand.loc["P1", "area_m2"] == pytest.approx(2 * 10 * 280 + 32 * 100 * np.sin(np.pi / 32), rel=1e-6)
 
 
-def test_no_graph_is_an_error(area):
+def test_no_graph_falls_back_to_straight_line(area):
+    """Without a graph, access and isochrones use straight line × detour factor (issue 12; details in
+    test_straight_line.py); asking for the WalkNet of such an area is still an error."""
+    plain = area.replace(graph=None)
+    acc = compute_access(plain)
+    assert (acc.distance_model, acc.detour_factor) == ("straight-line", tg.settings.DETOUR_FACTOR)
+    assert acc.communities["snap_m"].eq(0).all()
+    assert len(isochrones(plain)) == len(plain.institutions)
     with pytest.raises(tg.NetworkError, match="has no walk network"):
-        compute_access(area.replace(graph=None))
-    with pytest.raises(tg.NetworkError, match="has no walk network"):
-        isochrones(area.replace(graph=None))
+        tg.WalkNet.from_area(plain)
 
 
 def test_given_walknet_is_used(area, acc):

@@ -71,6 +71,9 @@ Input validation (issue 15; all → exit 2, checked like 1–39):
 65. network_negative_length — a network edge of −50 m → NetworkError
 66. network_node_without_xy — a network node without x → NetworkError
 67. network_no_crs — a GraphML without crs → NetworkError
+67a. network_missing_length — a GraphML edge without ``length`` → NetworkError (not measured silently)
+67b. detour_factor_below_one — ``detour_factor = 0.9`` in area.toml → DataError
+67c. detour_factor_text — ``detour_factor = "1.3"`` (a string) in area.toml → DataError
 68. policy_nan_target — ``places_per_1000 = nan`` → PolicyError
 69. policy_zero_infant_share — ``infant_share = 0.0`` → PolicyError
 70. policy_is_directory — the policy path is a folder → PolicyError
@@ -372,6 +375,12 @@ def _neg_length(G) -> None:
     G.edges[u, v, k]["length"] = -50.0
 
 
+def _no_length(G) -> None:
+    """Both directions of the street between grid nodes 1003 and 1004 lose their length."""
+    for u, v in ((1003, 1004), (1004, 1003)):
+        G.edges[u, v, 0].pop("length")
+
+
 def _gpkg_two_layers(tmp: Path) -> Path:
     f = synth.write_area(tmp / "area")
     synth.candidates().to_file(f / "sites.gpkg", layer="sites_2030", engine="pyogrio")
@@ -434,6 +443,12 @@ VALIDATION_CASES = [
          ("1003",), "numeric x and y", "network nodes without coordinates"),
     Case("network_no_crs", _graph(lambda G: G.graph.pop("crs")), NetworkError, "walk.graphml", (),
          "save it with osmnx", "the network has no CRS"),
+    Case("network_missing_length", _graph(_no_length), NetworkError, "walk.graphml", ("1003-1004", "1004-1003"),
+         "ox.distance.add_edge_lengths(G)", "2 of 1088 network edges have no length attribute"),
+    Case("detour_factor_below_one", area(extra="detour_factor = 0.9"), DataError, "area.toml", (),
+         "write e.g. detour_factor = 1.324", "detour_factor = 0.9 is not a detour factor (a finite number ≥ 1"),
+    Case("detour_factor_text", area(extra='detour_factor = "1.3"'), DataError, "area.toml", (),
+         "write e.g. detour_factor = 1.324", "detour_factor = '1.3' is not a detour factor"),
     Case("policy_nan_target", _with_policy('base = "wuxi-2025"\nplaces_per_1000 = nan\n'), PolicyError, "city.toml",
          ("places_per_1000",), "not nan or inf", "places_per_1000 = nan is not a finite number"),
     Case("policy_zero_infant_share", _with_policy('base = "wuxi-2025"\ninfant_share = 0.0\n'), PolicyError,
@@ -862,3 +877,29 @@ def test_cli_plan_short_time_limit_reports_best_plan(tmp_path, capsys):
     assert "Traceback" not in out + err
     assert rc == 0, err
     assert "optimal" in out or "time_limit" in out
+
+
+def test_absurd_vertex_counts_are_refused_before_geometry_work():
+    """A 街道 polygon densified to > 200,000 vertices (the box of S1, perimeter 4 × 4 cells ≈
+    0.0240°, segmentized every 1e-7° → ≈ 240,000 vertices) is one DataError naming S1 and the
+    simplification fix; the same polygon at 1e-6° (≈ 24,000 vertices) is accepted."""
+    import shapely
+
+    from tuoyu_geo.area.validate import MAX_GEOMETRY_VERTICES
+
+    def area_with(step):
+        st = synth.streets()
+        st.loc[0, "geometry"] = shapely.segmentize(st.geometry.iloc[0], step)
+        return st, int(shapely.get_num_coordinates(st.geometry.iloc[0]))
+
+    st, n = area_with(1e-7)
+    assert n > MAX_GEOMETRY_VERTICES
+    with pytest.raises(DataError) as e:
+        tg.make_area(streets=st, communities=synth.communities(), institutions=synth.institutions(),
+                     candidates=synth.candidates())
+    assert "too many vertices" in str(e.value) and "S1" in str(e.value) and "Simplify" in str(e.value)
+    st, n = area_with(1e-6)
+    assert 20_000 < n < MAX_GEOMETRY_VERTICES
+    area = tg.make_area(streets=st, communities=synth.communities(), institutions=synth.institutions(),
+                        candidates=synth.candidates())
+    assert len(area.streets) == 4

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("rules", ("rules",)),
     ("indicators", ("indicators", "equity")),
     ("plan", ("plan", "optimize")),
-    ("pipeline", ("pipeline",)),
+    ("pipeline", ("pipeline", "scenarios")),
     ("report", ("report",)),
     ("cli", ("cli", "__main__", "__init__")),
 ]

@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 import subprocess
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from tuoyu_geo import crs as tcrs
 from tuoyu_geo.loading import load_area
 from tuoyu_geo.pipeline import assess
 from tuoyu_geo.plan import PlanOptions
-from tuoyu_geo.report import figures, maps
+from tuoyu_geo.report import maps
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EVIL = "<script>alert(1)</script> \"q\" 'a' & b"
@@ -398,19 +397,6 @@ def test_plot_scorecard_png(a, tmp_path):
     with pytest.raises(ValueError, match="no column"):
         maps.plot_scorecard(a.streets, tmp_path / "x.png", column="nope")
     assert [f.name for f in tmp_path.iterdir()] == ["gap.png"]
-
-
-def test_no_cjk_font_is_warned_with_the_fix(a, tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(figures, "cjk_font", lambda: None)
-    with caplog.at_level("WARNING", logger="tuoyu_geo.report.figures"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # matplotlib's missing-glyph warnings
-        figures.plot_scorecard(a.streets, tmp_path / "gap.png")
-    assert "fonts-noto-cjk" in caplog.text
-    caplog.clear()
-    monkeypatch.setattr(figures, "cjk_font", lambda: "DejaVu Sans")
-    with caplog.at_level("WARNING", logger="tuoyu_geo.report.figures"):
-        assert figures._rc()["font.family"][0] == "DejaVu Sans"
-    assert "fonts-noto-cjk" not in caplog.text
 
 
 # ------------------------------------------------------------------------------------ browser

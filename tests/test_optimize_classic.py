@@ -62,6 +62,34 @@ def test_mclp_hand_instance_and_predefined():
     assert forced.selected.tolist() == [0, 1] and forced.covered_weight == 7
 
 
+def test_mclp_reduction_rows_and_dominated_facilities():
+    """Clients 0 and 3 both reach only f0 and f1 → one row of weight 2 + 7 = 9; client 1 reaches f0
+    only, client 2 reaches f2 only, client 4 (weight 0) is dropped.  f1 reaches {0, 3} ⊂ f0's
+    {0, 1, 3}: dominated, not offered for p = 2 (optimum f0 + f2 covers 2 + 3 + 5 + 7 = 17), but
+    kept for p = 3, where exactly three facilities must open (f0, f1, f2; still 17).  A predefined
+    dominated facility (f1) is always offered."""
+    from tuoyu_geo.plan.classic import _mclp_reduction
+
+    r = 1.0
+    cost = np.array([[0, 0, 9], [0, 9, 9], [9, 9, 0], [0, 0, 9], [0, 9, 9]], float)
+    w = np.array([2, 3, 5, 7, 0], float)
+    i, j = np.nonzero(cost <= r)
+    keep = w[i] > 0
+    group, gw, fac = _mclp_reduction(i[keep], j[keep], w, np.array([], np.int64), 2, 3)
+    assert group[0] == group[3] and len({group[0], group[1], group[2]}) == 3
+    assert sorted(gw.tolist()) == [3.0, 5.0, 9.0] and fac.tolist() == [0, 2]
+    assert _mclp_reduction(i[keep], j[keep], w, np.array([], np.int64), 3, 3)[2].tolist() == [0, 1, 2]
+    assert _mclp_reduction(i[keep], j[keep], w, np.array([1]), 2, 3)[2].tolist() == [0, 1, 2]
+    two = mclp(cost, w, p=2, radius=r)
+    assert two.selected.tolist() == [0, 2] and two.covered_weight == 17
+    three = mclp(cost, w, p=3, radius=r)
+    assert three.selected.tolist() == [0, 1, 2] and three.covered_weight == 17
+    # f3, a copy of f2: equal sets keep the smaller index only (dropping both would lose client 2)
+    dup = np.column_stack([cost, cost[:, 2]])
+    assert _mclp_reduction(*np.nonzero(dup[:4] <= r), w, np.array([], np.int64), 2, 4)[2].tolist() == [0, 2]
+    assert mclp(dup, w, p=2, radius=r).covered_weight == 17
+
+
 def test_mclp_sparse_matches_dense():
     cost, w = _instance(5, 30, 10)
     dense = mclp(cost, w, p=3, radius=2.5)

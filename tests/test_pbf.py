@@ -22,6 +22,7 @@ Nodes: 1 (120.002, 30.005), 2 (120.005, 30.005), 3 (120.008, 30.005), 4 (120.005
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -329,6 +330,11 @@ def test_cli_network_from_pbf(tmp_path, capsys):
     # less its 4 corners (two neighbours each: merged by simplification)
     assert G.number_of_nodes() == 77
     assert "77 nodes" in capsys.readouterr().out
+    out2 = tmp_path / "walk2.graphml"
+    assert main(["network-from-pbf", str(pbf), "--area", str(folder), "--buffer-m", "0", "--out", str(out2),
+                 "--json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert (js["ok"], js["nodes"], js["buffer_m"], js["files"]) == (True, 77, 0.0, [str(out2)])
     assert main(["network-from-pbf", str(tmp_path / "none.osm.pbf"), "--area", str(folder),
                  "--out", str(tmp_path / "x.graphml")]) == 2
     assert "none.osm.pbf" in capsys.readouterr().err

@@ -477,3 +477,33 @@ def test_cli_plan_file_with_plan_options_is_refused(tmp_path, capsys):
                    "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "--budget would be ignored" in err and not (tmp_path / "m.html").exists()
+
+
+def test_new_site_ids_never_collide_with_existing_institutions():
+    """A chosen site whose id is an existing institution id, while ``new_<id>`` is *also* taken,
+    becomes ``new_<id>_2`` — the after-plan area is built (no duplicate-id error about an id the
+    user never wrote), keeps every existing institution, and adds exactly the planned places.
+
+    Fixture (tests/synth.py): institutions I1..I4 (20+25+30+35 = 110 places); we rename two of
+    them to ``K16`` and ``new_K16``, the id of candidate K16 and its first fallback.  Planting
+    K16 (35 places) by hand must give institutions {K16, new_K16, I3, I4, new_K16_2} with
+    110 + 35 = 145 places.
+    """
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import synth
+
+    from tuoyu_geo.plan.result import area_with_sites
+
+    insts = synth.institutions()
+    insts.loc[0, "institution_id"] = "K16"
+    insts.loc[1, "institution_id"] = "new_K16"
+    area = tg.make_area(streets=synth.streets(), communities=synth.communities(), institutions=insts,
+                        candidates=synth.candidates(), policy="national-2025")
+    site = area.candidates.loc[["K16"]].reset_index().assign(places=35, street_id="S1")
+    after = area_with_sites(area, site)
+    assert sorted(after.institutions.index) == sorted(["K16", "new_K16", "I3", "I4", "new_K16_2"])
+    assert int(after.institutions["places"].sum()) == 145
+    assert after.institutions.loc["new_K16_2", "status"] == "规划"

@@ -348,3 +348,39 @@ def test_access_of_the_same_ids_with_a_moved_point_is_rejected(fx):  # noqa: F81
     with pytest.raises(DataError, match="computed for other inputs"):
         community_scorecard(moved, acc, POL)
     assert len(community_scorecard(area, acc, POL)) == 5
+
+
+def test_scorecard_and_plan_of_other_inputs_are_rejected(fx):  # noqa: F811
+    """The ``scorecard=`` argument of plan_sites and a SitePlan given to ``assess`` carry the
+    fingerprints of what they were computed for: a scorecard computed for the area with C2 moved
+    ≈ 50 m (same ids), one computed under another policy (places target 4.5 → 6.0), and one with a
+    街道 missing are refused; the area's own scorecard is accepted and gives the same plan as
+    without it.  A plan made for the moved area is refused by ``assess`` on the original area."""
+    from shapely.geometry import Point
+    from test_plan import POL
+
+    import tuoyu_geo as tg
+    from tuoyu_geo import DataError
+    from tuoyu_geo.access import compute_access
+    from tuoyu_geo.indicators import street_scorecard
+    from tuoyu_geo.plan import plan_sites
+
+    area, acc = fx
+    com = area.communities.copy()
+    g = com.geometry.copy()
+    g.loc["C2"] = Point(g.loc["C2"].x + 0.0005, g.loc["C2"].y)
+    moved = area.replace(communities=com.set_geometry(g))
+    acc_moved = compute_access(moved, POL, minutes=(15.0,))
+    with pytest.raises(DataError, match="scorecard was computed for other inputs"):
+        plan_sites(area, acc, POL, scorecard=street_scorecard(moved, acc_moved, POL))
+    other = tg.policy.load_policy(POL).replace(places_per_1000=6.0)
+    with pytest.raises(DataError, match="another policy"):
+        plan_sites(area, acc, POL, scorecard=street_scorecard(area, acc, other))
+    own = street_scorecard(area, acc, POL)
+    with pytest.raises(DataError, match="街道 ids differ"):
+        plan_sites(area, acc, POL, scorecard=own.iloc[1:])
+    p1, p2 = plan_sites(area, acc, POL, scorecard=own), plan_sites(area, acc, POL)
+    assert sorted(p1.sites.index) == sorted(p2.sites.index)
+    plan_moved = plan_sites(moved, acc_moved, POL)
+    with pytest.raises(DataError, match="plan was made for other inputs"):
+        tg.assess(area, POL, plan=plan_moved, with_isochrones=False)

@@ -203,7 +203,9 @@ def test_random_file_damage_never_crashes(tmp_path_factory, data, fmt, layer):
     raw = bytearray(path.read_bytes())
     for _ in range(data.draw(st.integers(1, 4))):
         how = data.draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
-        pos = data.draw(st.integers(0, max(len(raw) - 1, 0)))
+        # a position drawn independently of the file's length: XLSX files differ in size between
+        # runs (timestamps), and a length-dependent strategy makes Hypothesis' replay "flaky"
+        pos = data.draw(st.integers(0, 2**20)) % max(len(raw), 1)
         if how == "truncate":
             del raw[pos:]
         elif how == "flip" and raw:

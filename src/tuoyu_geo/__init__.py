@@ -23,6 +23,7 @@ from . import (
     policy,
     report,
     rules,
+    scenarios,
 )
 from ._errors import (
     DataError,
@@ -42,6 +43,7 @@ from .pipeline import Assessment, assess
 from .plan import PlanOptions, SitePlan, Status
 from .policy import Policy, available_policies, load_policy
 from .report import export, maps
+from .scenarios import BudgetComparison, compare_budgets
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -50,5 +52,5 @@ __all__ = [
     "PolicyError", "Problem", "SitePlan", "SolverError", "Status", "StudyArea", "TuoyuError", "WalkNet",
     "__version__", "access", "area", "assess", "available_policies", "crs", "datasets", "export", "indicators",
     "load_area", "load_policy", "make_area", "maps", "network", "optimize", "pipeline", "plan", "policy",
-    "report", "rules",
+    "report", "rules", "scenarios", "BudgetComparison", "compare_budgets",
 ]

@@ -123,12 +123,17 @@ class OutputError(TuoyuError, OSError):
         return (_output_error, (self.args[0] if self.args else "", self.path))
 
 
+class FontError(OutputError):
+    """No font can draw Chinese in a figure or report (the message is one line with the fix)."""
+
+
 def _output_error(message: str, path: str) -> OutputError:
     return OutputError(message, path=path)
 
 
 __all__ = [
     "DataError",
+    "FontError",
     "InfeasiblePlanError",
     "NetworkError",
     "OutputError",

@@ -3,7 +3,9 @@
 Distances come from :func:`tuoyu_geo.network.distance_matrix` (network metres plus both snap
 distances or, when shorter, the straight line between the two points — co-located points are 0 m
 apart; pairs within the largest threshold only) on a :class:`~tuoyu_geo.network.WalkNet` —
-pass one as ``network=`` to reuse it, or it is built from ``area.graph`` for the call.  Thresholds in
+pass one as ``network=`` to reuse it, or it is built from ``area.graph`` for the call.  An area
+without a walk network gets straight-line × detour-factor distances
+(:class:`~tuoyu_geo.network.StraightLineNet`; ``Access.distance_model`` says which).  Thresholds in
 minutes are converted with ``policy.threshold_m`` (life-circle table: 5/10/15 min ≈ 300/500/1000 m).
 ``within(mat, d)`` is THE definition of "within d metres" (stored distance ≤ d, no epsilon).
 
@@ -30,7 +32,7 @@ import scipy.sparse as sp
 from . import settings
 from ._errors import DataError
 from .area import StudyArea
-from .network import WalkNet, distance_matrix, service_areas
+from .network import StraightLineNet, WalkNet, area_engine, distance_model_of, service_areas
 from .policy import Policy, load_policy
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,11 @@ class Access:
         ``sfca_puhui_per1000_pop`` (2SFCA with residents as demand: places per 1000 residents).
     area_fingerprint : str, optional
         :meth:`StudyArea.fingerprint` of the area it was computed for (checked by every consumer).
+    distance_model : str
+        ``"network"`` (walking distances on the area's network) or ``"straight-line"`` (no network:
+        straight line × :attr:`detour_factor`).
+    detour_factor : float or None
+        The factor of the straight-line fallback (None with a network).
     """
 
     minutes: tuple[float, ...]
@@ -75,6 +82,8 @@ class Access:
     dist_candidates: sp.csr_matrix
     communities: pd.DataFrame
     area_fingerprint: str | None = None
+    distance_model: str = "network"
+    detour_factor: float | None = None
 
     def check_area(self, area: StudyArea) -> None:
         """Raise DataError unless this result was computed for ``area``'s points (same ids, same
@@ -166,21 +175,23 @@ def _policy(area: StudyArea, policy: Policy | str | None) -> Policy:
     return load_policy(policy) if isinstance(policy, str) else policy
 
 
-def _network(area: StudyArea, network: WalkNet | None) -> WalkNet:
-    """``network``, or the WalkNet of ``area.graph`` built for this call."""
-    return network if network is not None else WalkNet.from_area(area)
+def _network(area: StudyArea, network: WalkNet | StraightLineNet | None) -> WalkNet | StraightLineNet:
+    """``network``, or the engine of ``area`` built for this call (its WalkNet, or the straight-line
+    fallback without a graph)."""
+    return network if network is not None else area_engine(area)
 
 
 # ------------------------------------------------------------------------------------ main
 
-def _matrices(area: StudyArea, net: WalkNet, dmax: float) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+def _matrices(area: StudyArea, net: WalkNet | StraightLineNet,
+              dmax: float) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Communities × institutions and × candidates walking metres (≤ ``dmax``), communities' snap m."""
     com, inst, cand = area.communities, area.institutions, area.candidates
     sc = net.snap(area.points("communities"), ids=com.index)
     dst_pts = pd.concat([area.points("institutions"), area.points("candidates")])
     dst_ids = list(inst.index) + list(cand.index)
     sd = net.snap(gpd.GeoSeries(dst_pts.values, crs=area.metric_crs), ids=dst_ids)
-    full = distance_matrix(net, sc, sd, max_distance_m=dmax)
+    full = net.distance_matrix(sc, sd, max_distance_m=dmax)
     ni = len(inst)
     d_inst = sp.csr_matrix(full[:, :ni])
     d_cand = sp.csr_matrix(full[:, ni:])
@@ -218,30 +229,27 @@ def _community_table(area: StudyArea, d_inst: sp.csr_matrix, snap_m: np.ndarray,
     return out
 
 
-def compute_access(area: StudyArea, policy: Policy | str | None = None, *, network: WalkNet | None = None,
+def compute_access(area: StudyArea, policy: Policy | str | None = None, *,
+                   network: WalkNet | StraightLineNet | None = None,
                    minutes: Iterable[float] = settings.MINUTES) -> Access:
     """Coverage, nearest distances and 2SFCA access of every community.
 
     Parameters
     ----------
     area : StudyArea
-        With a walk graph (``area.graph``), unless ``network`` is given.
+        With or without a walk graph (``area.graph``); without one (and no ``network``), distances
+        are straight line × detour factor (:class:`~tuoyu_geo.network.StraightLineNet`).
     policy : Policy or str, optional
         Thresholds come from ``policy.threshold_m``; estimated infants are re-estimated with it
         (:meth:`StudyArea.with_policy`).  Default the area's policy.
-    network : WalkNet, optional
-        The engine of ``area.graph``; built for this call when None.
+    network : WalkNet or StraightLineNet, optional
+        The engine of ``area``; built for this call when None (:func:`tuoyu_geo.network.area_engine`).
     minutes : iterable of float
         Thresholds in minutes.  The largest one is the matrices' cutoff and the 2SFCA catchment.
 
     Returns
     -------
     Access
-
-    Raises
-    ------
-    NetworkError
-        The area has no walk graph and no ``network`` is given.
 
     Notes
     -----
@@ -262,26 +270,29 @@ def compute_access(area: StudyArea, policy: Policy | str | None = None, *, netwo
     com, inst, cand = area.communities, area.institutions, area.candidates
     log.info("access: %d communities, %d institutions, %d candidates, cutoff %.0f m, %d/%d pairs",
              len(com), len(inst), len(cand), dmax, d_inst.nnz, d_cand.nnz)
+    model, factor = distance_model_of(net)
     return Access(minutes=mins, thresholds_m=MappingProxyType(th), max_distance_m=float(dmax),
                   community_ids=com.index.copy(), institution_ids=inst.index.copy(),
                   candidate_ids=cand.index.copy(), dist_institutions=d_inst, dist_candidates=d_cand,
-                  communities=out, area_fingerprint=area.fingerprint())
+                  communities=out, area_fingerprint=area.fingerprint(), distance_model=model,
+                  detour_factor=factor)
 
 
-def isochrones(area: StudyArea, *, network: WalkNet | None = None, minutes: float = 15,
+def isochrones(area: StudyArea, *, network: WalkNet | StraightLineNet | None = None, minutes: float = 15,
                layer: str = "institutions", ids: Sequence[str] | None = None,
                policy: Policy | str | None = None, buffer_m: float = 50.0) -> gpd.GeoDataFrame:
     """Walking service areas (isochrones) of institutions or candidate sites.
 
     Built from the network edges reached within the threshold (partial edges cut at the remaining
     distance), buffered by ``buffer_m`` on each side and unioned per facility — not convex hulls.
-    The facility's own snap distance is deducted from the budget.
+    The facility's own snap distance is deducted from the budget.  Without a network (straight-line
+    fallback) a service area is the disc of radius threshold / detour factor.
 
     Parameters
     ----------
     area : StudyArea
-    network : WalkNet, optional
-        The engine of ``area.graph``; built for this call when None.
+    network : WalkNet or StraightLineNet, optional
+        The engine of ``area``; built for this call when None.
     minutes : float
         Threshold (``policy.threshold_m(minutes)`` metres).
     layer : {"institutions", "candidates"}
@@ -300,8 +311,6 @@ def isochrones(area: StudyArea, *, network: WalkNet | None = None, minutes: floa
 
     Raises
     ------
-    NetworkError
-        The area has no walk graph and no ``network`` is given.
     KeyError
         Unknown ids.
     """
@@ -321,7 +330,10 @@ def isochrones(area: StudyArea, *, network: WalkNet | None = None, minutes: floa
     pts = area.points(layer).loc[gdf.index]
     if len(pts):
         snap = net.snap(pts, ids=gdf.index)
-        geoms = service_areas(net, snap, max_distance_m=dist, buffer_m=buffer_m)
+        if isinstance(net, StraightLineNet):
+            geoms = net.service_areas(snap, max_distance_m=dist)
+        else:
+            geoms = service_areas(net, snap, max_distance_m=dist, buffer_m=buffer_m)
     else:
         geoms = np.empty(0, dtype=object)
     out = gpd.GeoDataFrame({"id": list(gdf.index), "minutes": float(minutes), "distance_m": float(dist)},

@@ -7,10 +7,14 @@ Exit codes
 3  infeasible plan (InfeasiblePlanError: 街道 and rule are printed)
 4  solver failure (SolverError)
 5  output cannot be written (OutputError): also an output that is an input, a link, a FIFO or a
-   device, and an output folder another run is writing to
+   device, an output folder another run is writing to, a non-empty folder for ``init``, and no
+   font that can draw Chinese (FontError)
 1  internal error (a bug: please report it with the log file)
 
 Bad option values (``--time-limit 0``, ``--minutes nan`` …) are usage errors: exit 2 from argparse.
+
+Output options work before or after the command: ``-v`` (INFO logs on stderr), ``-q`` (nothing but
+errors), ``--json`` (one JSON object on stdout — keys in the README, "Machine-readable output").
 """
 
 from __future__ import annotations
@@ -33,14 +37,50 @@ from .writer import terminal_text
 log = logging.getLogger("tuoyu_geo.cli")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_DATA, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+#: the demo's map, inside its --out folder
+DEMO_MAP = "shanghai-xuhui_coverage.html"
 EPILOG = ("exit codes: 0 ok · 2 bad input data · 3 infeasible plan · 4 solver failure · "
           "5 output not writable · 1 internal error")
 
 
+class _Report:
+    """What one command reports: text on stdout, or with ``--json`` one JSON object at the end
+    (``--quiet``: nothing on stdout but that object)."""
+
+    def __init__(self, *, json: bool = False, quiet: bool = False):
+        self.json, self.quiet = json, quiet
+        self.data: dict[str, Any] = {}
+        self.files: list[str] = []
+
+
+_REPORT = _Report()
+
+
 def _out(msg: str = "") -> None:
-    """Write a line of user-facing output (the CLI is the one place that prints)."""
+    """Write a line of user-facing output (the CLI is the one place that prints); none with
+    ``--json`` or ``--quiet``."""
+    if _REPORT.json or _REPORT.quiet:
+        return
     sys.stdout.write(terminal_text(msg) + "\n")
     sys.stdout.flush()
+
+
+def _wrote(path: Any, prefix: str = "wrote") -> None:
+    """Name a written file (and list it under ``files`` in the JSON summary)."""
+    _REPORT.files.append(str(path))
+    _out(f"{prefix} {path}")
+
+
+def _summary(**fields: Any) -> None:
+    """Add fields to the ``--json`` summary of the command."""
+    from .report.summary import jsonable
+
+    _REPORT.data.update(jsonable(fields))
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    """Step progress on stderr unless ``--no-progress``, ``--quiet`` or ``--json``."""
+    return Progress(enabled=not (args.no_progress or args.quiet or args.json))
 
 
 class Progress:
@@ -66,13 +106,21 @@ def _table(df: Any, *, floatfmt: str = "{:.2f}") -> str:
     return d.to_string(index=False)
 
 
-def _area(path: str | None, *, load_graph: bool = True):
+def _area(path: str | None, *, load_graph: bool = True, detour_factor: float | None = None):
+    import dataclasses
+
     from . import datasets
     from .loading import load_area
     from .writer import add_inputs
 
     area = datasets.shanghai_xuhui(load_graph=load_graph) if path is None else load_area(path, load_graph=load_graph)
     add_inputs([area.folder, *area.files.values()])  # never written to (see main)
+    if detour_factor is not None:
+        if area.graph is not None:
+            log.warning("--detour-factor %g is ignored: %s has a walk network (network distances are used)",
+                        detour_factor, area.name)
+        else:
+            area = dataclasses.replace(area, detour_factor=detour_factor)
     return area
 
 
@@ -101,10 +149,26 @@ def _plan_options(args: argparse.Namespace):
 def _assess(args: argparse.Namespace, *, plan: Any = None, isochrones: bool = True, area: Any = None):
     from .pipeline import assess
 
-    prog = Progress(enabled=not args.no_progress)
+    prog = _progress(args)
     prog("读取研究区 loading the study area")
-    area = area if area is not None else _area(getattr(args, "dir", None))
+    area = area if area is not None else _area(getattr(args, "dir", None),
+                                               detour_factor=getattr(args, "detour_factor", None))
     return assess(area, args.policy, plan=plan, with_isochrones=isochrones, progress=prog)
+
+
+def _assessment_summary(a: Any, **extra: Any) -> None:
+    from .report.summary import assessment_summary
+
+    _summary(**assessment_summary(a), **extra)
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    """The ``error`` object of the JSON summary: type, message, exit code, problems (DataError)."""
+    fields: dict[str, Any] = {"type": type(exc).__name__, "message": terminal_text(str(exc))}
+    if isinstance(exc, DataError):
+        fields["problems"] = [{"file": p.file, "message": p.message, "ids": list(p.ids), "fix": p.fix}
+                              for p in exc.problems]
+    return fields
 
 
 # ------------------------------------------------------------------------------------ commands
@@ -112,8 +176,11 @@ def _assess(args: argparse.Namespace, *, plan: Any = None, isochrones: bool = Tr
 def cmd_policies(args: argparse.Namespace) -> int:
     from .policy import available_policies, load_policy
 
+    listed = []
     for name in available_policies():
         p = load_policy(name)
+        listed.append({"name": name, "title": p.title, "places_per_1000": p.places_per_1000,
+                       "puhui_share": p.puhui_share, "target_year": p.target_year})
         _out(f"{name}: {p.title}")
         _out(f"  places_per_1000={p.places_per_1000}  puhui_share={p.puhui_share:.0%}  "
              f"one_puhui_per_street={p.one_puhui_per_street}  new/existing residential="
@@ -126,6 +193,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
         if args.sources:
             for k, v in p.sources.items():
                 _out(f"    {k}: {v}")
+    _summary(policies=listed)
     return EXIT_OK
 
 
@@ -135,9 +203,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except DataError as exc:  # incl. PolicyError / NetworkError: list every problem on stdout
         _out(f"INVALID: {args.dir} ({type(exc).__name__})")
         _out(str(exc))
+        _summary(error=_error_fields(exc))
         return exc.exit_code
+    from .report.summary import area_summary
+
+    _summary(**area_summary(area))
     _out(f"OK: {area!r}")
     _out(f"  input CRS {area.input_crs} → WGS-84; metric CRS {area.metric_crs}; policy {area.policy.name}")
+    if area.graph is None:
+        from .report.labels import distance_model_label
+
+        _out(f"  no walk network: walking distances = {distance_model_label('straight-line', area.detour_factor)}")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Template study area: ``tuoyu-geo init DIR`` (a new or empty folder)."""
+    from .area.template import write_template
+
+    paths = write_template(args.folder)
+    for p in paths:
+        _wrote(p)
+    _out(f"next: fill in the files (replace the 示例 rows), then: tuoyu-geo validate {args.folder}")
     return EXIT_OK
 
 
@@ -148,6 +235,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.policy:
         area = area.with_policy(load_policy(args.policy))
     s = area.summary()
+    from .report.summary import area_summary
+
+    _summary(**area_summary(area), totals={k: s[k].sum() for k in ("population", "infants", "institutions",
+                                                                   "places", "puhui_places", "candidates")},
+             by_street=s.to_dict(orient="records"))
     _out(f"{area.name} — policy {area.policy.name}; metric CRS {area.metric_crs}")
     _out(_table(s.rename(columns={"name": "街道"}), floatfmt="{:.0f}"))
     _out(f"total: population {s['population'].sum():,.0f}, infants {s['infants'].sum():,.0f}, "
@@ -161,6 +253,8 @@ def cmd_fetch_network(args: argparse.Namespace) -> int:
 
     G = graph_from_place(args.place)
     out = save_graph(G, args.out)
+    _REPORT.files.append(str(out))
+    _summary(nodes=G.number_of_nodes(), edges=G.number_of_edges(), crs=str(G.graph.get("crs")))
     _out(f"walk network of {args.place}: {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges "
          f"(CRS {G.graph.get('crs')}) → {out}")
     return EXIT_OK
@@ -171,9 +265,11 @@ def cmd_network_from_pbf(args: argparse.Namespace) -> int:
     from .network.pbf import graph_for_area
 
     area = _area(args.dir, load_graph=False)
-    prog = Progress(enabled=not args.no_progress)
-    G = graph_for_area(args.pbf, area.streets, buffer_m=args.buffer_m, progress=prog)
+    G = graph_for_area(args.pbf, area.streets, buffer_m=args.buffer_m, progress=_progress(args))
     out = save_graph(G, args.out)
+    _REPORT.files.append(str(out))
+    _summary(nodes=G.number_of_nodes(), edges=G.number_of_edges(), crs=str(G.graph.get("crs")),
+             buffer_m=args.buffer_m)
     _out(f"walk network of {area.name} (+{args.buffer_m:g} m) from {Path(args.pbf).name}: "
          f"{G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges → {out}")
     return EXIT_OK
@@ -188,16 +284,17 @@ def cmd_access(args: argparse.Namespace) -> int:
                         fix="e.g. --minutes 15")
     from .pipeline import assess
 
-    prog = Progress(enabled=not args.no_progress)
-    area = _area(args.dir)
+    prog = _progress(args)
+    area = _area(args.dir, detour_factor=args.detour_factor)
     a = assess(area, args.policy, minutes=(*settings.MINUTES, minutes), with_isochrones=False, progress=prog)
     paths = write_access(a, args.out, minutes=minutes)
     from .report.console import access_table
 
     for line in access_table(a, minutes):
         _out(line)
+    _assessment_summary(a, minutes=minutes)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -210,8 +307,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     paths = write_scorecard(args.out, a)
     for line in scorecard_lines(a):
         _out(line)
+    _assessment_summary(a)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -229,8 +327,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         paths["plan"] = save_plan(a.plan, out / "plan.json", area=a.area)
     for line in plan_lines(a):
         _out(line)
+    _assessment_summary(a)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -256,10 +355,11 @@ def cmd_map(args: argparse.Namespace) -> int:
     """HTML coverage map: ``tuoyu-geo map DIR --out map.html [--plan plan.json | --no-plan]``."""
     from .report.maps import coverage_map, save_map
 
-    area = _area(args.dir)
+    area = _area(args.dir, detour_factor=args.detour_factor)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     path = save_map(coverage_map(a, tiles=args.tiles, offline=True if args.offline else None), args.out)
-    _out(f"wrote {path}")
+    _assessment_summary(a)
+    _wrote(path)
     return EXIT_OK
 
 
@@ -270,7 +370,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .report.maps import coverage_map, save_map
     from .writer import transaction
 
-    area = _area(args.dir)
+    area = _area(args.dir, detour_factor=args.detour_factor)
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     formats = (*DEFAULT_FORMATS, "shp") if args.shapefile else DEFAULT_FORMATS
     with transaction():  # the exports and the map together or not at all
@@ -278,8 +378,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                             gk_zone=args.gk_zone)
         if args.map:
             paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
+    _assessment_summary(a)
     for p in paths.values():
-        _out(f"wrote {p}")
+        _wrote(p)
     return EXIT_OK
 
 
@@ -295,15 +396,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.policy = args.policy or "wuxi-2025"
     a = _assess(args, plan=_plan_options(args))
     tiles = "none" if args.offline else "osm"
+    map_path = args.map or Path(args.out) / DEMO_MAP  # under --out unless --map says otherwise
     with transaction():  # map, figure and exports together or not at all
-        written = [save_map(coverage_map(a, tiles=tiles, offline=args.offline), args.map, offline=args.offline),
+        written = [save_map(coverage_map(a, tiles=tiles, offline=args.offline), map_path, offline=args.offline),
                    plot_scorecard(a.streets, Path(args.out) / "street_place_gap.png")]
         written.extend(export_plan(a, args.out, timings=dict(a.timings)).values())
     for line in summary_lines(a):
         _out(line)
+    _assessment_summary(a, wall_time_s=round(time.perf_counter() - t0, 1))
     _out(f"用时 wall time {time.perf_counter() - t0:.1f} s")
     for p in written:
-        _out(f"已写出 wrote {p}")
+        _wrote(p, "已写出 wrote")
+    return EXIT_OK
+
+
+def _budget_list(text: str) -> tuple[float, ...]:
+    """argparse type of --budgets: comma-separated 万元 ≥ 0 (``1000,3000,6000``); else exit 2."""
+    parts = [t for t in text.replace("，", ",").split(",") if t.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("must list budgets in 万元, e.g. 1000,3000,6000")
+    return tuple(_number("万元", allow_low=True)(t.strip()) for t in parts)
+
+
+def _compare(args: argparse.Namespace, area: Any, *, network: Any = None):
+    from .scenarios import compare_budgets
+
+    args.budget = None
+    opts = _plan_options(args)
+    prog = _progress(args)
+    return compare_budgets(area, args.policy, budgets_wan=args.budgets, options=opts, progress=prog,
+                           network=network)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Budget scenarios: ``tuoyu-geo compare DIR --budgets 1000,3000,6000 --out DIR``."""
+    from .report.comparison import comparison_table, write_comparison
+    from .report.labels import label
+
+    cmp = _compare(args, _area(args.dir, detour_factor=args.detour_factor))
+    paths = write_comparison(cmp, args.out)
+    table = comparison_table(cmp).set_index(label("budget_wan"))
+    _out(f"{label('budget_wan')} → " + "  ".join(f"{b:g}" for b in table.index))
+    for name, row in table.T.iterrows():
+        _out(f"  {name}: " + "  ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row))
+    _summary(budgets=cmp.table.reset_index().to_dict(orient="records"))
+    for p in paths.values():
+        _wrote(p)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The 专项规划 report: ``tuoyu-geo report DIR --out DIR [plan options] [--budgets ...] [--no-pdf]``."""
+    from .network import area_engine
+    from .pipeline import assess
+    from .report.document import write_report
+
+    area = _area(args.dir, detour_factor=args.detour_factor)
+    net = area_engine(area)  # one engine for the plan and the scenarios (straight line without a network)
+    a = assess(area, args.policy, plan=_plan_arg(args, area), network=net, with_isochrones=False,
+               progress=_progress(args))
+    cmp = _compare(args, area, network=net) if args.budgets else None
+    files = write_report(a, args.out, pdf=not args.no_pdf, comparison=cmp)
+    _assessment_summary(a, pdf_problem=files.pdf_problem)
+    _wrote(files.html)
+    if files.pdf is not None:
+        _wrote(files.pdf)
+    elif files.pdf_problem:
+        sys.stderr.write(terminal_text(f"report.pdf not made: {files.pdf_problem}") + "\n")
     return EXIT_OK
 
 
@@ -329,6 +488,12 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
 _MINUTES = _number("minutes of walking")
 
 
+def _detour_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detour-factor", type=_number("detour factor", low=1.0, allow_low=True), default=None,
+                   help=f"without a walk network: walking distance = straight line × this factor (≥ 1; default "
+                        f"area.toml detour_factor, else {settings.DETOUR_FACTOR:g}, the average of 25 Chinese cities)")
+
+
 def _path(text: str) -> str:
     """argparse type of --out/--map: not empty (an empty shell variable would write into the
     current folder); else a usage error (exit 2)."""
@@ -337,9 +502,19 @@ def _path(text: str) -> str:
     return text
 
 
+def _output_flags(p: argparse.ArgumentParser, *, default: Any) -> None:
+    """-v/--verbose, -q/--quiet and --json: on the main parser (``default`` False) and on every
+    subcommand (``default`` SUPPRESS, so a flag given before the subcommand is kept)."""
+    p.add_argument("-v", "--verbose", action="store_true", default=default, help="log details (INFO) on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="print nothing but errors (no progress, no tables, no warnings)")
+    p.add_argument("--json", action="store_true", default=default,
+                   help="print one JSON object (the command's summary) on stdout and nothing else")
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details (INFO)")
+    _output_flags(p, default=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no step progress on stderr")
     return p
 
@@ -363,6 +538,8 @@ def _tiles(value: str) -> str:
 def _add_area_commands(add) -> None:
     p = add("policies", cmd_policies, "list the shipped policy profiles with their numbers")
     p.add_argument("--sources", action="store_true", help="also print the source of every number")
+    p = add("init", cmd_init, "write a template study area to fill in (area.toml + XLSX/CSV/GeoJSON)")
+    p.add_argument("folder", type=_path, help="a new or empty folder")
     p = add("validate", cmd_validate, "load and validate a study-area folder")
     p.add_argument("dir")
     p = add("info", cmd_info, "per-街道 summary of a study area (default: bundled 徐汇区)")
@@ -379,6 +556,7 @@ def _add_area_commands(add) -> None:
     p.add_argument("--out", type=_path, required=True, help="GraphML file to write (outside the area folder)")
     p = add("access", cmd_access, "walking coverage and access per community")
     p.add_argument("dir")
+    _detour_flag(p)
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--policy")
     p.add_argument("--out", type=_path, required=True)
@@ -386,13 +564,11 @@ def _add_area_commands(add) -> None:
     p.add_argument("dir", help="study-area folder (e.g. data/shanghai-xuhui)")
     p.add_argument("--policy", help="policy profile name or TOML file (default: the area's)")
     p.add_argument("--out", type=_path, required=True, help="output folder for the CSV/XLSX scorecards")
+    _detour_flag(p)
 
 
-def _add_plan_commands(add) -> None:
-    p = add("plan", cmd_plan, "optimal new sites (MILP); writes plan.json for map/export --plan")
-    p.add_argument("dir")
-    p.add_argument("--policy")
-    _plan_flags(p)
+def _solve_flags(p: argparse.ArgumentParser) -> None:
+    """Model options of `plan` (also taken by `report` and `compare`)."""
     p.add_argument("--minutes", type=_MINUTES, default=15.0)
     p.add_argument("--capacity-aware", action="store_true")
     p.add_argument("--enrolment-rate", type=_number("share of infants"),
@@ -405,6 +581,15 @@ def _add_plan_commands(add) -> None:
     p.add_argument("--solver", default=settings.DEFAULT_SOLVER, choices=["highs", "cbc"])
     p.add_argument("--time-limit", type=_number("seconds"), default=settings.TIME_LIMIT_S,
                    help="seconds (all stages); must be above 0")
+
+
+def _add_plan_commands(add) -> None:
+    p = add("plan", cmd_plan, "optimal new sites (MILP); writes plan.json for map/export --plan")
+    p.add_argument("dir")
+    _detour_flag(p)
+    p.add_argument("--policy")
+    _plan_flags(p)
+    _solve_flags(p)
     p.add_argument("--out", type=_path, required=True)
     for name, fn, help_, out_help in (
             ("map", cmd_map, "HTML coverage map of a study area", "HTML file"),
@@ -415,6 +600,7 @@ def _add_plan_commands(add) -> None:
         p.add_argument("--out", type=_path, required=True, help=out_help)
         p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
         _plan_flags(p)
+        _detour_flag(p)
     p.add_argument("--map", type=_path, help="also write an offline HTML map to this file")
     p.add_argument("--gpkg-crs", choices=["wgs84", "cgcs2000", "gk3"], default="wgs84",
                    help="CRS of the GeoPackage/Shapefile: WGS-84 (default), CGCS2000 lon/lat (EPSG:4490) or "
@@ -431,12 +617,42 @@ def _add_plan_commands(add) -> None:
                          "a URL template with {z}/{x}/{y}, e.g. an intranet tile server, keeps the map offline)")
     pm.add_argument("--no-plan", action="store_true", help="coverage only, no recommended sites")
     p = add("demo", cmd_demo, "run the whole job on the bundled 上海市徐汇区 area (policy wuxi-2025)")
-    p.add_argument("--out", type=_path, default="outputs", help="export folder (default ./outputs)")
-    p.add_argument("--map", type=_path, default="maps/shanghai-xuhui_coverage.html", help="HTML map path")
+    p.add_argument("--out", type=_path, default="outputs", help="output folder (default ./outputs); everything "
+                   "is written there")
+    p.add_argument("--map", type=_path, help=f"HTML map path (default OUT/{DEMO_MAP})")
     p.add_argument("--policy", help="policy profile (default wuxi-2025)")
     _plan_flags(p)
     p.add_argument("--online", dest="offline", action="store_false",
                    help="map with OpenStreetMap tiles and CDN scripts instead of the self-contained offline map")
+
+
+_REPORT_EPILOG = ("report.pdf needs WeasyPrint (pip install 'tuoyu-geo[report]'; Debian/Ubuntu also "
+                  "apt-get install libpango-1.0-0 libpangoft2-1.0-0); without it report.html is still written, "
+                  "one line on stderr says why there is no PDF, and the exit code is 0. ")
+
+
+def _add_report_commands(add) -> None:
+    p = add("report", cmd_report, "专项规划 report: one self-contained HTML file and its PDF (A4)")
+    p.epilog = _REPORT_EPILOG + EPILOG
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--out", type=_path, required=True, help="output folder (report.html, report.pdf)")
+    p.add_argument("--plan", help="plan.json written by `tuoyu-geo plan` (no solving)")
+    _plan_flags(p)
+    _solve_flags(p)
+    p.add_argument("--budgets", type=_budget_list, help="also compare these budgets (万元), e.g. 1000,3000,6000")
+    p.add_argument("--no-pdf", action="store_true", help="write report.html only")
+    _detour_flag(p)
+    p = add("compare", cmd_compare, "budget scenarios: places, 普惠 coverage, 街道 达标 and Gini per budget")
+    p.add_argument("dir")
+    p.add_argument("--policy")
+    p.add_argument("--budgets", type=_budget_list, required=True, help="budgets in 万元, e.g. 1000,3000,6000")
+    p.add_argument("--out", type=_path, required=True,
+                   help="output folder (budget_comparison.csv/.xlsx, budget_frontier.png)")
+    p.add_argument("--max-sites", type=int, help="at most this many new sites (every scenario)")
+    p.add_argument("--strict", action="store_true", help="exit 3 when a rule cannot be met anywhere")
+    _solve_flags(p)
+    _detour_flag(p)
 
 
 class _Adder:
@@ -458,11 +674,12 @@ class _Adder:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tuoyu-geo", description="0–3 托育 planning: coverage, scorecards, site plans",
                                  epilog=EPILOG)
-    ap.add_argument("-v", "--verbose", action="store_true", help="log details (INFO)")
+    _output_flags(ap, default=False)
     ap.add_argument("--version", action="store_true", help="print the version and exit")
     add = _Adder(ap.add_subparsers(dest="command", metavar="COMMAND"), _common())
     _add_area_commands(add)
     _add_plan_commands(add)
+    _add_report_commands(add)
     return ap
 
 
@@ -532,24 +749,64 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
 
 
+def _emit_json(args: argparse.Namespace, code: int) -> None:
+    """The one JSON object of ``--json``: command, ok, exit_code, version, the command's fields, files."""
+    import json
+
+    from .report.summary import jsonable
+
+    obj = {"command": getattr(args, "command", None), "ok": code == EXIT_OK, "exit_code": code,
+           "version": __version__, **_REPORT.data, "files": _REPORT.files}
+    sys.stdout.write(json.dumps(jsonable(obj), ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _REPORT
     ap = build_parser()
     args = ap.parse_args(argv)
+    if args.verbose and args.quiet:
+        ap.error("-v/--verbose and -q/--quiet: choose one")
+    _REPORT = _Report(json=args.json, quiet=args.quiet)
     handler = logging.StreamHandler()
     handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        handlers=[handler])
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler])
     logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
+    root, root_level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(level)  # also when logging was configured before (a second call, an embedding program)
+    try:
+        return _main_parsed(ap, args)
+    finally:
+        root.setLevel(root_level)
+
+
+def _main_parsed(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.version:
-        _out(__version__)
+        if args.json:
+            _emit_json(args, EXIT_OK)
+        else:
+            _out(__version__)
         return EXIT_OK
     if not getattr(args, "func", None):
         ap.print_help()
         return EXIT_OK
+    code = _main(args)
+    if args.json:
+        try:
+            _emit_json(args, code)
+        except BrokenPipeError:
+            pass
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run the command; map errors to exit codes with one message on stderr."""
     try:
         return _run(args)
     except TuoyuError as exc:
         sys.stderr.write(terminal_text(f"error ({type(exc).__name__}): {exc}") + "\n")
+        _summary(error=_error_fields(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -561,6 +818,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - last resort: no traceback for users
+        _summary(error={"type": "internal", "message": terminal_text(f"{type(exc).__name__}: {exc}")})
         return _internal_error(exc)
 
 

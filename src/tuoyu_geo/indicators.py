@@ -184,7 +184,9 @@ def street_scorecard(area, access, policy: Policy | str | None = None, *,
         out[rule.status_column] = col
     out["status"] = status((out[list(STATUS_COLUMNS)] == MET).all(axis=1))
     log.info("street scorecard (%s): %d of %d 街道 达标", pol.name, int((out["status"] == MET).sum()), len(out))
-    return gpd.GeoDataFrame(out, geometry=area.streets.geometry.to_numpy(), crs="EPSG:4326")
+    card = gpd.GeoDataFrame(out, geometry=area.streets.geometry.to_numpy(), crs="EPSG:4326")
+    card.attrs.update(area_fingerprint=area.fingerprint(), policy_fingerprint=pol.fingerprint())
+    return card
 
 
 def street_total(scorecard: pd.DataFrame, policy: Policy | str) -> pd.Series:

@@ -10,10 +10,21 @@ A study area is a folder with one file per layer and an ``area.toml``::
     [layers]
     streets = "streets.geojson"
     communities = "communities.geojson"
-    institutions = "institutions.csv"
-    candidates = "candidates.gpkg"
+    institutions = { file = "institutions.csv", crs = "bd09" }   # this layer in another CRS
+    candidates = { file = "candidates.gpkg", layer = "sites" }  # one layer of a GeoPackage
     network = "walk.graphml"      # optional; or an OSM extract "province.osm.pbf" (clipped to
                                   # the 街道 + settings.PBF_BUFFER_M, built on every load)
+
+    [columns.streets]             # contract column = the column in your file
+    street_id = "code"
+    population = "常住人口"
+    [columns.institutions]
+    lon = "bd_lng"                # coordinate columns of a CSV/XLSX table
+    lat = "bd_lat"
+
+A top-level ``detour_factor = 1.324`` sets the factor of the straight-line fallback used when the
+area has no network (walking distance = straight line × factor; finite, ≥ 1; default
+``settings.DETOUR_FACTOR``, the average detour index of 25 Chinese cities).
 
 Every layer is validated; all problems of all layers are collected and raised as one
 :class:`~tuoyu_geo.DataError` naming the file, the row ids and the fix.  Nothing is written.
@@ -22,6 +33,7 @@ Every layer is validated; all problems of all layers are collected and raised as
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,8 +45,10 @@ import pyproj
 from . import crs as _crs
 from ._errors import DataError, Problem
 from .area import LAYERS, StudyArea, make_area, read_layer
+from .area.schema import OPTIONAL_COLUMNS, POINT_LAYERS
+from .area.validate import check_detour_factor
 from .network import WalkNet, read_network
-from .network.checks import check_datum, check_reach
+from .network.checks import check_datum, check_reach, warn_datum_undecided
 from .network.pbf import graph_for_area, is_pbf
 from .policy import Policy, load_policy, read_toml_text
 
@@ -45,11 +59,56 @@ else:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AREA_TOML_KEYS", "load_area"]
+__all__ = ["AREA_TOML_KEYS", "LAYER_TABLE_KEYS", "load_area", "mappable_columns"]
 
 #: keys allowed at the top of area.toml
 AREA_TOML_KEYS = frozenset({"name", "crs", "network_crs", "policy", "attribution", "layers", "metric_crs",
-                            "description"})
+                            "description", "columns", "detour_factor"})
+#: keys of a layer given as a table in [layers]: { file = "x.gpkg", layer = "sites", crs = "bd09" }
+LAYER_TABLE_KEYS = ("file", "layer", "crs")
+
+
+def mappable_columns(layer: str) -> tuple[str, ...]:
+    """Contract columns a ``[columns.<layer>]`` table may map (plus ``births_<year>``)."""
+    point = ("lon", "lat") if layer in POINT_LAYERS else ()
+    return (*LAYERS[layer]["required"], *OPTIONAL_COLUMNS[layer], *point)
+
+
+def _check_columns(conf: Mapping[str, Any]) -> list[Problem]:
+    """``[columns.<layer>]``: known layers, known contract columns, file column names as text."""
+    cols = conf.get("columns", {})
+    if not isinstance(cols, Mapping):
+        return [Problem("area.toml", "columns is not a table", ("columns",),
+                        '[columns.streets] then lines like street_id = "code" (contract name = your column)')]
+    problems = []
+    for layer, table in cols.items():
+        if layer not in LAYERS:
+            problems.append(Problem("area.toml", f"unknown layer columns.{layer}", (f"columns.{layer}",),
+                                    f"[columns.<layer>] takes one of: {', '.join(LAYERS)}"))
+            continue
+        if not isinstance(table, Mapping):
+            problems.append(Problem("area.toml", f"columns.{layer} is not a table", (f"columns.{layer}",),
+                                    f'write [columns.{layer}] then lines like {LAYERS[layer]["id"]} = "code"'))
+            continue
+        allowed = mappable_columns(layer)
+        births = layer in ("streets", "communities")
+        for key, src in table.items():
+            if key not in allowed and not (births and re.fullmatch(r"births_\d{4}", key)):
+                problems.append(Problem("area.toml", f"columns.{layer}.{key}: {layer} have no column {key!r}",
+                                        (f"columns.{layer}.{key}",),
+                                        f"the left side is the name tuoyu-geo uses, one of: {', '.join(allowed)}"
+                                        + (", births_<year>" if births else "")
+                                        + f'; the right side your header, e.g. {allowed[0]} = "编号"'))
+            elif not isinstance(src, str) or not src.strip():
+                problems.append(Problem("area.toml", f"columns.{layer}.{key} = {src!r} is not a column name",
+                                        (f"columns.{layer}.{key}",), f'write {key} = "<header in your file>"'))
+        srcs = [v.strip() for v in table.values() if isinstance(v, str)]
+        dup = sorted({v for v in srcs if srcs.count(v) > 1})
+        if dup:
+            problems.append(Problem("area.toml", f"columns.{layer} names the column(s) {', '.join(dup)} twice",
+                                    tuple(f"columns.{layer}" for _ in dup[:1]),
+                                    "map each column of the file to one contract column"))
+    return problems
 
 
 def _check_toml_types(conf: Mapping[str, Any]) -> None:
@@ -72,12 +131,19 @@ def _check_toml_types(conf: Mapping[str, Any]) -> None:
                 problems.append(Problem("area.toml", f"unknown layer layers.{k}", (f"layers.{k}",),
                                         f"layers are: {', '.join((*LAYERS, 'network'))}"))
             elif isinstance(v, Mapping) and k != "network":
-                bad = sorted(set(v) - {"file", "layer"})
+                bad = sorted(set(v) - set(LAYER_TABLE_KEYS))
                 if bad or not isinstance(v.get("file"), str) or not v["file"].strip() or not isinstance(
                         v.get("layer", ""), str):
-                    problems.append(Problem("area.toml", f"layers.{k} = {dict(v)!r} is not a file and layer name",
-                                            (f"layers.{k}",), f'write {k} = {{ file = "<file>.gpkg", layer = '
-                                            '"<layer name>" }'))
+                    problems.append(Problem("area.toml", f"layers.{k} = {dict(v)!r} is not a file, layer name and crs",
+                                            (f"layers.{k}",), f'write {k} = {{ file = "<file>", crs = "bd09" }} '
+                                            f'(keys: {", ".join(LAYER_TABLE_KEYS)}; layer = "<layer name>" for a '
+                                            "GeoPackage)"))
+                elif "crs" in v:
+                    try:
+                        _crs.parse_crs(v["crs"], file="area.toml")
+                    except DataError as exc:
+                        problems.extend(Problem("area.toml", f"layers.{k}.crs: {p.message}", (f"layers.{k}.crs",),
+                                                p.fix) for p in exc.problems)
             elif not isinstance(v, str) or not v.strip():
                 problems.append(Problem("area.toml", f"layers.{k} = {v!r} is not a file name", (f"layers.{k}",),
                                         f'write {k} = "<file name>" (relative to the area folder)'))
@@ -91,6 +157,7 @@ def _check_toml_types(conf: Mapping[str, Any]) -> None:
         if not ok:
             problems.append(Problem("area.toml", f"metric_crs = {mc!r} is not a projected CRS in metres",
                                     ("metric_crs",), 'remove it (the UTM zone is chosen) or use e.g. "EPSG:32651"'))
+    problems.extend(_check_columns(conf))
     DataError.collect(problems)
 
 
@@ -123,15 +190,22 @@ def _policy(folder: Path, conf: Mapping[str, Any], policy: str | Policy | None) 
     return load_policy(name)
 
 
-def _read_layers(folder: Path, lay: Mapping[str, str], input_crs: str | pyproj.CRS,
-                 files: dict[str, str]) -> dict[str, gpd.GeoDataFrame | None]:
+def _crs_arg(value: str | pyproj.CRS) -> str:
+    return value if isinstance(value, str) else value.to_string()
+
+
+def _read_layers(folder: Path, lay: Mapping[str, Any], input_crs: str | pyproj.CRS,
+                 files: dict[str, str], columns: Mapping[str, Mapping[str, str]] | None = None,
+                 ) -> dict[str, gpd.GeoDataFrame | None]:
     """Every layer file read (all problems collected); ``files`` gets layer → path."""
     problems: list[Problem] = []
     frames: dict[str, gpd.GeoDataFrame | None] = {}
-    crs_arg = input_crs if isinstance(input_crs, str) else input_crs.to_string()
+    columns = columns or {}
     for key in LAYERS:
-        fname, layer = lay.get(key), None
-        if isinstance(fname, Mapping):  # { file = "x.gpkg", layer = "sites" }
+        fname, layer, crs_arg = lay.get(key), None, _crs_arg(input_crs)
+        if isinstance(fname, Mapping):  # { file = "x.gpkg", layer = "sites", crs = "bd09" }
+            if "crs" in fname:
+                crs_arg = _crs_arg(_crs.parse_crs(fname["crs"], file="area.toml"))
             fname, layer = fname["file"], fname.get("layer") or None
         if not fname:
             problems.append(Problem("area.toml", f"layers.{key} is not given", (),
@@ -140,7 +214,8 @@ def _read_layers(folder: Path, lay: Mapping[str, str], input_crs: str | pyproj.C
             continue
         files[key] = str(folder / fname)
         try:
-            frames[key] = read_layer(folder / fname, input_crs=crs_arg, layer=layer)
+            frames[key] = read_layer(folder / fname, input_crs=crs_arg, layer=layer, columns=columns.get(key),
+                                     columns_table=f"columns.{key}")
         except DataError as e:
             problems.extend(e.problems)
             frames[key] = None
@@ -180,8 +255,9 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
 
     Notes
     -----
-    The datum and reach checks need the network; :func:`tuoyu_geo.area.make_area` (in-memory
-    layers) does not run them.
+    The datum and reach checks need the network; without one a warning says that WGS-84 cannot be
+    told from GCJ-02 and what would decide it; :func:`tuoyu_geo.area.make_area` (in-memory layers)
+    does not run them.
     """
     folder = Path(folder)
     try:
@@ -192,10 +268,13 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
         raise DataError(f"cannot use the path ({exc.strerror or exc})", file=str(folder)[:80] + "…",
                         fix="give the study-area folder with a shorter path") from None
     input_crs = _crs.parse_crs(conf.get("crs"), file="area.toml")
+    detour = conf.get("detour_factor")
+    if detour is not None:
+        detour = check_detour_factor(detour, file="area.toml")
     pol = _policy(folder, conf, policy)
     lay = conf.get("layers", {})
     files: dict[str, str] = {}
-    frames = _read_layers(folder, lay, input_crs, files)
+    frames = _read_layers(folder, lay, input_crs, files, conf.get("columns"))
     graph = None
     if load_graph and lay.get("network"):
         files["network"] = str(folder / lay["network"])
@@ -214,10 +293,12 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
                      graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
                      input_crs=str(conf.get("crs")), folder=folder, files=files,
-                     attribution=conf.get("attribution", ""), file_names=fnames)
+                     attribution=conf.get("attribution", ""), file_names=fnames, detour_factor=detour)
     if area.graph is not None:
         net = WalkNet.from_graph(area.graph)
         if isinstance(input_crs, str):
             check_datum(area, input_crs, fnames, net=net, network_crs=str(conf.get("network_crs", "wgs84")))
         check_reach(area, fnames, net=net)
+    elif not lay.get("network") and isinstance(input_crs, str) and input_crs in _crs.CRS_NAMES:
+        warn_datum_undecided(input_crs, fnames, why="the area has no walk network to compare the layers with")
     return area

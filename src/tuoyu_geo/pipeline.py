@@ -24,7 +24,7 @@ from .access import Access, compute_access, isochrones
 from .area import StudyArea
 from .equity import equity_before_after, equity_table
 from .indicators import community_scorecard, district_scorecard, street_scorecard, street_total
-from .network import WalkNet
+from .network import StraightLineNet, WalkNet, area_engine
 from .plan import PlanOptions, SitePlan, explain_gaps, plan_sites, residential_fixers, rule_status
 from .policy import Policy, load_policy
 
@@ -91,6 +91,16 @@ class Assessment:
     timings: Mapping[str, float]
 
     @property
+    def distance_model(self) -> str:
+        """``"network"`` or ``"straight-line"`` (no walk network: straight line × :attr:`detour_factor`)."""
+        return self.access.distance_model
+
+    @property
+    def detour_factor(self) -> float | None:
+        """Detour factor of the straight-line fallback (None with a walk network)."""
+        return self.access.detour_factor
+
+    @property
     def final_streets(self) -> gpd.GeoDataFrame:
         """The street scorecard after the plan, or now without a plan."""
         return self.streets_after if self.streets_after is not None else self.streets
@@ -126,6 +136,17 @@ def _service_areas(area, net, plan: SitePlan | None, minutes: float) -> gpd.GeoD
     return gpd.GeoDataFrame(pd.concat(parts), crs="EPSG:4326")[cols]
 
 
+def _given_access(acc: Access, area: StudyArea, pol: Policy, mins: tuple[float, ...]) -> Access:
+    """``acc`` if it was computed for ``area`` with these minutes and the policy's distances."""
+    acc.check_area(area)
+    want = {m: pol.threshold_m(m) for m in mins}
+    if tuple(acc.minutes) != mins or any(acc.thresholds_m.get(m) != d for m, d in want.items()):
+        raise ValueError(f"the access given was computed for minutes {tuple(acc.minutes)} with distances "
+                         f"{dict(acc.thresholds_m)}; this assessment needs {want}; fix: "
+                         "compute_access(area, policy, minutes=...) with these, or leave access out")
+    return acc
+
+
 def _findings(area, acc, pol, cs, st, site_plan, after) -> tuple:
     """Unmet rules with reasons, the per-街道 rule table and equity — after the plan, or now."""
     final, final_cs = (after[2], after[1]) if site_plan is not None else (st, cs)
@@ -134,9 +155,11 @@ def _findings(area, acc, pol, cs, st, site_plan, after) -> tuple:
     return explain_gaps(st, final, pol, site_plan, **kw), rule_status(st, final, pol, site_plan, **kw), equity
 
 
-def assess(area: StudyArea, policy: Policy | str | None = None, *, network: WalkNet | None = None,
+def assess(area: StudyArea, policy: Policy | str | None = None, *,
+           network: WalkNet | StraightLineNet | None = None,
            plan: PlanOptions | SitePlan | None = None, minutes: tuple[float, ...] | None = None,
-           with_isochrones: bool = True, progress: Callable[[str], None] | None = None) -> Assessment:
+           with_isochrones: bool = True, progress: Callable[[str], None] | None = None,
+           access: Access | None = None) -> Assessment:
     """Assess ``area`` under ``policy`` and, with ``plan``, plan new sites and assess the result.
 
     Parameters
@@ -144,8 +167,10 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
     area : StudyArea
     policy : Policy or str, optional
         Default ``area.policy``; applied here (estimated infants follow this policy).
-    network : WalkNet, optional
-        The walk-network engine; built once from ``area.graph`` when not given.
+    network : WalkNet or StraightLineNet, optional
+        The distance engine; built once from ``area.graph`` when not given — or, for an area without
+        a walk network, the straight-line fallback (straight line × ``area.detour_factor``, default
+        ``settings.DETOUR_FACTOR``; a warning is logged and every output says so).
     plan : PlanOptions or SitePlan, optional
         Solve a plan with these options, or use a plan already made (e.g. :func:`tuoyu_geo.plan.load_plan`).
     minutes : tuple of float, optional
@@ -154,6 +179,9 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
         Compute the service areas drawn on maps and written to exports.
     progress : callable, optional
         Called with a short label before each stage (the CLI shows it).
+    access : Access, optional
+        Walking access now, already computed for this area, policy and minutes (e.g. by
+        :func:`tuoyu_geo.scenarios.compare_budgets`, which solves several plans on one access).
 
     Returns
     -------
@@ -174,15 +202,18 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *, network: Walk
     plan_minutes = plan.options.minutes if isinstance(plan, SitePlan) else (plan.minutes if plan else 15.0)
     mins = tuple(sorted({*(minutes or settings.MINUTES), float(plan_minutes)}))
     step("walk network")
-    net = network if network is not None else WalkNet.from_area(area)
+    net = network if network is not None else area_engine(area)
     lap("network_s")
     step("walking access")
-    acc = compute_access(area, pol, network=net, minutes=mins)
+    acc = _given_access(access, area, pol, mins) if access is not None else \
+        compute_access(area, pol, network=net, minutes=mins)
     lap("access_s")
     step("scorecards")
     cs, st, total, districts = _scorecards(area, acc, pol)
     lap("scorecard_s")
     site_plan = plan if isinstance(plan, SitePlan) else None
+    if site_plan is not None:
+        site_plan.check_area(area)
     if isinstance(plan, PlanOptions):
         step("site plan (MILP)")
         site_plan = plan_sites(area, acc, pol, options=plan, network=net, scorecard=st)

@@ -231,6 +231,15 @@ class Policy:
         d["carer_ratio"] = dict(self.carer_ratio)
         return d
 
+    def fingerprint(self) -> str:
+        """Hash of every value of the profile: results scored under one policy (street scorecards)
+        carry it, so they cannot be used under another policy with the same name."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, default=repr)
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
     def replace(self, **changes: Any) -> Policy:
         """A copy with some fields changed (validated like a TOML override).
 

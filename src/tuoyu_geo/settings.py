@@ -11,6 +11,19 @@ WALK_SPEED_KMH: float = 4.0
 MINUTES: tuple[int, ...] = (5, 10, 15)
 #: points farther than this from any walkable edge are reported
 SNAP_WARN_M: float = 300.0
+#: detour factor of the straight-line fallback (an area without a walk network): walking distance =
+#: straight-line distance (metric CRS) × this factor.  1.324 is the average detour index (network
+#: distance / straight-line distance) measured across 25 Chinese cities in "Quantifying the
+#: relationships between network distance and straight-line distance: applications in spatial bias
+#: correction", Annals of GIS (2021), pp. 351–369, doi:10.1080/19475683.2021.1966503 (DETOUR_SOURCE).
+#: The same study finds short trips detour more than long ones, so at walking distances (300–1000 m)
+#: this is, if anything, an optimistic (low) factor.  Set per area with ``detour_factor`` in area.toml
+#: or ``--detour-factor`` on the command line (finite, ≥ 1).
+DETOUR_FACTOR: float = 1.324
+DETOUR_SOURCE: str = ("average detour index (network/straight-line distance) of 25 Chinese cities, 1.324: "
+                      "'Quantifying the relationships between network distance and straight-line distance: "
+                      "applications in spatial bias correction', Annals of GIS (2021) 351–369, "
+                      "doi:10.1080/19475683.2021.1966503")
 #: metres of walk network kept around a study area when it is built from an OSM extract (.osm.pbf):
 #: a 15-minute walk (1,000 m at 4 km/h) from the boundary may leave the area and come back
 PBF_BUFFER_M: float = 1000.0
@@ -18,6 +31,10 @@ PBF_BUFFER_M: float = 1000.0
 DEFAULT_SOLVER: str = "highs"
 TIME_LIMIT_S: float = 120.0
 MIP_GAP: float = 1e-4
+#: HiGHS options for the classic covering models (MCLP): their root LP is large and degenerate,
+#: and the interior-point solver (IPX) takes about a quarter of dual simplex's time on the
+#: 5,000 × 1,500 benchmark city; the plan's models solve faster with the default (benchmarks/README.md)
+COVERING_HIGHS_OPTIONS: dict = {"mip_lp_solver": "ipx"}
 #: relative tolerance used when an earlier lexicographic objective is held as a constraint
 LEX_TOLERANCE: float = 1e-6
 #: cost (万元) added per opened site in the cost stage only, so that equal-cost plans (e.g. free

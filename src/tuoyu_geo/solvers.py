@@ -29,8 +29,10 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -154,17 +156,19 @@ def _gap(obj: float, bound: float) -> float:
 
 def solve(model: MILP, *, solver: str = settings.DEFAULT_SOLVER, time_limit_s: float | None = None,
           mip_gap: float = settings.MIP_GAP, threads: int | None = None,
-          start: np.ndarray | None = None) -> Solution:
+          start: np.ndarray | None = None, highs_options: Mapping[str, Any] | None = None) -> Solution:
     """Solve ``model``; raise :class:`SolverError` when the solver is missing or fails.
 
     ``start`` is a feasible solution handed to the solver as its first incumbent (MIP start), so a
-    run stopped by the time limit never returns less than it.
+    run stopped by the time limit never returns less than it.  ``highs_options`` are extra HiGHS
+    options (ignored by CBC), e.g. ``{"mip_lp_solver": "ipx"}``.
     """
     solver = str(solver).lower()
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
     if solver == "highs":
-        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
+        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start,
+                            options=highs_options)
     return _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
 
 
@@ -244,7 +248,7 @@ def _highs_status(highspy, ms) -> Status:
     return Status.UNBOUNDED if ms == S.kUnbounded else Status.ERROR
 
 
-def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> Solution:
+def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None, options=None) -> Solution:
     try:
         import highspy
     except ImportError as e:  # pragma: no cover - environment dependent
@@ -258,6 +262,8 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> 
         h.setOptionValue("time_limit", float(time_limit_s))
     if threads:
         h.setOptionValue("threads", int(threads))
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
     h.passModel(lp)
     if start is not None:
         hs = highspy.HighsSolution()
@@ -276,7 +282,8 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> 
         # presolve removes the whole model): solve again without the start
         log.warning("HiGHS returned a solution (objective %s) that is not its optimum (%s); solving again "
                     "without the MIP start", obj, info.objective_function_value * model.sense)
-        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=None)
+        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=None,
+                            options=options)
     bound = float(info.mip_dual_bound) * model.sense if is_mip else obj
     gap = _gap(obj, bound) if has_sol else math.inf
     log.info("HiGHS: %s obj=%s bound=%s gap=%.2e in %.2f s (%d×%d, %d nz)", status, obj, bound,

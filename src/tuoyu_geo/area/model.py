@@ -25,7 +25,7 @@ from .schema import LAYERS
 __all__ = ["StudyArea", "make_area"]
 
 _FIELDS = ("name", "streets", "communities", "institutions", "candidates", "policy", "graph", "metric_crs",
-           "input_crs", "folder", "files", "attribution")
+           "input_crs", "folder", "files", "attribution", "detour_factor")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class StudyArea:
         Layer name → file path (for manifests / hashes).
     attribution : str
         Data sources and licences to show on maps and exports.
+    detour_factor : float or None
+        Detour factor of the straight-line fallback used when the area has no walk network
+        (``detour_factor`` in area.toml; None: ``settings.DETOUR_FACTOR``).  Ignored with a network.
     """
 
     name: str
@@ -73,6 +76,7 @@ class StudyArea:
     folder: Path | None = None
     files: Mapping[str, str] = field(default_factory=dict)
     attribution: str = ""
+    detour_factor: float | None = None
 
     def metric(self, layer: str) -> gpd.GeoDataFrame:
         """A copy of ``layer`` projected to :attr:`metric_crs`."""
@@ -220,7 +224,7 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
               policy: Policy | str = "national-2025", graph: Any = None, name: str = "study area",
               metric_crs: str | None = None, input_crs: str = "wgs84", folder: Path | None = None,
               files: Mapping[str, str] | None = None, attribution: str = "",
-              file_names: Mapping[str, str] | None = None) -> StudyArea:
+              file_names: Mapping[str, str] | None = None, detour_factor: float | None = None) -> StudyArea:
     """Validate in-memory layers and build a :class:`StudyArea`.
 
     Parameters
@@ -237,6 +241,8 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         Metric CRS; default the UTM zone of the streets' centre.
     file_names : mapping, optional
         Layer → file name used in error messages.
+    detour_factor : float, optional
+        Detour factor of the straight-line fallback (no walk network); finite and ≥ 1.
 
     Returns
     -------
@@ -248,6 +254,8 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
         With every problem of every layer.
     """
     pol = load_policy(policy)
+    if detour_factor is not None:
+        detour_factor = _v.check_detour_factor(detour_factor, file="detour_factor")
     names = {k: (file_names or {}).get(k, k) for k in LAYERS}
     problems: list[Problem] = []
     layers = _validated_layers({"streets": streets, "communities": communities, "institutions": institutions,
@@ -281,6 +289,7 @@ def make_area(*, streets: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
     return StudyArea(name=name, streets=st, communities=layers["communities"],
                      institutions=layers["institutions"], candidates=layers["candidates"], policy=pol,
                      graph=graph, metric_crs=metric_crs, input_crs=input_crs, folder=folder,
-                     files=MappingProxyType(dict(files or {})), attribution=attribution)
+                     files=MappingProxyType(dict(files or {})), attribution=attribution,
+                     detour_factor=detour_factor)
 
 

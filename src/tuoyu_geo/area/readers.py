@@ -25,7 +25,7 @@ import pyproj
 from shapely.geometry import Point
 
 from .. import crs as _crs
-from .._errors import DataError
+from .._errors import DataError, Problem
 from .schema import COLUMN_ALIASES, CONTRACT_COLUMNS, LAT_NAMES, LAYERS, LON_NAMES
 
 __all__ = ["MAX_LAYER_BYTES", "read_layer"]
@@ -36,10 +36,10 @@ MAX_LAYER_BYTES = 2 * 2**30
 log = logging.getLogger(__name__)
 
 
-def _known_header_names() -> set[str]:
+def _known_header_names(extra: tuple[str, ...] = ()) -> set[str]:
     names = {c for spec in LAYERS.values() for c in spec["required"]} | set(LON_NAMES) | set(LAT_NAMES)
     names |= {a.lower() for al in COLUMN_ALIASES.values() for a in al} | set(COLUMN_ALIASES)
-    return names
+    return names | {e.strip().lower() for e in extra}
 
 
 def _apply_aliases(df: pd.DataFrame) -> pd.DataFrame:
@@ -61,9 +61,10 @@ def _apply_aliases(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=ren) if ren else df
 
 
-def _header_index(rows: list[list[Any]]) -> int | None:
-    """Index of the first row (of the first 10) holding ≥ 2 contract/alias column names."""
-    known = _known_header_names()
+def _header_index(rows: list[list[Any]], extra: tuple[str, ...] = ()) -> int | None:
+    """Index of the first row (of the first 10) holding ≥ 2 contract/alias column names (or
+    names mapped in area.toml ``[columns]``, ``extra``)."""
+    known = _known_header_names(extra)
     for i, row in enumerate(rows[:10]):
         vals = [str(v).strip().lower() for v in row if v is not None and str(v) != "nan"]
         if sum(v in known for v in vals) >= 2:
@@ -71,11 +72,11 @@ def _header_index(rows: list[list[Any]]) -> int | None:
     return None
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     suf = path.suffix.lower()
     if suf in (".xlsx", ".xls"):
         raw = pd.read_excel(path, header=None, dtype=object)
-        return _header_from_raw(raw, path)
+        return _header_from_raw(raw, path, extra)
     data = path.read_bytes()
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel "Unicode 文本" export: UTF-16, tab separated
         encs: tuple[str, ...] = ("utf-16",)
@@ -92,7 +93,7 @@ def _read_table(path: Path) -> pd.DataFrame:
             sep = dialect.delimiter
         except csv.Error:
             sep = ","
-        skip = _header_index(list(csv.reader(lines, delimiter=sep))) or 0  # title rows above the header
+        skip = _header_index(list(csv.reader(lines, delimiter=sep)), extra) or 0  # title rows above the header
         df = pd.read_csv(_stdio.StringIO(text), sep=sep, skiprows=skip, dtype=str, keep_default_na=False)
         if len(df.columns):  # empty rows (e.g. trailing ",,,," lines) are not rows
             df = df[~df.apply(lambda col: col.str.strip() == "").all(axis=1)].reset_index(drop=True)
@@ -105,15 +106,15 @@ def _cell(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
 
 
-def _header_from_raw(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _header_from_raw(raw: pd.DataFrame, path: Path, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """Find the header row of a sheet that may have merged title rows above it, and merge a
     two-row header (e.g. a merged 坐标 cell above ``lon``/``lat``)."""
     rows = [raw.iloc[i].tolist() for i in range(min(len(raw), 12))]
-    i = _header_index(rows)
+    i = _header_index(rows, extra)
     if i is None:
         raise DataError("no header row with the contract column names found in the first 10 rows",
                         file=path.name, fix="put the column names (e.g. institution_id, name, lon, lat) in one row")
-    known = _known_header_names()
+    known = _known_header_names(extra)
     head = [_cell(v) for v in rows[i]]
     start = i + 1
     if i + 1 < len(rows):
@@ -128,10 +129,13 @@ def _header_from_raw(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return df.astype(object).where(df.notna(), "").astype(str)
 
 
-def _points_from_table(df: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
+def _points_from_table(df: pd.DataFrame, path: Path, columns: Mapping[str, str] | None = None,
+                       table: str = "columns") -> gpd.GeoDataFrame:
     lower = {c.lower().strip(): c for c in df.columns}
-    lon = next((lower[c] for c in LON_NAMES if c in lower), None)
-    lat = next((lower[c] for c in LAT_NAMES if c in lower), None)
+    given = {k: v for k, v in (columns or {}).items() if k in ("lon", "lat")}
+    DataError.collect(_missing_mapped(df, given, path, table))
+    lon = given.get("lon") or next((lower[c] for c in LON_NAMES if c in lower), None)
+    lat = given.get("lat") or next((lower[c] for c in LAT_NAMES if c in lower), None)
     if lon is None or lat is None:
         raise DataError("no lon/lat columns found", file=path.name,
                         fix="name the coordinate columns lon and lat (or lng/longitude/经度, latitude/纬度)")
@@ -218,12 +222,18 @@ def _dbf_encoding(path: Path) -> str | None:
     return enc
 
 
-def _read_any(path: Path, layer: str | None) -> pd.DataFrame:
+def _read_any(path: Path, layer: str | None, columns: Mapping[str, str] | None = None,
+              table: str = "columns") -> pd.DataFrame:
     """The raw frame of a table or GIS file (no CRS handling yet)."""
     suf = path.suffix.lower()
     try:
         if suf in (".csv", ".txt", ".xlsx", ".xls"):
-            return _points_from_table(_read_table(path), path)
+            extra = tuple((columns or {}).values())
+            return _points_from_table(_read_table(path, extra), path, columns, table)
+        if columns and {"lon", "lat"} & set(columns):
+            raise DataError([Problem("area.toml", f"[{table}] maps lon/lat, but {path.name} is not a CSV/XLSX "
+                                     "table (its geometry is used)", (f"{table}.lon",),
+                                     f"remove lon/lat from [{table}]")])
         kw: dict[str, Any] = {"layer": layer} if layer else {}
         _check_layers(path, layer)
         if suf in (".shp", ".dbf"):
@@ -263,6 +273,34 @@ def _check_layers(path: Path, layer: str | None) -> None:
                         fix=f"use one of {', '.join(names)}")
 
 
+def _missing_mapped(df: pd.DataFrame, columns: Mapping[str, str], path: Path, table: str) -> list[Problem]:
+    """A problem for every ``[columns]`` entry naming a column the file does not have."""
+    have = [str(c) for c in df.columns if c != "geometry"]
+    out = []
+    for key, src in columns.items():
+        if src.strip() not in have:
+            shown = ", ".join(have[:25]) + (" …" if len(have) > 25 else "")
+            out.append(Problem("area.toml", f'[{table}] {key} = "{src}": {path.name} has no column "{src}" '
+                               f"(its columns: {shown})", (f"{table}.{key}",),
+                               f"write the header exactly as it is in {path.name}, or remove the line"))
+    return out
+
+
+def _map_columns(gdf: pd.DataFrame, columns: Mapping[str, str], path: Path, table: str) -> pd.DataFrame:
+    """Rename the file's columns named in area.toml ``[columns.<layer>]`` (contract name = file
+    column) to the contract names."""
+    columns = {k: v.strip() for k, v in columns.items() if k not in ("lon", "lat")}
+    problems = _missing_mapped(gdf, columns, path, table)
+    for key, src in columns.items():
+        if key in gdf.columns and key != src and key not in columns.values() and src in gdf.columns:
+            problems.append(Problem("area.toml", f'[{table}] {key} = "{src}", but {path.name} also has a column '
+                                    f'"{key}"', (f"{table}.{key}",),
+                                    f'remove the line to use "{key}", or rename the column "{key}" in the file'))
+    DataError.collect(problems)
+    ren = {src: key for key, src in columns.items() if src != key}
+    return gdf.rename(columns=ren) if ren else gdf  # all at once: swapped names are fine
+
+
 def _strip_headers(gdf: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Column names without surrounding whitespace (``population `` → ``population``)."""
     geo = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
@@ -296,7 +334,8 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, input_crs: str, fname: str) -> gpd.GeoDataF
     return gdf
 
 
-def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None = None) -> gpd.GeoDataFrame:
+def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None = None,
+               columns: Mapping[str, str] | None = None, columns_table: str = "columns") -> gpd.GeoDataFrame:
     """Read one layer file into a GeoDataFrame in WGS-84.
 
     Parameters
@@ -309,6 +348,12 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
         Files that carry their own projected CRS are reprojected.
     layer : str, optional
         Layer name inside a GeoPackage.
+    columns : mapping, optional
+        Contract column → the file's column (area.toml ``[columns.<layer>]``), e.g.
+        ``{"street_id": "code", "population": "常住人口"}``; ``lon``/``lat`` name the coordinate
+        columns of a CSV/XLSX table.  Applied before the Chinese aliases.
+    columns_table : str
+        Name of the mapping in error messages (``columns.streets`` from :func:`load_area`).
 
     Returns
     -------
@@ -318,7 +363,7 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
     Raises
     ------
     DataError
-        File missing or unreadable.
+        File missing or unreadable; a ``columns`` entry names no column of the file.
     """
     path = Path(path)
     try:
@@ -340,7 +385,9 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
         raise DataError(f"the file is {st.st_size / 2**30:.1f} GB, above the {MAX_LAYER_BYTES / 2**30:.0f} GB "
                         "limit for one layer", file=path.name,
                         fix="clip the layer to the study area first (e.g. QGIS ▸ Vector ▸ Geoprocessing ▸ Clip)")
-    gdf = _strip_headers(_read_any(path, layer), path)
+    gdf = _strip_headers(_read_any(path, layer, columns, columns_table), path)
+    if columns:
+        gdf = _map_columns(gdf, columns, path, columns_table)
     if isinstance(gdf, pd.DataFrame):
         gdf = _apply_aliases(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame):

@@ -19,6 +19,7 @@ __all__ = [
     "LAT_NAMES",
     "LAYERS",
     "LON_NAMES",
+    "OPTIONAL_COLUMNS",
     "POINT_LAYERS",
     "PUHUI_CATEGORIES",
 ]
@@ -42,6 +43,13 @@ LAYERS: dict[str, dict[str, Any]] = {
                      "geom": ("Point",)},
     "candidates": {"id": "site_id", "required": ("site_id", "name", "kind", "max_places"),
                    "geom": ("Point",)},
+}
+#: optional columns of each layer (besides ``births_<year>`` of streets and communities)
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "streets": ("district", "infants", "is_town"),
+    "communities": ("street_id", "infants", "households", "built_year", "is_new"),
+    "institutions": ("puhui", "is_demonstration", "status", "street_id"),
+    "candidates": ("min_places", "fixed_cost", "cost_per_place", "available_year", "street_id"),
 }
 #: the layers whose features are places people walk from or to (snapped to the walk network)
 POINT_LAYERS = ("communities", "institutions", "candidates")

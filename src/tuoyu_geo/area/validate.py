@@ -18,7 +18,8 @@ import shapely
 from shapely.geometry import Point
 
 from .. import crs as _crs
-from .._errors import Problem
+from .. import settings
+from .._errors import DataError, Problem
 from .columns import INSTITUTION_CLOSED, INSTITUTION_OPEN, MAX_SITE_PLACES, bool_word, check_typed
 from .points import representative_points
 from .schema import (
@@ -33,7 +34,7 @@ from .schema import (
 )
 
 __all__ = ["BORDER_TOLERANCE_M", "JUST_OUTSIDE_M", "MIN_STREET_POPULATION", "STREET_OVERLAP_SHARE", "birth_columns",
-           "births_infants"]
+           "births_infants", "check_detour_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ STREET_OVERLAP_SHARE = 0.05
 #: a point within this distance (m) of a 街道 polygon stands in it: a point on a border shared by
 #: two 街道 belongs to either (its ``street_id`` may name either; without one it gets the first)
 BORDER_TOLERANCE_M = 1.0
+#: more vertices than this in one geometry (or :data:`MAX_LAYER_VERTICES` in a layer) is refused
+#: before any geometry work: a 街道 boundary digitised every metre along 100 km has 100,000
+MAX_GEOMETRY_VERTICES = 200_000
+MAX_LAYER_VERTICES = 5_000_000
 #: a 街道/乡镇 with fewer residents than this (and more than 0) has its population in 万人
 MIN_STREET_POPULATION = 100
 #: points outside every 街道 but within this distance (m) of one are reported as a boundary gap
@@ -107,8 +112,9 @@ def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Pro
 
 
 def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Series,
-                    problems: list[Problem]) -> None:
-    """Missing, wrong-type, invalid, swapped or out-of-range geometries."""
+                    problems: list[Problem]) -> bool:
+    """Missing, wrong-type, invalid, swapped or out-of-range geometries; False when the layer has
+    too many vertices to be checked further (nothing more is done with it)."""
     spec = LAYERS[layer]
     geom = gdf.geometry
     nogeom = geom.isna() | geom.is_empty
@@ -116,6 +122,15 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Serie
         problems.append(Problem(fname, "empty or missing geometry", tuple(ids[nogeom]),
                                 "give every row a geometry (lon/lat for points)"))
     ok = ~nogeom
+    nverts = pd.Series(shapely.get_num_coordinates(np.asarray(geom.values)), index=gdf.index)
+    huge = ok & (nverts > MAX_GEOMETRY_VERTICES)
+    if huge.any() or int(nverts.sum()) > MAX_LAYER_VERTICES:
+        problems.append(Problem(fname, f"too many vertices ({int(nverts.max()):,} in one geometry, "
+                                f"{int(nverts.sum()):,} in the layer; at most {MAX_GEOMETRY_VERTICES:,} "
+                                f"and {MAX_LAYER_VERTICES:,})", tuple(ids[huge]) if huge.any() else (),
+                                "simplify the geometries to about 1 m, e.g. QGIS ▸ Vector ▸ Geometry Tools ▸ "
+                                "Simplify (tolerance 0.00001°)"))
+        return False
     wrong = ok & ~geom.geom_type.isin(spec["geom"])
     if wrong.any():
         kinds = ", ".join(sorted(set(geom[wrong].geom_type)))
@@ -138,6 +153,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, layer: str, fname: str, ids: pd.Serie
         if rng.any():
             problems.append(Problem(fname, "coordinates out of range for degrees", tuple(ids[good][rng]),
                                     "give lon/lat in degrees or set crs in area.toml to the projected EPSG code"))
+    return True
 
 
 def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
@@ -159,7 +175,8 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str, fname: str,
     if layer in ("streets", "communities"):
         _check_units(gdf, layer, fname, ids, problems)
         gdf = _check_births(gdf, fname, ids, problems)
-    _check_geometry(gdf, layer, fname, ids, problems)
+    if not _check_geometry(gdf, layer, fname, ids, problems):
+        return None
     return gdf
 
 
@@ -559,3 +576,23 @@ def _report_outside(gdf: gpd.GeoDataFrame, pts: gpd.GeoSeries, streets: gpd.GeoD
         problems.append(Problem(fname, f"{layer} outside every 街道 polygon", tuple(gdf.loc[outside, idc]),
                                 "check their coordinates and CRS (GCJ-02/BD-09 data must be declared so "
                                 "in area.toml), or remove them / add the missing 街道"))
+
+
+def check_detour_factor(value: Any, *, file: str = "area.toml", key: str = "detour_factor") -> float:
+    """The detour factor as a float; DataError naming ``file`` unless it is a finite number ≥ 1.
+
+    Parameters
+    ----------
+    value : Any
+        The factor as given (a number; a bool or a string is refused).
+    file, key : str
+        Where it was given, for the message (e.g. ``area.toml`` / ``detour_factor``).
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    v = float(value) if ok else math.nan
+    if not (ok and math.isfinite(v) and v >= 1.0):
+        raise DataError(f"{key} = {value!r} is not a detour factor (a finite number ≥ 1: walking distance = "
+                        "straight-line distance × factor)", file=file,
+                        fix=f"write e.g. {key} = {settings.DETOUR_FACTOR:g} (the average of 25 Chinese cities), or "
+                            "remove it to use that default")
+    return v

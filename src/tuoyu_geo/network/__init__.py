@@ -4,8 +4,10 @@ sparse cutoff walking distances, service areas) and the checks of an area agains
 Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, osmnx downloads),
 :mod:`~tuoyu_geo.network.engine` (:class:`WalkNet`, :class:`Snap`, :func:`distance_matrix`,
 :func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
-:mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.pbf` (walk
-networks from an OSM extract, offline).
+:mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.straight`
+(:class:`StraightLineNet`: straight line × detour factor for an area without a network;
+:func:`area_engine` picks the engine of an area), :mod:`~tuoyu_geo.network.pbf` (walk networks
+from an OSM extract, offline).
 
 Every function that computes on a network takes a :class:`WalkNet` or a networkx graph; with a
 graph a WalkNet is built for that call only — build one with ``WalkNet.from_graph(G)`` and pass it
@@ -28,14 +30,19 @@ from .build import (
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
 from .pbf import graph_from_pbf
 from .service import service_areas
+from .straight import StraightLineNet, area_engine, check_detour_factor, distance_model_of
 
 __all__ = [
     "NON_WALK_HIGHWAYS",
     "Snap",
+    "StraightLineNet",
     "WalkNet",
+    "area_engine",
     "as_net",
+    "check_detour_factor",
     "checks",
     "distance_matrix",
+    "distance_model_of",
     "graph_from_lines",
     "graph_from_overpass_json",
     "graph_from_pbf",

@@ -6,6 +6,7 @@ runs them on every area read with a network; :func:`tuoyu_geo.area.make_area` do
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import networkx as nx
@@ -19,6 +20,8 @@ from .._errors import DataError, NetworkError, Problem
 from ..area import LAYERS, POINT_LAYERS, StudyArea
 from ..area.schema import DATUM_LABEL
 from .engine import WalkNet
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DATUM_BOUNDARY_STEP_M",
@@ -35,6 +38,7 @@ __all__ = [
     "check_graph",
     "check_reach",
     "datum_check",
+    "warn_datum_undecided",
 ]
 
 #: a probe set "clearly prefers" datum A over the declared datum D when
@@ -66,7 +70,12 @@ DATUM_LAYER_CLOSER = 0.9
 
 def check_graph(G: nx.MultiDiGraph, *, file: str = "network") -> None:
     """A walk graph read from a file is usable: a CRS, ≥ 2 nodes and ≥ 1 edge, every node with
-    finite x/y, every given edge ``length`` a finite number ≥ 0 (missing lengths are computed).
+    finite x/y, every edge with a ``length`` that is a finite number ≥ 0.
+
+    A GraphML edge without ``length`` is refused rather than measured: a file that lost its lengths
+    (or a part of them) was not written by osmnx as it is, and its geometry may be in degrees or
+    simplified.  Road lines (:func:`~tuoyu_geo.network.graph_from_lines`) get their lengths when they
+    are noded, before this check.
 
     Raises
     ------
@@ -90,11 +99,17 @@ def check_graph(G: nx.MultiDiGraph, *, file: str = "network") -> None:
     if noxy:
         problems.append(Problem(file, "network nodes without coordinates (x/y missing or not a number)",
                                 tuple(noxy), "give every node numeric x and y attributes (osmnx does)"))
+    nolen = [f"{u}-{v}" for u, v, d in G.edges(data=True) if "length" not in d]
+    if nolen:
+        problems.append(Problem(file, f"{len(nolen)} of {G.number_of_edges()} network edges have no length attribute",
+                                tuple(nolen), "give every edge its length in metres (osmnx graphs have it; "
+                                "ox.distance.add_edge_lengths(G) adds it before ox.save_graphml), or give the roads "
+                                "as lines (GeoPackage/Shapefile), whose lengths are measured"))
     badlen = [f"{u}-{v}" for u, v, d in G.edges(data=True)
               if "length" in d and (bad_num(d["length"]) or float(d["length"]) < 0)]
     if badlen:
         problems.append(Problem(file, "network edges with a negative, infinite or non-numeric length",
-                                tuple(badlen), "give edge length in metres ≥ 0, or leave it out to have it computed"))
+                                tuple(badlen), "give edge length in metres ≥ 0"))
     if problems:
         raise NetworkError(problems)
 
@@ -208,6 +223,29 @@ def _prefers(t: pd.DataFrame, declared: str) -> str | None:
     return min(hits)[1] if hits else None
 
 
+def warn_datum_undecided(declared: str, fnames: Mapping[str, str] | None = None, *, why: str) -> str:
+    """Log (WARNING) and return that the datum check cannot tell WGS-84 from GCJ-02 here.
+
+    Parameters
+    ----------
+    declared : str
+        The declared datum (``crs`` in area.toml).
+    fnames : mapping, optional
+        Layer → file name; the message names the layer files.
+    why : str
+        Why the check is inconclusive (no network; the points lie away from its roads).
+    """
+    fnames = fnames or {}
+    files = ", ".join(fnames.get(k, k) for k in LAYERS)
+    msg = (f"cannot tell WGS-84 from GCJ-02 for {files} (declared crs = \"{declared}\"): {why}. A GCJ-02 file read "
+           "as WGS-84 (or the reverse) shifts every point by 300–700 m without any other sign. What would decide it: "
+           "a walk network covering the area (layers.network in area.toml, e.g. built from an OSM extract), or one "
+           "known landmark — compare one point of these files with the same place on a WGS-84 map or a GPS "
+           "reading (GCJ-02 is ~500 m off; AMap/Tencent coordinates are GCJ-02, Baidu's BD-09)")
+    log.warning(msg)
+    return msg
+
+
 def check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str] | None = None, *,
                 network_crs: str = "wgs84",
                 net: WalkNet | None = None) -> None:
@@ -217,7 +255,8 @@ def check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str] | None
     (街道 boundaries or points), ``median_A <= 0.5 * median_D`` and ``median_D - median_A >= 10 m``,
     and for the other probe set ``median_A <= 1.25 * median_D + 5 m`` (no contradiction).  It is
     skipped unless the network covers the area (≥ 75 % of the probes within 300 m of an edge under
-    both datums).  Without such a mix-up of all layers, one point layer in another datum is looked
+    both datums); when it is not, a warning says the datum cannot be told
+    (:func:`warn_datum_undecided`).  Without such a mix-up of all layers, one point layer in another datum is looked
     for (single-layer rule, ``DATUM_LAYER_*``).
 
     Parameters
@@ -236,6 +275,10 @@ def check_datum(area: StudyArea, declared: str, fnames: Mapping[str, str] | None
     t = datum_check(area, declared, net=net)
     d = t.loc[declared]
     if d.covered < DATUM_MIN_COVER:
+        net_file = fnames.get("network", "the walk network")
+        warn_datum_undecided(declared, fnames, why=f"only {d.covered:.0%} of the 街道 boundary samples and points lie "
+                             f"within {DATUM_COVER_M:.0f} m of a road of {net_file} (the check needs "
+                             f"{DATUM_MIN_COVER:.0%})")
         return
     alt = _prefers(t, declared)
     if alt is None:

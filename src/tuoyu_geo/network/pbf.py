@@ -24,7 +24,7 @@ does not use them for the walk graph's topology or lengths.
 
 Why pyosmium: measured in ``benchmarks/bench_pbf.py`` (see ``benchmarks/README.md``); a 5 MB
 wheel with no further dependencies, maintained with libosmium by the OSM community, and it streams
-(memory grows with the node-location cache, ~16 bytes per node, not with the tags).
+(memory grows with the node-location cache, ≈22 bytes per node of the file, not with the tags).
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ from typing import Any
 import pandas as pd
 
 from ..indicators import community_scorecard, street_scorecard
-from ..network import WalkNet
+from ..network import StraightLineNet, WalkNet
 from ..policy import Policy, load_policy
 from ..solvers import Status
-from .build import build_model, check_inputs
+from .build import build_model, check_inputs, check_scorecard
 from .classic import ModelResult, capacitated_coverage, lscp, mclp, p_median, read_orlib_pmed
 from .explain import explain_sites
 from .gaps import GapContext, explain_gaps, residential_fixers, rule_status
@@ -52,7 +52,8 @@ def _options(options: PlanOptions | None, kw: dict[str, Any]) -> PlanOptions:
 
 
 def plan_sites(area, access, policy: Policy | str | None = None, *, options: PlanOptions | None = None,
-               network: WalkNet | None = None, scorecard=None, **option_values: Any) -> SitePlan:
+               network: WalkNet | StraightLineNet | None = None, scorecard=None,
+               **option_values: Any) -> SitePlan:
     """Choose new 普惠 sites (exact MILP, lexicographic objectives) and explain each choice.
 
     Parameters
@@ -64,8 +65,8 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
         Default ``area.policy``; applied to the area (:meth:`StudyArea.with_policy`).
     options : PlanOptions, optional
         Plan options; keyword arguments (``budget_wan=3000``, ``max_new_sites=…``) override fields.
-    network : WalkNet, optional
-        Walk network for the nearest-普惠 distances (straight line without one).
+    network : WalkNet or StraightLineNet, optional
+        Distance engine for the nearest-普惠 distances (plain straight line without one).
     scorecard : DataFrame, optional
         The status-quo street scorecard, if already computed for this area, access and policy.
 
@@ -90,13 +91,16 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
     radius = float(pol.threshold_m(opts.minutes))
     check_inputs(area, access, opts, radius)
     cs = community_scorecard(area, access, pol)
+    if scorecard is not None:
+        check_scorecard(scorecard, area, pol)
     streets = scorecard if scorecard is not None else street_scorecard(area, access, pol, communities=cs)
     model = build_model(area, access, pol, opts, streets, radius, communities=cs)
     build_s = time.perf_counter() - t0
     lex = solve_lexicographic(model, solver=opts.solver, time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap,
                               t_start=t0)
     model.solution = lex.x
-    sites, infants_new = explain_sites(area, model, network=network)
+    sites, infants_new = explain_sites(area, model, network=network,
+                                       detour_factor=getattr(access, "detour_factor", None))
     chosen = model.chosen_sites()
     values = {**lex.values, "infants_newly_covered": infants_new,
               "infants_covered_before": float(model.infants[model.covered0].sum()),
@@ -109,7 +113,7 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
                     solve_seconds=lex.seconds, build_seconds=build_s, options=opts, radius_m=radius,
                     stages=lex.stages, model_size=size, nearest_puhui_distance=sites.attrs["nearest_puhui_distance"],
                     area_after=area_with_sites(area, sites, designated), street_capacity=model.capacity_table(),
-                    designated=designated)
+                    designated=designated, area_fingerprint=area.fingerprint())
 
 
 def _designated(model: PlanModel, sites) -> pd.DataFrame:

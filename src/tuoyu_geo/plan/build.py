@@ -36,6 +36,23 @@ def check_inputs(area, access, options: PlanOptions, radius_m: float) -> None:
                         fix="use site_id values from the candidates layer")
 
 
+def check_scorecard(scorecard: pd.DataFrame, area, policy) -> None:
+    """Raise DataError unless ``scorecard`` is the street scorecard of ``area`` under ``policy``:
+    the same 街道 ids and, when it carries them (every :func:`street_scorecard` does), the same
+    area and policy fingerprints."""
+    if list(map(str, scorecard.index)) != list(map(str, area.streets.index)):
+        raise DataError("the scorecard does not match the area (its 街道 ids differ)", file="scorecard",
+                        fix="pass the street scorecard of this area, or leave scorecard= out")
+    fa, fp = scorecard.attrs.get("area_fingerprint"), scorecard.attrs.get("policy_fingerprint")
+    if fa is not None and fa != area.fingerprint():
+        raise DataError("the scorecard was computed for other inputs (same 街道 ids, but points moved or "
+                        "institutions changed)", file="scorecard",
+                        fix="recompute it: tuoyu_geo.indicators.street_scorecard(area, access, policy)")
+    if fp is not None and fp != policy.fingerprint():
+        raise DataError("the scorecard was computed under another policy than the plan's", file="scorecard",
+                        fix="recompute it under this policy, or leave scorecard= out")
+
+
 def _demand_factor(policy, options: PlanOptions) -> float:
     """Share of infants needing a place in the capacity-aware plan: the option, else the profile's
     入托率 (``enrolment_rate``), else the rate the places target implies (:func:`demand_rate`)."""

@@ -148,7 +148,7 @@ def _result(model, sol, sel, objective, assignment, build_s, **extra) -> ModelRe
 
 
 def _greedy_cover(ci: np.ndarray, fj: np.ndarray, w: np.ndarray, pre: np.ndarray, p: int, n: int,
-                  m: int) -> np.ndarray:
+                  m: int, *, allowed: np.ndarray | None = None) -> np.ndarray:
     """Greedy MCLP selection (the predefined facilities, then each time the facility covering the most
     still-uncovered weight; ties to the smaller index): the MIP start of :func:`mclp`, so that a run
     cut off by the time limit returns at least this."""
@@ -157,7 +157,7 @@ def _greedy_cover(ci: np.ndarray, fj: np.ndarray, w: np.ndarray, pre: np.ndarray
     uncovered = np.ones(n, bool)
     for j in pre:
         uncovered[A.indices[A.indptr[j]:A.indptr[j + 1]]] = False
-    free = np.ones(m, bool)
+    free = np.ones(m, bool) if allowed is None else np.isin(np.arange(m), allowed)
     free[pre] = False
     while len(chosen) < p:
         gains = A.T @ (w * uncovered)
@@ -167,6 +167,62 @@ def _greedy_cover(ci: np.ndarray, fj: np.ndarray, w: np.ndarray, pre: np.ndarray
         free[j] = False
         uncovered[A.indices[A.indptr[j]:A.indptr[j + 1]]] = False
     return np.asarray(chosen, np.int64)
+
+
+def _mclp_reduction(ci: np.ndarray, fj: np.ndarray, w: np.ndarray, pre: np.ndarray, p: int,
+                    m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact reductions of an MCLP before solving.
+
+    * Clients with the same set of facilities in reach are one row weighted by their sum (a client
+      is covered exactly when any facility of its set is open, so they are covered together).
+    * A facility whose set of clients in reach is contained in another's (equal sets: the larger
+      index) is dominated and not offered, unless it is predefined or fewer than ``p`` facilities
+      would remain (then the dominated ones with the most reach are kept, enough to open ``p``).
+      Any optimum opening a dominated facility stays optimal with it swapped for its dominator, or
+      — when that is open already — for any facility not yet open: coverage never falls.
+
+    Returns
+    -------
+    group : ndarray
+        Per client of ``ci`` order: its row (clients with no pair are absent); -1 unused.
+    weights : ndarray
+        Weight of each row.
+    facilities : ndarray
+        Facilities offered (sorted).
+    """
+    n = int(ci.max()) + 1 if len(ci) else 0
+    A = sp.csr_matrix((np.ones(len(ci)), (ci, fj)), shape=(n, m))
+    A.sum_duplicates()
+    A.sort_indices()
+    group = np.full(n, -1, np.int64)
+    rows: dict[bytes, int] = {}
+    for i in np.flatnonzero(np.diff(A.indptr) > 0):
+        group[i] = rows.setdefault(A.indices[A.indptr[i]:A.indptr[i + 1]].tobytes(), len(rows))
+    gw = np.bincount(group[group >= 0], weights=w[:n][group >= 0], minlength=len(rows))
+    B = sp.csr_matrix((np.ones(len(ci)), (fj, group[ci])), shape=(m, len(rows)))
+    B.data[:] = 1.0
+    size = np.asarray(B.sum(axis=1)).ravel()
+    inter = (B @ B.T).tocoo()
+    jj, kk, cnt = inter.row, inter.col, inter.data
+    sub = (jj != kk) & (cnt >= size[jj] - 0.5) & ((size[kk] > size[jj] + 0.5) | (kk < jj))
+    dominated = np.zeros(m, bool)
+    dominated[jj[sub]] = True
+    dominated[size == 0] = True
+    dominated[pre] = False
+    fac = np.flatnonzero(~dominated)
+    if len(fac) < p:
+        extra = np.flatnonzero(dominated)
+        extra = extra[np.argsort(-size[extra], kind="stable")][: p - len(fac)]
+        fac = np.sort(np.r_[fac, extra])
+    return group, gw, fac
+
+
+def _group_pairs(group: np.ndarray, ci: np.ndarray, fj: np.ndarray,
+                 fac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, facility) pairs of the reduced MCLP: one per row and offered facility in reach."""
+    ok = np.isin(fj, fac)
+    pairs = np.unique(np.column_stack([group[ci[ok]], fj[ok]]), axis=0)
+    return pairs[:, 0], pairs[:, 1]
 
 
 # ------------------------------------------------------------------------------------ models
@@ -222,7 +278,9 @@ def mclp(cost, weights, *, p: int, radius: float, predefined=None, solver: str =
 
     ``p`` counts the ``predefined`` facilities too (they are forced open), as in spopt.
     Formulation: max Σ w_i z_i, z_i ≤ Σ_{j: c_ij ≤ r} y_j, Σ y_j = p, y binary, z ∈ [0, 1] (integral
-    at every optimum because y is).  Rows exist only for clients with at least one facility in reach.
+    at every optimum because y is).  Rows exist only for clients with at least one facility in reach;
+    clients with the same facilities in reach share a row, and dominated facilities are not offered
+    (:func:`_mclp_reduction`; both exact).
     """
     t0 = time.perf_counter()
     C = _as_cost(cost)
@@ -235,26 +293,24 @@ def mclp(cost, weights, *, p: int, radius: float, predefined=None, solver: str =
         raise DataError(f"{len(pre)} predefined facilities exceed p={p}", file="predefined",
                         fix="raise p (it includes the predefined facilities)")
     ci, fj, d = _pairs_within(C, radius)
-    reach = np.unique(ci)
-    reach = reach[w[reach] > 0]
-    keep = np.isin(ci, reach)
+    keep = w[ci] > 0
+    group, gw, fac = _mclp_reduction(ci[keep], fj[keep], w, pre, p, m)
+    gi, gj = _group_pairs(group, ci[keep], fj[keep], fac)
     lb = np.zeros(m)
     lb[pre] = 1
     mdl = MILP(sense=-1)
-    y = mdl.add_vars(m, lb=lb, ub=1, integer=True)
-    z = mdl.add_vars(len(reach), lb=0, ub=1, cost=w[reach])
-    pos = np.full(n, -1, np.int64)
-    pos[reach] = np.arange(len(reach))
-    r = pos[ci[keep]]
-    mdl.add_rows(np.r_[np.arange(len(reach)), r], np.r_[z, y[fj[keep]]],
-                 np.r_[np.ones(len(reach)), -np.ones(len(r))], len(reach), hi=0.0)
+    y = mdl.add_vars(m, lb=lb, ub=np.isin(np.arange(m), fac).astype(float), integer=True)
+    z = mdl.add_vars(len(gw), lb=0, ub=1, cost=gw)
+    mdl.add_rows(np.r_[np.arange(len(gw)), gi], np.r_[z, y[gj]],
+                 np.r_[np.ones(len(gw)), -np.ones(len(gi))], len(gw), hi=0.0)
     mdl.add_row(y, 1.0, lo=p, hi=p)
     start = np.zeros(mdl.n_cols)
-    g = _greedy_cover(ci[keep], fj[keep], w, pre, p, n, m)
+    g = _greedy_cover(gi, gj, gw, pre, p, len(gw), m, allowed=fac)
     start[y[g]] = 1.0
-    start[z[pos[np.unique(ci[keep][np.isin(fj[keep], g)])]]] = 1.0
+    start[z[np.unique(gi[np.isin(gj, g)])]] = 1.0
     build = time.perf_counter() - t0
-    sol = solve(mdl, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start)
+    sol = solve(mdl, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
+                highs_options=settings.COVERING_HIGHS_OPTIONS)
     _check(sol, "mclp")
     open_ = sol.x[y] > 0.5
     assign = _nearest_selected(ci, fj, d, open_, n)

@@ -4,6 +4,7 @@ candidate of each site and the nearest existing 普惠 institution."""
 from __future__ import annotations
 
 import heapq
+from functools import partial
 
 import geopandas as gpd
 import numpy as np
@@ -91,13 +92,17 @@ def nearest_puhui(area, site_ids: list[str], *, network=None) -> tuple[dict, dic
     near_m: dict[str, float] = {}
     how = "euclidean"
     if network is not None:
-        d = distance_matrix(network, sp_pts, ip, max_distance_m=NEAREST_CUTOFF_M).tocsr()
+        # an engine (WalkNet / straight-line fallback) or a networkx graph
+        dm = network.distance_matrix if hasattr(network, "distance_matrix") else partial(distance_matrix, network)
+        d = dm(sp_pts, ip, max_distance_m=NEAREST_CUTOFF_M).tocsr()
         for r, s in enumerate(site_ids):
             a, b = d.indptr[r], d.indptr[r + 1]
             if b > a:
                 k = a + int(np.argmin(d.data[a:b]))
                 near_id[s], near_m[s] = str(pu.index[d.indices[k]]), float(d.data[k])
-        how = f"network (cutoff {NEAREST_CUTOFF_M:.0f} m; euclidean beyond)"
+        factor = getattr(network, "detour_factor", None)
+        how = (f"network (cutoff {NEAREST_CUTOFF_M:.0f} m; euclidean beyond)" if factor is None else
+               f"straight-line × {factor:g} (no walk network; cutoff {NEAREST_CUTOFF_M:.0f} m; euclidean beyond)")
     xy_i = np.c_[ip.x.to_numpy(), ip.y.to_numpy()]
     for s, px, py in zip(site_ids, sp_pts.x.to_numpy(), sp_pts.y.to_numpy(), strict=True):
         if s not in near_id:
@@ -127,14 +132,19 @@ def _classes(model: PlanModel, places: int) -> dict:
     return out
 
 
-def explain_sites(area, model: PlanModel, *, network=None) -> tuple[gpd.GeoDataFrame, float]:
-    """One row per chosen site (columns :data:`SITE_COLUMNS`) and the infants newly covered."""
+def explain_sites(area, model: PlanModel, *, network=None,
+                  detour_factor: float | None = None) -> tuple[gpd.GeoDataFrame, float]:
+    """One row per chosen site (columns :data:`SITE_COLUMNS`) and the infants newly covered.
+
+    ``detour_factor``: the access was computed without a walk network (straight line × this
+    factor); the reasons say so."""
     chosen = model.chosen_sites()
     reach = _reach_lists(model)
     order, marginal, infants_new = greedy_order(model, chosen, reach)
     places = {j: p for j, _, p in chosen}
     year = {j: t for j, t, _ in chosen}
-    ctx = SiteContext(order=tuple(order), places=places, marginal=marginal, minutes=float(model.options.minutes))
+    ctx = SiteContext(order=tuple(order), places=places, marginal=marginal, minutes=float(model.options.minutes),
+                      detour_factor=detour_factor)
     reasons = _reasons(model, ctx)
     count = np.zeros(len(model.infants), np.int64)
     for j in places:

@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .._errors import DataError
 from ..solvers import Status
 from .options import PlanOptions
 
@@ -67,6 +68,8 @@ class SitePlan:
     designated : DataFrame
         Demonstration institutions designated by the plan (一县区一示范): ``district, id, kind``
         (``existing`` / ``new``), ``places``.
+    area_fingerprint : str, optional
+        :meth:`StudyArea.fingerprint` of the area the plan was made for (checked by :func:`assess`).
     """
 
     sites: gpd.GeoDataFrame
@@ -83,6 +86,14 @@ class SitePlan:
     area_after: Any
     street_capacity: pd.DataFrame
     designated: pd.DataFrame = None  # type: ignore[assignment]
+    area_fingerprint: str | None = None
+
+    def check_area(self, area) -> None:
+        """Raise DataError unless this plan was made for ``area``'s points (:meth:`StudyArea.fingerprint`)."""
+        if self.area_fingerprint is not None and self.area_fingerprint != area.fingerprint():
+            raise DataError("the plan was made for other inputs (same ids, but points moved or institutions "
+                            "changed)", file="plan",
+                            fix="plan again for this area, or load the study area the plan was made for")
 
     def summary(self) -> str:
         """One-line summary (used by the CLI)."""
@@ -141,13 +152,28 @@ _STAGE_UNITS = {"rules": ("rules", "the number of rules broken (一街道一普�
                 "cost": ("万元", "the cost")}
 
 
+def _new_institution_ids(site_ids, taken_ids) -> list[str]:
+    """Institution ids for new sites: the site id, or ``new_<id>`` (``new_<id>_2``, … if that is taken
+    too) when an existing institution already has it — never an id already in use."""
+    taken = set(map(str, taken_ids))
+    out = []
+    for s in map(str, site_ids):
+        new, k = s, 1
+        while new in taken:
+            k += 1
+            new = f"new_{s}" if k == 2 else f"new_{s}_{k - 1}"
+        taken.add(new)
+        out.append(new)
+    return out
+
+
 def area_with_sites(area, sites: gpd.GeoDataFrame, designated: pd.DataFrame | None = None):
     """``area`` with ``sites`` appended to its institutions as 普惠 institutions (status 规划), and the
     ``designated`` demonstration institutions (existing or new) marked ``is_demonstration``."""
     demo = set() if designated is None else set(designated["id"].astype(str))
     insts = area.institutions.assign(is_demonstration=lambda d: d["is_demonstration"] | d.index.isin(demo))
     new = pd.DataFrame({
-        "institution_id": [s if s not in insts.index else f"new_{s}" for s in sites["site_id"]],
+        "institution_id": _new_institution_ids(sites["site_id"], insts.index),
         "name": sites["name"].to_numpy(),
         "category": [NEW_SITE_CATEGORY.get(k, _DEFAULT_CATEGORY) for k in sites["kind"]],
         "places": sites["places"].astype(int).to_numpy(),

@@ -92,4 +92,5 @@ def load_plan(path: str | Path, area) -> SitePlan:
                     build_seconds=d["build_seconds"], options=PlanOptions(**opts), radius_m=d["radius_m"],
                     stages=tuple(d["stages"]), model_size=d["model_size"],
                     nearest_puhui_distance=d["nearest_puhui_distance"],
-                    area_after=area_with_sites(area, sites, designated), street_capacity=cap, designated=designated)
+                    area_after=area_with_sites(area, sites, designated), street_capacity=cap, designated=designated,
+                    area_fingerprint=area.fingerprint())

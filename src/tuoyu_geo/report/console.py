@@ -9,7 +9,7 @@ import pandas as pd
 from ..rules import MET
 from ..writer import display_width
 
-__all__ = ["access_table", "equity_lines", "gap_lines", "plan_lines", "rule_lines", "scorecard_lines",
+__all__ = ["access_table", "distance_lines", "equity_lines", "gap_lines", "plan_lines", "rule_lines", "scorecard_lines",
            "summary_lines"]
 
 
@@ -32,6 +32,17 @@ def _grid(head: list[tuple[str, str]], rows: list[list[str]], left: tuple[int, .
     return [line([h[0] for h in head]), line([h[1] for h in head]), rule, *body[:-1], rule, body[-1]]
 
 
+def distance_lines(a) -> list[str]:
+    """The distance model when it is the straight-line fallback (no walk network): one line."""
+    from .labels import distance_model_label
+
+    acc = a.access
+    if acc.distance_model == "network":
+        return []
+    return [f"距离口径 distance: {distance_model_label(acc.distance_model, acc.detour_factor)}; "
+            f"{distance_model_label(acc.distance_model, acc.detour_factor, english=True)}"]
+
+
 def access_table(a, minutes: float) -> list[str]:
     """Share of infants within ``minutes`` of any / a 普惠 institution, per 街道 and in total."""
     from .labels import minute_key
@@ -47,7 +58,7 @@ def access_table(a, minutes: float) -> list[str]:
         rows.append([name, f"{tot:,.0f}", _pct(share[0]), _pct(share[1])])
     head = [("街道", "street"), ("婴幼儿", "infants"), (f"{k}分钟 任一", f"any ≤{k} min"), (f"{k}分钟 普惠", f"普惠 ≤{k} min")]
     return [f"{a.area.name}: share of infants within {k} min ({a.access.threshold_m(minutes):.0f} m walk)",
-            *_grid(head, rows, left=(0,))]
+            *distance_lines(a), *_grid(head, rows, left=(0,))]
 
 
 def scorecard_lines(a) -> list[str]:
@@ -63,7 +74,7 @@ def scorecard_lines(a) -> list[str]:
     head = [("街道", "street"), ("托位/千人", "per 1000"), ("缺口", "gap"), ("普惠占比", "puhui"),
             ("一街一普惠", "1 puhui"), ("15分钟覆盖 任一/普惠", "15-min any/puhui"), ("状态", "status")]
     n_ok = int((st["status"] == MET).sum())
-    return [f"{a.area.name} — policy {pol.name}: {pol.title}", *_grid(head, rows, left=(0, 4, 6)),
+    return [f"{a.area.name} — policy {pol.name}: {pol.title}", *distance_lines(a), *_grid(head, rows, left=(0, 4, 6)),
             f"{n_ok} of {len(st)} 街道 达标; place gap (sum over 街道) {int(tot['place_gap']):,}; residential "
             f"standard: {int(tot['res_miss']):,} of {int(tot['res_meet'] + tot['res_miss']):,} communities miss it "
             f"({tot['res_missing_places']:,.0f} places)", *gap_lines(a)]
@@ -92,7 +103,7 @@ def plan_lines(a) -> list[str]:
              f"(before {ov['infants_covered_before']:,.0f}); remaining shortfall "
              f"{int(a.total_after['place_gap']):,} places (Σ 街道 gaps after the plan, before "
              f"{int(a.total['place_gap']):,}); 普惠 share after {a.total_after['puhui_share']:.0%}",
-             f"status: {p.status} (gap {p.gap:.1e}; solver {p.solve_seconds:.1f} s)", p.optimality]
+             f"status: {p.status} (gap {p.gap:.1e}; solver {p.solve_seconds:.1f} s)", p.optimality, *distance_lines(a)]
     show = ["order", "site_id", "name", "street_name", "places", "classes", "cost", "year", "new_infants_covered",
             "reason"]
     tab = pd.DataFrame(p.sites[show]).sort_values("order")
@@ -130,7 +141,7 @@ def summary_lines(a) -> list[str]:
     st, pol = a.streets, a.policy
     pop, places = float(st["population"].sum()), float(st["places"].sum())
     ok = int((st["status"] == MET).sum())
-    lines = ["", f"{a.area.name} · 政策口径 policy {pol.name}（{pol.title}）",
+    lines = ["", f"{a.area.name} · 政策口径 policy {pol.name}（{pol.title}）", *distance_lines(a),
              f"现状 now:   {ok}/{len(st)} 个街道达标 streets meet all targets; 托位 places {places:,.0f} "
              f"(每千人口 per 1000 {places / pop * 1000:.2f}, 目标 target {pol.places_per_1000:g}); "
              f"15分钟普惠覆盖 infants within 15 min of 普惠 {share(a.communities):.0%}"]

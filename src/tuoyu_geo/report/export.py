@@ -37,12 +37,22 @@ import numpy as np
 import pandas as pd
 
 from .. import crs as _crs
+from .. import settings
 from .._version import __version__
 from ..rules import MET, NOT_MET, RULES
 from ..writer import FORMATS, atomic_paths, jsonable, output_error, sha256_file
 from . import gpkg as _gpkg
 from ._assessment import require
-from .labels import ISOCHRONE_KINDS_ZH, definition, label, labels, minute_key, number_formats
+from .labels import (
+    ISOCHRONE_KINDS_ZH,
+    definition,
+    distance_model_label,
+    distance_model_note,
+    label,
+    labels,
+    minute_key,
+    number_formats,
+)
 from .scorecard import plain, with_total, zh
 
 log = logging.getLogger(__name__)
@@ -303,6 +313,7 @@ def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, floa
         "policy": jsonable(assessment.policy),
         "plan": jsonable(plan.to_dict()),
         "minutes": jsonable(assessment.minutes),
+        "distance_model": _distance_model(assessment.access),
         "summary": {"sites": int(len(sites)), "places": jsonable(sites["places"].sum()),
                     "cost_wan_yuan": jsonable(sites["cost"].sum()),
                     "new_infants_covered": jsonable(sites["new_infants_covered"].sum())},
@@ -312,6 +323,18 @@ def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, floa
         "columns": {"sites": labels(c for c in sites.columns if c != sites.geometry.name)},
         "outputs": [],
     }
+
+
+def _distance_model(acc: Any) -> dict[str, Any]:
+    """The manifest's record of how walking distances were measured."""
+    model, f = acc.distance_model, acc.detour_factor
+    out: dict[str, Any] = {"model": model, "label": distance_model_label(model, f),
+                           "label_en": distance_model_label(model, f, english=True),
+                           "note": distance_model_note(model, f)}
+    if f is not None:
+        out["detour_factor"] = jsonable(f)
+        out["default_source"] = settings.DETOUR_SOURCE
+    return out
 
 
 def _gis_epsg(gpkg_crs: str, gk: GaussKruger | None) -> int:
@@ -347,6 +370,7 @@ def _parameter_rows(assessment: Any, man: Mapping[str, Any]) -> pd.DataFrame:
         ("研究区 study area", man["area"]), ("政策口径 policy profile", pol.name), ("政策名称 policy title", pol.title),
         ("每千人口托位目标", pol.places_per_1000), ("普惠占比目标", pol.puhui_share),
         ("一街道一普惠", bool(pol.one_puhui_per_street)), ("步行分钟 minutes", man["minutes"]),
+        ("距离口径 distance model", man["distance_model"]["label"]),
         ("求解状态 status", jsonable(plan.status)), ("最优间隙 MIP gap", jsonable(plan.gap)),
         ("求解时间（秒）solve seconds", jsonable(plan.solve_seconds)),
         ("推荐站点数 sites", man["summary"]["sites"]), ("新增托位 new places", man["summary"]["places"]),

@@ -3,66 +3,38 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._errors import FontError
 from ..writer import write_file
+from .fonts import glyph_warnings_once, use_cjk_font
 from .labels import label
 
 log = logging.getLogger(__name__)
 
 __all__ = ["cjk_font", "plot_scorecard"]
 
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "Source Han Sans SC",
-              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
-              "Heiti SC", "AR PL UMing CN", "Droid Sans Fallback")
 _TITLES = {"place_gap": "各街道托位缺口（按政策目标）", "places_per_1000": "各街道每千人口托位数",
            "puhui_share": "各街道普惠托位占比"}
 
 
-def _pick_font() -> str | None:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for n in _CJK_FONTS:
-        if n in names:
-            return n
-    for f in font_manager.fontManager.ttflist:
-        if "CJK" in f.name or "Hei" in f.name or "Han Sans" in f.name:
-            return f.name
-    return None
-
-
 def cjk_font() -> str | None:
-    """Name of an installed font that can draw Chinese, or None."""
-    from matplotlib import font_manager
+    """Family name of the font that draws Chinese (registered with matplotlib), or None.
 
-    found = _pick_font()
-    if found is None:
-        # matplotlib's font cache predates a font installed later: register system CJK fonts
-        for fpath in font_manager.findSystemFonts():
-            low = Path(fpath).name.lower()
-            if any(k in low for k in ("cjk", "wqy", "simhei", "msyh", "droidsansfallback", "sourcehan")):
-                try:
-                    font_manager.fontManager.addfont(fpath)
-                except (OSError, RuntimeError, ValueError):
-                    continue
-        found = _pick_font()
-    return found
+    See :func:`tuoyu_geo.report.fonts.use_cjk_font` (the packaged Noto Sans SC, else a system font).
+    """
+    try:
+        return use_cjk_font()
+    except FontError:
+        return None
 
 
 def _rc() -> dict[str, Any]:
-    rc: dict[str, Any] = {"axes.unicode_minus": False}
-    font = cjk_font()
-    if font:
-        rc["font.family"] = [font, "DejaVu Sans"]
-    else:
-        log.warning("no CJK font found: Chinese labels will show as boxes; fix: install one "
-                    "(Debian/Ubuntu: apt-get install fonts-noto-cjk)")
-    return rc
+    """matplotlib settings of every figure: the CJK font first (FontError when there is none)."""
+    return {"axes.unicode_minus": False, "font.family": [use_cjk_font(), "DejaVu Sans"]}
 
 
 def _annotation(name: Any, v: Any, column: str) -> str:
@@ -108,9 +80,7 @@ def plot_scorecard(scorecard: Any, path: str | Path, *, column: str = "place_gap
         raise ValueError(f"scorecard has no column {column!r}; fix: use one of {list(scorecard.columns)}")
     sc = scorecard.to_crs(scorecard.estimate_utm_crs()) if scorecard.crs is not None else scorecard
     rc = _rc()
-    with matplotlib.rc_context(rc), warnings.catch_warnings():
-        if len(rc.get("font.family", ())) < 2:  # no CJK font: warned once above, not once per glyph
-            warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+    with matplotlib.rc_context(rc), glyph_warnings_once(f"figure {Path(path).name}"):
         fig, ax = plt.subplots(figsize=(8, 8.5))
         try:
             sc.plot(column=column, ax=ax, cmap="Reds" if column == "place_gap" else "YlGn", edgecolor="#333",

@@ -21,8 +21,10 @@ import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from .. import settings
 from ..crs import gk3_info
 from ..indicators import minute_key  # the N of withinN_*/coverN_* (one definition)
+from ..network.straight import STRAIGHT_LINE, straight_line_label
 from ..rules import RULES
 from ..writer import NO, YES
 
@@ -33,9 +35,14 @@ __all__ = [
     "LABELS_ZH",
     "NO",
     "NUMBER_FORMATS",
+    "REPORT_SECTIONS",
+    "SOLVER_STATUS_ZH",
+    "STAGES_ZH",
     "SUFFIXES_ZH",
     "YES",
     "definition",
+    "distance_model_label",
+    "distance_model_note",
     "label",
     "labels",
     "minute_key",
@@ -152,6 +159,23 @@ _BASE: dict[str, str] = {
     "before": "方案前",
     "after": "方案后",
     "change": "变化（方案后 − 方案前）",
+    # budget scenarios (tuoyu_geo.scenarios) and the report (report/document.py)
+    "budget_wan": "预算（万元）",
+    "streets_met": "达标街道数",
+    "streets": "街道数",
+    "shortfall": "剩余缺口（托位，规划目标口径）",
+    "unmet_rules": "未满足规则数",
+    "solver_status": "求解状态",
+    "mip_gap": "最优间隙",
+    "stage": "求解阶段",
+    "objective": "目标值",
+    "bound": "界",
+    "seconds": "用时（秒）",
+    "figure": "现状数值",
+    "target": "目标",
+    "item": "项目",
+    "value": "数值",
+    "source": "来源与说明",
 }
 
 
@@ -165,6 +189,28 @@ def _with_rules(base: dict[str, str]) -> dict[str, str]:
 
 #: English column → Chinese header (read-only; generated names are handled by :func:`label`)
 LABELS_ZH: Mapping[str, str] = MappingProxyType(_with_rules(_BASE))
+
+#: section headings of the 专项规划 report (report/document.py), in order
+REPORT_SECTIONS: Mapping[str, str] = MappingProxyType({
+    "summary": "概要",
+    "status": "现状：各街道指标",
+    "gaps_now": "现状差距：未达标的规则",
+    "plan": "布局方案：推荐站点",
+    "compare": "方案前后对比",
+    "maps": "地图：各街道达标状态",
+    "unmet": "方案后仍未满足的规则及原因",
+    "scenarios": "预算情景比较",
+    "assumptions": "假设与数据来源",
+    "solver": "求解情况",
+})
+
+#: solver status (``tuoyu_geo.solvers.Status``) and lexicographic stage names in Chinese
+SOLVER_STATUS_ZH: Mapping[str, str] = MappingProxyType({
+    "optimal": "最优", "time_limit": "达到时间上限（未证明最优）", "infeasible": "不可行", "unbounded": "无界",
+    "error": "求解出错"})
+STAGES_ZH: Mapping[str, str] = MappingProxyType({
+    "rules": "规则（一街道一普惠、一县区一示范）", "shortfall": "托位与普惠占比缺口", "residential": "居住区配建缺口",
+    "equity": "最低街道覆盖（公平）", "coverage": "步行覆盖", "cost": "投资"})
 
 #: suffix of the before/after tables → its Chinese note
 SUFFIXES_ZH: Mapping[str, str] = MappingProxyType({"_before": "方案前", "_after": "方案后"})
@@ -325,6 +371,11 @@ DEFINITIONS: Mapping[str, str] = MappingProxyType({
     "gk": "east_gk<EPSG> / north_gk<EPSG>：CGCS2000 3度带高斯-克吕格投影坐标（米），带号按研究区中心经度 "
           "n = floor(经度 ÷ 3 + 0.5) 选取，中央经线 3n°E；测量习惯中东坐标称 Y、北坐标称 X。EPSG:4513–4533 "
           "的东坐标含带号（带号 × 1 000 000 + 500 000），EPSG:4534–4554 不含带号（500 000）。",
+    "budget_wan": "该情景的预算上限（万元）；其他方案参数各情景相同，每个预算单独求解。",
+    "streets_met": "综合状态为达标（各项规则全部达标）的街道数。",
+    "shortfall": "方案第一阶段的目标值：各街道距每千人口托位目标与普惠占比目标仍缺的托位数之和（规划模型口径）。",
+    "unmet_rules": "方案后仍未满足的（街道 × 规则）项数，含区县的一县区一示范。",
+    "mip_gap": "求解器报告的各阶段最大相对间隙（0 表示已证明最优）。",
     "取整": "表中数值不取整保存，XLSX 只改变显示格式（占比0.0%、每千人0.00、距离0）；托位缺口向上取整。",
 })
 
@@ -337,6 +388,28 @@ COMMUNITY_DEFINITIONS: Mapping[str, str] = MappingProxyType({
                "无出生人口时 = 人口 × 政策 infant_share）。",
     "infants_estimated": "小区婴幼儿数缺失、按出生人口或 人口 × 政策 infant_share 估算时为“是”。",
 })
+
+
+def distance_model_label(model: str, detour_factor: float | None = None, *, english: bool = False) -> str:
+    """How the walking distances were measured, as every output states it: ``步行路网距离`` or, for
+    the straight-line fallback (``model == "straight-line"``), ``直线距离 × 1.324（无路网，估算）``."""
+    if model == STRAIGHT_LINE:
+        return straight_line_label(settings.DETOUR_FACTOR if detour_factor is None else detour_factor,
+                                   english=english)
+    return "walking distance on the network" if english else "步行路网距离"
+
+
+def distance_model_note(model: str, detour_factor: float | None = None) -> str:
+    """The 说明 text of the distance model (with the factor's source for the straight-line fallback)."""
+    if model == STRAIGHT_LINE:
+        f = settings.DETOUR_FACTOR if detour_factor is None else detour_factor
+        src = ("默认值来源：" + settings.DETOUR_SOURCE) if f == settings.DETOUR_FACTOR else \
+            "系数由 area.toml detour_factor 或 --detour-factor 指定"
+        return (f"{distance_model_label(model, f)}：研究区没有步行路网，步行距离 = 两点直线距离（投影坐标系）× 绕行系数 {f:g}；"
+                f"服务范围为半径 = 步行距离阈值 ÷ {f:g} 的圆。{src}。短距离出行的实际绕行通常更大，结果偏乐观；"
+                "在 area.toml 中加入 layers.network（步行路网）可得路网距离。")
+    return ("步行路网距离：小区点与机构点各自接入最近的步行路网边（接入距离计入），沿路网求最短路径；"
+            "两点直线距离更短时（如同址）改用直线距离，同址为 0 米。")
 
 
 def definition(col: str, sheet: str = "street") -> str:
@@ -381,6 +454,7 @@ NUMBER_FORMATS: Mapping[str, str] = MappingProxyType({
     "classes_large": "0", "classes_mixed": "0", "floor_area_m2": "#,##0", "gini_sfca": "0.000",
     "gini_sfca_puhui": "0.000", "lowest_decile_sfca": "0.00", "lowest_decile_share": "0.0%",
     "zero_sfca_share": "0.0%", "min_street_cover15_puhui": "0.0%",
+    "budget_wan": "#,##0", "mip_gap": "0.0E+00", "shortfall": "#,##0.0",
 })
 
 

@@ -48,7 +48,7 @@ from ._leaflet import (
 )
 from ._leaflet import escape as _e
 from .figures import cjk_font, plot_scorecard
-from .labels import SUFFIXES_ZH, label, minute_key
+from .labels import SUFFIXES_ZH, distance_model_label, label, minute_key
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +453,7 @@ def _site_layer(to: _Target, sites: gpd.GeoDataFrame, datum: str) -> None:
                  style={"size": 22 if len(sites) <= 30 else 18, "color": "#d6004c"}).add_to(to.after or to.map)
 
 
-def _legend_html(area: Any, mk: str, plan_sites: int | None, cls: pd.Series) -> str:
+def _legend_html(area: Any, mk: str, plan_sites: int | None, cls: pd.Series, *, distance: str = "") -> str:
     def sw(color: str, text: str, *, circle: bool = False, extra: str = "") -> str:
         return f"<div><i class='{'c' if circle else ''}' style='background:{color};{extra}'></i>{_e(text)}</div>"
 
@@ -461,7 +461,7 @@ def _legend_html(area: Any, mk: str, plan_sites: int | None, cls: pd.Series) -> 
         return sw(color, text, extra=f"opacity:{min(1.0, _FILL + 0.2)}")
 
     counts = cls.value_counts()
-    parts = []
+    parts = [f"<div style='color:#b35806'>距离口径：{_e(distance)}</div>"] if distance else []
     if plan_sites is not None:
         before, after = scenario_names(plan_sites)
         parts.append(f"<div style='color:#555'>右上角图层按钮切换「{_e(before)}」与「{_e(after)}」</div>")
@@ -565,7 +565,9 @@ def coverage_map(assessment: Any, *, tiles: str | None = None, offline: bool | N
     if plan_sites is not None:
         _site_layer(to, plan.sites, datum)
     _street_labels(to, assessment, outlines)
-    m.add_child(Legend(_e(title), _legend_html(area, mk, plan_sites, cls)))
+    acc = assessment.access
+    distance = "" if acc.distance_model == "network" else distance_model_label(acc.distance_model, acc.detour_factor)
+    m.add_child(Legend(_e(title), _legend_html(area, mk, plan_sites, cls, distance=distance)))
     m.add_child(Attribution(area.attribution or ""))
     LayerControl(position="topright").add_to(m)
     b = [round(float(v), DECIMALS) for v in outlines.total_bounds]

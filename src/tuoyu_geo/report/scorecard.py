@@ -20,7 +20,15 @@ from .._version import __version__
 from ..demand import demand_rate_basis
 from ..writer import FORMATS, NO, YES, atomic_paths, format_of, write_file
 from ._assessment import require
-from .labels import DEFINITIONS, definition, label, labels, number_formats
+from .labels import (
+    DEFINITIONS,
+    definition,
+    distance_model_label,
+    distance_model_note,
+    label,
+    labels,
+    number_formats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +100,15 @@ def _policy_rows(policy: Any) -> list[tuple[str, str, str, str]]:
 
 
 def explanation(policy: Any, street_cols: Iterable[str], community_cols: Iterable[str],
-                area_name: str | None = None) -> pd.DataFrame:
-    """The 说明 sheet: study area, tool version, the profile with sources, column definitions."""
+                area_name: str | None = None, *, distance_model: str = "network",
+                detour_factor: float | None = None) -> pd.DataFrame:
+    """The 说明 sheet: study area, tool version, the distance model, the profile with sources, column
+    definitions."""
     rows: list[tuple[str, str, str, str]] = []
     if area_name:
         rows.append(("研究区", label("name"), str(area_name), ""))
+    rows.append(("研究区", "距离口径", distance_model_label(distance_model, detour_factor),
+                 distance_model_note(distance_model, detour_factor)))
     rows.append(("研究区", "生成工具", f"tuoyu_geo {__version__}", "tuoyu-geo analyze / report.write_scorecard"))
     rows += _policy_rows(policy)
     for sheet, cols, kind in (("街道指标", street_cols, "street"), ("小区指标", community_cols, "community")):
@@ -138,7 +150,9 @@ def write_scorecard(out_dir: str | Path, assessment: Any) -> dict[str, Path]:
     paths = {k: out / name for k, name in SCORECARD_FILES.items()}
     sdf, cdf = plain(assessment.streets), plain(assessment.communities)
     sheets = {"街道指标": zh(with_total(sdf, assessment.total)), "小区指标": zh(cdf),
-              "说明": explanation(assessment.policy, sdf.columns, cdf.columns, assessment.area.name)}
+              "说明": explanation(assessment.policy, sdf.columns, cdf.columns, assessment.area.name,
+                                distance_model=assessment.access.distance_model,
+                                detour_factor=assessment.access.detour_factor)}
     fmts = {"街道指标": number_formats(sdf.columns), "小区指标": number_formats(cdf.columns)}
     notes = {"街道指标": _notes(sdf.columns, "street"), "小区指标": _notes(cdf.columns, "community")}
     with atomic_paths(list(paths.values())) as (t_s, t_c, t_x):

@@ -63,6 +63,7 @@ class SiteContext:
     places: Mapping[int, int]         # candidate → places of the site
     marginal: Mapping[int, float]     # candidate → infants newly covered when added in that order
     minutes: float
+    detour_factor: float | None = None  # straight-line fallback (no walk network): its factor
 
 
 class Rule:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import settings
+from ..network.straight import straight_line_label
 from .base import Rule, SiteContext, Unmet
 
 __all__ = ["Budget", "Coverage", "MaxSites", "Phasing", "SiteChoice"]
@@ -257,5 +258,6 @@ class Coverage(Rule):
                            len(pi), hi=0.0)
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
-        return {j: f"新增{ctx.minutes:g}分钟步行圈内婴幼儿{ctx.marginal[j]:.0f}人"
+        how = "" if ctx.detour_factor is None else f"（无路网，按{straight_line_label(ctx.detour_factor, short=True)}估算）"
+        return {j: f"新增{ctx.minutes:g}分钟步行圈{how}内婴幼儿{ctx.marginal[j]:.0f}人"
                 for j in ctx.order if ctx.marginal.get(j, 0) > 0}
