@@ -6,7 +6,8 @@ Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, os
 :func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
 :mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.straight`
 (:class:`StraightLineNet`: straight line × detour factor for an area without a network;
-:func:`area_engine` picks the engine of an area).
+:func:`area_engine` picks the engine of an area), :mod:`~tuoyu_geo.network.pbf` (walk networks
+from an OSM extract, offline).
 
 Every function that computes on a network takes a :class:`WalkNet` or a networkx graph; with a
 graph a WalkNet is built for that call only — build one with ``WalkNet.from_graph(G)`` and pass it
@@ -27,6 +28,7 @@ from .build import (
     save_graph,
 )
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
+from .pbf import graph_from_pbf
 from .service import service_areas
 from .straight import StraightLineNet, area_engine, check_detour_factor, distance_model_of
 
@@ -43,6 +45,7 @@ __all__ = [
     "distance_model_of",
     "graph_from_lines",
     "graph_from_overpass_json",
+    "graph_from_pbf",
     "graph_from_place",
     "graph_from_polygon",
     "load_graph",
