@@ -210,7 +210,7 @@ def _same(a, b) -> bool:
 def test_street_scorecard_every_column(fx):
     sc = fx.street
     assert isinstance(sc, gpd.GeoDataFrame) and sc.crs.to_epsg() == 4326
-    assert list(sc.index) == ["S1", "S2", "S3"] and sc.index.name == "street_id"
+    assert list(sc.index) == ["S1", "S2", "S3"] and sc.index.name is None  # the id is the street_id column
     contract = ["street_id", "name", "population", "infants", "institutions", "places", "puhui_institutions",
                 "puhui_places", "places_per_1000", "target_per_1000", "place_gap", "puhui_share",
                 "puhui_target", "has_puhui", "cover5_any", "cover10_any", "cover15_any", "cover5_puhui",

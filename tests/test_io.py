@@ -427,7 +427,8 @@ def test_cli_validate_and_info_bundled(capsys):
 
     assert main(["validate", str(datasets.bundled_path())]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("OK: StudyArea('上海市徐汇区': 13 streets, 1709 communities")
+    assert out.startswith("OK: StudyArea 上海市徐汇区\n")  # the area's summary (repr) follows
+    assert "街道 streets: 13\n" in out and "小区 communities: 1,709\n" in out
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     for name in ("湖南路街道", "华泾镇", "XH13"):

@@ -384,3 +384,20 @@ def test_scorecard_and_plan_of_other_inputs_are_rejected(fx):  # noqa: F811
     plan_moved = plan_sites(moved, acc_moved, POL)
     with pytest.raises(DataError, match="plan was made for other inputs"):
         tg.assess(area, POL, plan=plan_moved, with_isochrones=False)
+
+
+def test_cbc_time_out_before_a_solution_is_not_infeasible():
+    """CBC stopped by the time limit with no solution (seen under load: "Exiting on maximum time", and the
+    solution file says infeasible) is a time limit, not a proof that no plan exists; a real
+    infeasibility (no time-limit message) stays infeasible."""
+    import types
+
+    import pulp
+
+    from tuoyu_geo.solvers import Status, _cbc_status
+
+    prob = types.SimpleNamespace(status=pulp.LpStatusInfeasible, sol_status=pulp.LpSolutionNoSolutionFound)
+    text = "Cbc0020I Exiting on maximum time\nResult - Problem proven infeasible\n"
+    assert _cbc_status(pulp, prob, "Problem proven infeasible", text) == Status.TIME_LIMIT
+    assert _cbc_status(pulp, prob, "Problem proven infeasible", "Result - Problem proven infeasible\n") \
+        == Status.INFEASIBLE

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import _display as _d
 from . import settings
 from ._errors import DataError
 from .area import StudyArea
@@ -96,6 +98,32 @@ class Access:
     def threshold_m(self, minutes: float) -> float:
         """Metres of a threshold in :attr:`minutes`."""
         return float(self.thresholds_m[minutes])
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows of :meth:`__repr__` and :meth:`_repr_html_`: sizes, thresholds and the
+        communities (counted, not weighted) within the largest threshold of any / a 普惠 institution."""
+        n = len(self.community_ids)
+        m = max(self.minutes) if self.minutes else 0.0
+        tag = int(m) if float(m).is_integer() else m
+        rows = [("communities × institutions", f"{n:,} × {len(self.institution_ids):,} "
+                                               f"(candidates {len(self.candidate_ids):,})"),
+                ("thresholds", " / ".join(f"{k:g}" for k in self.minutes) + " min = "
+                 + " / ".join(_d.count(self.thresholds_m[k]) for k in self.minutes) + " m"),
+                ("pairs within the cutoff", f"institutions {self.dist_institutions.nnz:,}, "
+                                            f"candidates {self.dist_candidates.nnz:,}")]
+        for what, label in (("any", "any institution"), ("puhui", "a 普惠 institution")):
+            col = f"within{tag}_{what}"
+            if col in self.communities:
+                k = int(self.communities[col].astype(bool).sum())
+                rows.append((f"communities within {tag} min of {label}",
+                             f"{k:,} of {n:,} ({_d.percent(k / n if n else math.nan)})"))
+        return rows
+
+    def __repr__(self) -> str:
+        return _d.text("Access (walking)", self._summary_rows())
+
+    def _repr_html_(self) -> str:
+        return _d.html("Access (walking)", self._summary_rows())
 
 
 # ------------------------------------------------------------------------------------ helpers

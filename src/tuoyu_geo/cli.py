@@ -268,8 +268,25 @@ def cmd_convert_network(args: argparse.Namespace) -> int:
                         fix="name the output walk.gpkg (nodes + edges layers) or walk_edges.parquet")
     net = WalkNet.from_graph(read_network(args.network, input_crs=args.network_crs))
     out = save_network(net, args.out)
+    _REPORT.files.append(str(out))
+    _summary(nodes=net.n_nodes, edges=net.n_edges, crs=net.crs.to_string())
     _out(f"walk network {Path(args.network).name}: {net.n_nodes:,} nodes, {net.n_edges:,} streets "
          f"(CRS {net.crs.to_string()}) → {out}")
+    return EXIT_OK
+
+
+def cmd_network_from_pbf(args: argparse.Namespace) -> int:
+    from .network import save_graph
+    from .network.pbf import graph_for_area
+
+    area = _area(args.dir, load_graph=False)
+    G = graph_for_area(args.pbf, area.streets, buffer_m=args.buffer_m, progress=_progress(args))
+    out = save_graph(G, args.out)
+    _REPORT.files.append(str(out))
+    _summary(nodes=G.number_of_nodes(), edges=G.number_of_edges(), crs=str(G.graph.get("crs")),
+             buffer_m=args.buffer_m)
+    _out(f"walk network of {area.name} (+{args.buffer_m:g} m) from {Path(args.pbf).name}: "
+         f"{G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges → {out}")
     return EXIT_OK
 
 
@@ -552,6 +569,12 @@ def _add_area_commands(add) -> None:
     p.add_argument("network", type=_path)
     p.add_argument("--out", type=_path, required=True)
     p.add_argument("--network-crs", default="wgs84", help="datum of road-line files (wgs84 or gcj02)")
+    p = add("network-from-pbf", cmd_network_from_pbf, "build the walk network of an area from an OSM extract (offline)")
+    p.add_argument("pbf", help="OSM extract (.osm.pbf), e.g. the province's")
+    p.add_argument("--area", dest="dir", required=True, help="study-area folder: the network covers its 街道")
+    p.add_argument("--buffer-m", type=_number("metres", allow_low=True), default=settings.PBF_BUFFER_M,
+                   help=f"metres of network kept around the 街道 (default {settings.PBF_BUFFER_M:g})")
+    p.add_argument("--out", type=_path, required=True, help="GraphML file to write (outside the area folder)")
     p = add("access", cmd_access, "walking coverage and access per community")
     p.add_argument("dir")
     _detour_flag(p)
@@ -715,7 +738,7 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     d = getattr(args, "dir", None)
     if d:
         out.append(Path(d).parent if Path(d).suffix.lower() == ".toml" and Path(d).is_file() else Path(d))
-    for f in (getattr(args, "plan", None), getattr(args, "policy", None)):
+    for f in (getattr(args, "plan", None), getattr(args, "policy", None), getattr(args, "pbf", None)):
         if f and Path(f).exists():
             out.append(Path(f))
     return out
@@ -727,7 +750,7 @@ def _out_folders(args: argparse.Namespace) -> list[Path]:
 
     files = [Path(f) for f in (getattr(args, "map", None),) if f]
     folders = []
-    if args.command in ("map", "fetch-network", "convert-network"):
+    if args.command in ("map", "fetch-network", "network-from-pbf", "convert-network"):
         files.append(Path(args.out))
     elif getattr(args, "out", None):
         folders.append(Path(args.out))

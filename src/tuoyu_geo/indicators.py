@@ -91,7 +91,7 @@ def community_scorecard(area, access, policy: Policy | str | None = None) -> gpd
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per community (index ``community_id``, EPSG:4326, order of ``area.communities``):
+        One row per community (index = the ids, unnamed; EPSG:4326, order of ``area.communities``):
         ``community_id, name, street_id, street_name, population, infants, infants_estimated, is_new,
         built_year, within{N}_any, within{N}_puhui`` (N in ``access.minutes``), the access columns
         present (``snap_m, nearest_any_m, nearest_puhui_m, places15_all, places15_puhui, sfca_*``) and
@@ -101,7 +101,7 @@ def community_scorecard(area, access, policy: Policy | str | None = None) -> gpd
     area, pol = _policy(area, policy)
     com = area.communities
     ac = _access_communities(area, access)
-    out = pd.DataFrame(index=pd.Index(com.index.astype(str), name="community_id"))
+    out = pd.DataFrame(index=pd.Index(com.index.astype(str), name=None))
     for c in ("community_id", "name", "street_id"):
         out[c] = com[c].astype(str).to_numpy()
     out["street_name"] = out["street_id"].map(area.streets["name"].astype(str)).fillna("").to_numpy()
@@ -128,7 +128,7 @@ def community_scorecard(area, access, policy: Policy | str | None = None) -> gpd
 def street_facts(area, access, communities: pd.DataFrame) -> pd.DataFrame:
     """Per-街道 facts (no judgement): counts, places, 普惠, coverage shares, 2SFCA mean."""
     st, inst = area.streets, area.institutions
-    idx = pd.Index(st.index.astype(str), name="street_id")
+    idx = pd.Index(st.index.astype(str), name=None)
     isid, csid = inst["street_id"].astype(str), communities["street_id"].astype(str)
     puhui, places = inst["puhui"].astype(bool), inst["places"].astype(float)
     w = communities["infants"].astype(float).fillna(0)
@@ -165,7 +165,7 @@ def street_scorecard(area, access, policy: Policy | str | None = None, *,
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per 街道 (index ``street_id``, order of ``area.streets``, EPSG:4326): facts
+        One row per 街道 (index = the ids, unnamed; order of ``area.streets``, EPSG:4326): facts
         (``street_id, name, district, population, infants, infants_estimated, communities,
         community_infants, institutions, places, puhui_institutions, puhui_places,
         demonstration_institutions, places_per_1000, cover{N}_any, cover{N}_puhui, sfca_mean``), the

@@ -12,8 +12,9 @@ A study area is a folder with one file per layer and an ``area.toml``::
     communities = "communities.geojson"
     institutions = { file = "institutions.csv", crs = "bd09" }   # this layer in another CRS
     candidates = { file = "candidates.gpkg", layer = "sites" }  # one layer of a GeoPackage
-    network = "walk.graphml"      # optional: GraphML, road lines, or nodes/edges tables
-                                  # (walk.gpkg with nodes + edges layers, walk_edges.parquet)
+    network = "walk.graphml"      # optional: GraphML, road lines, nodes/edges tables (walk.gpkg with
+                                  # nodes + edges layers, walk_edges.parquet), or an OSM extract
+                                  # "province.osm.pbf" (clipped to the 街道 + settings.PBF_BUFFER_M, built on every load)
 
     [columns.streets]             # contract column = the column in your file
     street_id = "code"
@@ -51,6 +52,7 @@ from .area.validate import check_detour_factor
 from .network import WalkNet, read_network
 from .network.cache import read_walknet
 from .network.checks import check_datum, check_reach, warn_datum_undecided
+from .network.pbf import graph_for_area, is_pbf
 from .network.tables import is_table_network
 from .policy import Policy, load_policy, read_toml_text
 
@@ -293,9 +295,15 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     if load_graph and lay.get("network"):
         npath = folder / lay["network"]
         files["network"] = str(npath)
+        net_crs = _crs.parse_crs(conf.get("network_crs", "wgs84"), file="area.toml")
         tables = _is_file(npath) and is_table_network(npath)
-        if not tables:
-            net_crs = _crs.parse_crs(conf.get("network_crs", "wgs84"), file="area.toml")
+        if is_pbf(lay["network"]):  # an OSM extract: the walk network of the 街道 + a buffer, built here
+            if net_crs != "wgs84":
+                raise DataError(f"network_crs = {conf.get('network_crs')!r}, but an OSM extract is WGS-84",
+                                file="area.toml", fix="remove network_crs (OSM data are always WGS-84)")
+            log.info("building the walk network from the OSM extract %s", lay["network"])
+            graph = graph_for_area(npath, frames["streets"])
+        elif not tables:
             graph = read_network(npath, input_crs=net_crs if isinstance(net_crs, str) else net_crs.to_string())
     fnames = {k: Path(v).name for k, v in files.items()}
     area = make_area(streets=frames["streets"], communities=frames["communities"],

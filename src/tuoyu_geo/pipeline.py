@@ -19,11 +19,19 @@ from types import MappingProxyType
 import geopandas as gpd
 import pandas as pd
 
+from . import _display as _d
 from . import settings
 from .access import Access, compute_access, isochrones
 from .area import StudyArea
 from .equity import equity_before_after, equity_table
-from .indicators import community_scorecard, district_scorecard, street_scorecard, street_total
+from .indicators import (
+    MET,
+    community_scorecard,
+    district_scorecard,
+    minute_key,
+    street_scorecard,
+    street_total,
+)
 from .network import StraightLineNet, WalkNet, area_engine
 from .plan import PlanOptions, SitePlan, explain_gaps, plan_sites, residential_fixers, rule_status
 from .policy import Policy, load_policy
@@ -105,13 +113,34 @@ class Assessment:
         """The street scorecard after the plan, or now without a plan."""
         return self.streets_after if self.streets_after is not None else self.streets
 
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows of :meth:`__repr__` and :meth:`_repr_html_`: now, and → after the plan."""
+        def both(get, fmt) -> str:
+            now = fmt(get(self.streets, self.total))
+            if self.streets_after is None:
+                return now
+            return f"{now} → {fmt(get(self.streets_after, self.total_after))}"
+
+        cover = f"cover{minute_key(self.minutes)}_puhui"
+        rows = [("policy", f"{self.policy.name} · {self.minutes:g} min"),
+                ("街道 达标", both(lambda st, t: int((st["status"] == MET).sum()), lambda k: f"{k} of {len(self.streets)}")),
+                ("places", both(lambda st, t: (t["places"], t["places_per_1000"]),
+                                lambda v: f"{_d.count(v[0])} ({_d.number(v[1], 2)} per 1000)")),
+                ("普惠 share", both(lambda st, t: t["puhui_share"], _d.percent))]
+        if cover in self.total.index:
+            rows.append((f"infants within {self.minutes:g} min of 普惠", both(lambda st, t: t[cover], _d.percent)))
+        p = self.plan
+        rows.append(("plan", "none" if p is None else
+                     f"{len(p.sites):,} sites, {_d.count(p.sites['places'].sum())} places, "
+                     f"{_d.number(p.objective_values['cost'])} 万元, {p.status}"))
+        rows.append(("unmet rules", f"{len(self.gaps):,}"))
+        return rows
+
     def __repr__(self) -> str:
-        met = int((self.streets["status"] == "达标").sum())
-        after = "" if self.streets_after is None else \
-            f" → {int((self.streets_after['status'] == '达标').sum())} after the plan"
-        plan = "no plan" if self.plan is None else f"plan: {len(self.plan.sites)} sites, {self.plan.status}"
-        return (f"Assessment({self.area.name!r}, policy {self.policy.name}: {met}/{len(self.streets)} 街道 达标"
-                f"{after}; {plan}; {len(self.gaps)} unmet rule(s))")
+        return _d.text(f"Assessment {self.area.name}", self._summary_rows())
+
+    def _repr_html_(self) -> str:
+        return _d.html(f"Assessment {self.area.name}", self._summary_rows())
 
 
 def _scorecards(area, acc, pol) -> tuple:

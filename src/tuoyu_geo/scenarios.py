@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from . import _display as _d
 from . import settings
 from .access import compute_access
 from .area import StudyArea
@@ -75,11 +76,29 @@ class BudgetComparison:
         """The budgets, ascending."""
         return tuple(float(b) for b in self.table["budget_wan"])
 
-    def __repr__(self) -> str:
+    #: budgets shown by :meth:`__repr__` (the rest are counted)
+    SUMMARY_ROWS = 5
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """One (budget, outcome) row per budget (at most :attr:`SUMMARY_ROWS`), for :meth:`__repr__`
+        and :meth:`_repr_html_`."""
         t = self.table
-        parts = [f"{b:g}万元→{int(p)}托位/{int(m)}达标" for b, p, m in
-                 zip(t["budget_wan"], t["new_places"], t["streets_met_after"], strict=True)]
-        return f"BudgetComparison({len(t)} budgets: {', '.join(parts)})"
+        mk = minute_key(self.minutes)
+        rows = [(f"{_d.number(r['budget_wan'])} 万元",
+                 f"{int(r['new_sites'])} sites, {_d.count(r['new_places'])} places, "
+                 f"{_d.number(r['new_cost_wan'])} 万元 · 达标 {int(r['streets_met_before'])}→"
+                 f"{int(r['streets_met_after'])}/{int(r['streets'])} · 普惠 {mk} min "
+                 f"{_d.percent(r[f'cover{mk}_puhui_before'])} → {_d.percent(r[f'cover{mk}_puhui_after'])} · "
+                 f"{r['solver_status']}") for _, r in t.head(self.SUMMARY_ROWS).iterrows()]
+        if len(t) > self.SUMMARY_ROWS:
+            rows.append(("…", f"{len(t) - self.SUMMARY_ROWS} more budgets in .table"))
+        return rows
+
+    def __repr__(self) -> str:
+        return _d.text(f"BudgetComparison ({len(self.table)} budgets)", self._summary_rows())
+
+    def _repr_html_(self) -> str:
+        return _d.html(f"BudgetComparison ({len(self.table)} budgets)", self._summary_rows())
 
 
 def _budgets(budgets_wan: Iterable[float]) -> list[float]:

@@ -24,6 +24,9 @@ DETOUR_SOURCE: str = ("average detour index (network/straight-line distance) of 
                       "'Quantifying the relationships between network distance and straight-line distance: "
                       "applications in spatial bias correction', Annals of GIS (2021) 351–369, "
                       "doi:10.1080/19475683.2021.1966503")
+#: metres of walk network kept around a study area when it is built from an OSM extract (.osm.pbf):
+#: a 15-minute walk (1,000 m at 4 km/h) from the boundary may leave the area and come back
+PBF_BUFFER_M: float = 1000.0
 #: metric CRS fallback (UTM 51N covers Shanghai); areas choose their own UTM zone via crs.utm_crs
 DEFAULT_SOLVER: str = "highs"
 TIME_LIMIT_S: float = 120.0

@@ -17,6 +17,10 @@ Solvers
     from which the gap ``|incumbent − bound| / max(|incumbent|, 1e-9)`` is computed.
 
 A solution is reported ``"optimal"`` only when the solver proved optimality within ``mip_gap``.
+
+Nothing is printed: the solvers' own logs go to this module's logger at DEBUG level (HiGHS line by
+line, CBC as one record) and a one-line result per solve at INFO, e.g.
+``logging.getLogger("tuoyu_geo.solvers").setLevel(logging.DEBUG)`` with a handler to see them.
 """
 
 from __future__ import annotations
@@ -215,7 +219,13 @@ def _new_highs(highspy):
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
-    h.setOptionValue("output_flag", False)
+    if log.isEnabledFor(logging.DEBUG):
+        # the solver's own log, line by line, to this module's logger (never to stdout)
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.cbLogging.subscribe(lambda e: log.debug("HiGHS: %s", str(e.message).rstrip()))
+    else:
+        h.setOptionValue("output_flag", False)
     return h
 
 
@@ -343,10 +353,12 @@ def _run_cbc(pulp, prob, xs, *, time_limit_s, mip_gap, threads, start) -> tuple[
             os.remove(logpath)
 
 
-def _cbc_status(pulp, prob, result: str) -> Status:
+def _cbc_status(pulp, prob, result: str, text: str = "") -> Status:
     r, sol = result.lower(), prob.sol_status
+    timed_out = "Exiting on maximum time" in text or "stopped on time" in r
     if "infeasible" in r or prob.status == pulp.LpStatusInfeasible:
-        return Status.INFEASIBLE
+        # stopped by the time limit before any solution: not a proof of infeasibility
+        return Status.TIME_LIMIT if timed_out else Status.INFEASIBLE
     if "unbounded" in r or prob.status == pulp.LpStatusUnbounded:
         return Status.UNBOUNDED
     if sol == pulp.LpSolutionOptimal and r.startswith("optimal"):
@@ -379,9 +391,10 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
     prob, xs, c = _cbc_problem(pulp, model)
     text, secs = _run_cbc(pulp, prob, xs, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads,
                           start=start)
+    log.debug("CBC log:\n%s", text)
     res = _CBC_RESULT.search(text)
     result = res.group(1).strip() if res else ""
-    status = _cbc_status(pulp, prob, result)
+    status = _cbc_status(pulp, prob, result, text)
     has_sol = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float) if has_sol else None
     obj = float(c @ x) if has_sol else math.nan

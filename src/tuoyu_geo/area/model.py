@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from .. import _display as _d
 from .. import crs as _crs
 from .._errors import DataError, Problem
 from ..policy import Policy, load_policy
@@ -164,10 +165,28 @@ class StudyArea:
         kw.update(changes)
         return make_area(**kw)
 
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows of :meth:`__repr__` and :meth:`_repr_html_`."""
+        inst = self.institutions
+        pu = inst["puhui"].astype(bool)
+        g = self.graph
+        return [("policy", self.policy.name),
+                ("街道 streets", f"{len(self.streets):,}"),
+                ("population", f"{_d.count(self.streets['population'].sum())} "
+                               f"(infants {_d.count(self.streets['infants'].sum())})"),
+                ("小区 communities", f"{len(self.communities):,}"),
+                ("托育机构 institutions", f"{len(inst):,} (普惠 {int(pu.sum()):,}), "
+                                       f"places {_d.count(inst['places'].sum())} "
+                                       f"(普惠 {_d.count(inst['places'][pu].sum())})"),
+                ("候选站点 candidates", f"{len(self.candidates):,}"),
+                ("walk graph", "none" if g is None else
+                 f"{g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges ({self.metric_crs})")]
+
     def __repr__(self) -> str:
-        return (f"StudyArea({self.name!r}: {len(self.streets)} streets, {len(self.communities)} "
-                f"communities, {len(self.institutions)} institutions, {len(self.candidates)} candidates, "
-                f"graph={'yes' if self.graph is not None else 'no'})")
+        return _d.text(f"StudyArea {self.name}", self._summary_rows())
+
+    def _repr_html_(self) -> str:
+        return _d.html(f"StudyArea {self.name}", self._summary_rows())
 
 
 # -------------------------------------------------------------------------------- make_area

@@ -6,7 +6,8 @@ Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, os
 :func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
 :mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.straight`
 (:class:`StraightLineNet`: straight line × detour factor for an area without a network;
-:func:`area_engine` picks the engine of an area), :mod:`~tuoyu_geo.network.tables` (nodes/edges
+:func:`area_engine` picks the engine of an area), :mod:`~tuoyu_geo.network.pbf` (walk networks
+from an OSM extract, offline), :mod:`~tuoyu_geo.network.tables` (nodes/edges
 GeoPackage and Parquet networks, read straight to a WalkNet), :mod:`~tuoyu_geo.network.cache` (prepared
 engines cached by the input files' hashes).
 
@@ -30,6 +31,7 @@ from .build import (
 )
 from .cache import read_walknet
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
+from .pbf import graph_from_pbf
 from .service import service_areas
 from .straight import StraightLineNet, area_engine, check_detour_factor, distance_model_of
 from .tables import read_network_tables, save_network
@@ -47,6 +49,7 @@ __all__ = [
     "distance_model_of",
     "graph_from_lines",
     "graph_from_overpass_json",
+    "graph_from_pbf",
     "graph_from_place",
     "graph_from_polygon",
     "load_graph",

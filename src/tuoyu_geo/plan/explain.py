@@ -163,6 +163,6 @@ def explain_sites(area, model: PlanModel, *, network=None,
                      "runner_up_id": _runner_up(model, j, reach, count, set(places)), "order": rank,
                      "geometry": cands.geometry.iloc[j]})
     df = gpd.GeoDataFrame(pd.DataFrame(rows, columns=SITE_COLUMNS), geometry="geometry", crs="EPSG:4326")
-    df.index = pd.Index(df["site_id"].astype(str), name=None)
+    df.index = pd.Index(df["site_id"].astype(str).to_numpy(), name=None)
     df.attrs["nearest_puhui_distance"] = how
     return df, infants_new

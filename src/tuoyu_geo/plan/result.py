@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import _display as _d
 from .._errors import DataError
 from ..solvers import Status
 from .options import PlanOptions
@@ -35,7 +36,7 @@ class SitePlan:
     Attributes
     ----------
     sites : geopandas.GeoDataFrame
-        One row per new site (EPSG:4326, index = ``site_id``): ``site_id, name, kind, street_id,
+        One row per new site (EPSG:4326, index = the site ids, unnamed): ``site_id, name, kind, street_id,
         street_name, places, classes, cost`` (万元), ``year, new_infants_covered, reason,
         nearest_puhui_id, nearest_puhui_m, runner_up_id, order``.
     objective_values : mapping
@@ -139,8 +140,21 @@ class SitePlan:
                 "sites": self.sites.drop(columns="geometry").assign(
                     lon=self.sites.geometry.x, lat=self.sites.geometry.y).to_dict(orient="records")}
 
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows of :meth:`__repr__` and :meth:`_repr_html_`."""
+        ov, o = self.objective_values, self.options
+        budget = "no budget" if o.budget_wan is None else f"budget {_d.number(o.budget_wan)} 万元"
+        return [("new 普惠 sites", f"{len(self.sites):,} ({_d.count(self.sites['places'].sum())} places)"),
+                ("cost", f"{_d.number(ov['cost'])} 万元 ({budget})"),
+                (f"infants newly within {o.minutes:g} min", _d.number(ov["infants_newly_covered"])),
+                ("shortfall", f"{_d.number(ov['shortfall'])} places"),
+                ("solver", f"{self.status} (gap {self.gap:.1e}, {self.solve_seconds:.1f} s)")]
+
     def __repr__(self) -> str:
-        return f"SitePlan({self.summary()})"
+        return _d.text("SitePlan", self._summary_rows())
+
+    def _repr_html_(self) -> str:
+        return _d.html("SitePlan", self._summary_rows())
 
 
 #: stage → (unit, what the stage optimises), for :attr:`SitePlan.optimality`

@@ -17,9 +17,15 @@ N, and the ``_before``/``_after`` suffixes of the before/after tables (``places_
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from .. import settings
 from ..crs import gk3_info
@@ -41,6 +47,8 @@ __all__ = [
     "SUFFIXES_ZH",
     "YES",
     "definition",
+    "display_table",
+    "display_value",
     "distance_model_label",
     "distance_model_note",
     "label",
@@ -473,3 +481,65 @@ def number_format(col: str) -> str | None:
 def number_formats(columns: Iterable[str]) -> dict[str, str]:
     """``{label: number format}`` for the columns that have one (for :func:`~tuoyu_geo.writer.write_xlsx`)."""
     return {label(c): f for c in columns if (f := number_format(c))}
+
+
+# ------------------------------------------------------------------------------- display (notebooks)
+
+def display_value(col: str, value: Any) -> Any:
+    """One value as a person reads it in a Chinese table: bool → 是/否, shares as ``15.0 %``, other
+    numbers with the decimals of :func:`number_format` (``1,234``, ``4.50``), missing → "".
+    Numbers without a format, and text, are returned unchanged.
+
+    >>> display_value("puhui_share", 0.15), display_value("has_puhui", False), display_value("places", 1234.0)
+    ('15.0 %', '否', '1,234')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return YES if value else NO
+    fmt = number_format(col)
+    if fmt is None or not isinstance(value, numbers.Real):
+        return value
+    x = float(value)
+    if not math.isfinite(x):
+        return ""
+    decimals = len(fmt.rstrip("%").split(".")[1]) if "." in fmt else 0
+    if fmt.endswith("%"):
+        return f"{100.0 * x:.{decimals}f} %"
+    return f"{x:{',' if ',' in fmt else ''}.{decimals}f}"
+
+
+def display_table(data: pd.DataFrame | pd.Series, columns: Iterable[str] | None = None, *,
+                  by_row: bool | None = None) -> pd.DataFrame:
+    """A table to show people (notebooks, reports): Chinese headers, 是/否, shares as percentages.
+
+    Parameters
+    ----------
+    data : DataFrame, GeoDataFrame or Series
+        A frame with English columns (e.g. ``assessment.streets``), or a Series / a frame whose
+        *index* holds the English names (``assessment.total``, ``assessment.equity``).
+    columns : iterable of str, optional
+        Columns to keep, in this order (default all but the geometry); with ``by_row``, the rows.
+    by_row : bool, optional
+        Format by the index (row names) instead of the columns; default True for a Series.
+
+    Returns
+    -------
+    DataFrame
+        A new frame of display values (:func:`display_value`) — text, meant for showing, not for
+        computing.  The index is kept (relabelled with :func:`label` when ``by_row``).
+    """
+    if isinstance(data, pd.Series):
+        by_row = True if by_row is None else by_row
+        data = data.to_frame(name=data.name if data.name is not None else "value")
+    geom = getattr(data, "_geometry_column_name", None)  # a GeoDataFrame's geometry column
+    df = pd.DataFrame(data)
+    if by_row:
+        df = df.loc[list(columns)] if columns is not None else df
+        cols = [c for c in df.columns if c != geom]
+        out = pd.DataFrame({c: [display_value(str(k), v) for k, v in df[c].items()] for c in cols}, index=df.index)
+        out.index = [label(str(k)) for k in df.index]
+        return out.rename(columns=lambda c: label(str(c)))
+    cols = list(columns) if columns is not None else [c for c in df.columns if c != geom]
+    out = pd.DataFrame({c: [display_value(str(c), v) for v in df[c]] for c in cols}, index=df.index)
+    return out.rename(columns=labels(cols, geometry=None))
