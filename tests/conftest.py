@@ -21,3 +21,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("network") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_engine_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The engine cache of the whole run lives in a temporary folder (never the user's ~/.cache, and
+    subprocesses of the CLI tests inherit it through TUOYU_GEO_CACHE)."""
+    import os
+
+    from tuoyu_geo import settings
+
+    folder = tmp_path_factory.mktemp("engine-cache")
+    saved, saved_env = settings.CACHE_DIR, os.environ.get("TUOYU_GEO_CACHE")
+    settings.CACHE_DIR = folder
+    os.environ["TUOYU_GEO_CACHE"] = str(folder)
+    yield folder
+    settings.CACHE_DIR = saved
+    if saved_env is None:
+        os.environ.pop("TUOYU_GEO_CACHE", None)
+    else:
+        os.environ["TUOYU_GEO_CACHE"] = saved_env
