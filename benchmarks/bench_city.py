@@ -14,9 +14,11 @@ Each (size, code) pair runs in its own child process (``python bench_city.py --c
 ``src`` beside this script.  The study areas are generated once per size and seed into
 ``DATA/<size>-seed<seed>/`` (default ``DATA`` = ``$TMPDIR/tuoyu-bench-city``) and reused.
 
-What is timed, per step (wall seconds) with its peak memory: the process's peak resident set size
+What is timed, per step (wall seconds, and in brackets the process's CPU seconds, which a loaded
+machine inflates less) with its peak memory: the process's peak resident set size
 during that step (Linux ``VmHWM``, reset before each step through ``/proc/self/clear_refs``), so it
-includes everything the earlier steps still hold.  The child's overall peak is ``ru_maxrss`` from
+includes everything the earlier steps still hold (printed beside it: the resident size when the
+step starts).  The child's overall peak is ``ru_maxrss`` from
 ``os.wait4``.
 
 1. **load_area** — ``tg.load_area(folder)``: read the layers (GeoPackage) and the GraphML walk
@@ -87,6 +89,11 @@ SIZES = {
 def _hwm_mb() -> float:
     with open("/proc/self/status") as f:
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024.0
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024.0
 
 
 def _reset_hwm() -> bool:
@@ -253,11 +260,11 @@ def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_samp
 
     def run(name: str, fn) -> None:
         gc.collect()
-        exact = _reset_hwm()
-        t = time.perf_counter()
+        exact, rss0 = _reset_hwm(), _rss_mb()
+        t, cpu = time.perf_counter(), time.process_time()
         extra = fn() or {}
-        row = {"step": name, "seconds": round(time.perf_counter() - t, 3), "peak_mb": round(_hwm_mb(), 1),
-               "peak_is_step": exact, **extra}
+        row = {"step": name, "seconds": round(time.perf_counter() - t, 3), "cpu_s": round(time.process_time() - cpu, 3),
+               "peak_mb": round(_hwm_mb(), 1), "rss_before_mb": round(rss0, 1), "peak_is_step": exact, **extra}
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
     def load():
@@ -358,8 +365,10 @@ def run_child(size: str, folder: Path, src: Path, steps: list[str], args, label:
             print(f"  [{size} {label}] code: {code}", flush=True)
             continue
         rows.append(r)
-        more = {k: v for k, v in r.items() if k not in ("step", "seconds", "peak_mb", "peak_is_step")}
-        print(f"  [{size} {label}] {r['step']:<15} {r['seconds']:8.2f} s  peak {r['peak_mb']:7.0f} MB  "
+        more = {k: v for k, v in r.items()
+                if k not in ("step", "seconds", "cpu_s", "peak_mb", "peak_is_step", "rss_before_mb")}
+        print(f"  [{size} {label}] {r['step']:<15} {r['seconds']:8.2f} s (cpu {r['cpu_s']:7.2f} s)  "
+              f"peak {r['peak_mb']:7.0f} MB (held before {r.get('rss_before_mb', 0):7.0f})  "
               f"{json.dumps(more, ensure_ascii=False) if more else ''}", flush=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
@@ -383,7 +392,7 @@ def table(results: list[dict], steps: list[str]) -> str:
             if row is None:
                 cells += ["–", "–"]
                 continue
-            sec = f"{row['seconds']:.2f}"
+            sec = f"{row['seconds']:.2f} (cpu {row['cpu_s']:.2f})" if "cpu_s" in row else f"{row['seconds']:.2f}"
             if s == "map" and "mb" in row:
                 sec += f" ({row['mb']:.1f} MB)"
             cells += [sec, f"{row['peak_mb']:,.0f}"]
