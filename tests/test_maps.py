@@ -667,3 +667,25 @@ def test_street_names_that_would_overlap_are_hidden_in_chromium(tmp_path):
     assert errors == []
     assert out["zoom"] == 12 and out["fitted"] == ["甲街道街道街道", "丁街道"], out
     assert out["zoomed"] == ["甲街道街道街道", "丙街道街道街道", "丁街道"], out
+
+
+@pytest.mark.browser
+@browser
+def test_city_map_canvas_colours_in_chromium(a, tmp_path, monkeypatch):
+    """The compact community features, drawn by the page's own JS on a canvas: every circle's
+    fill colour and radius, before and after the plan, equal ``feature_style`` (itself checked
+    against the distance matrix above); no script errors."""
+    monkeypatch.setattr(maps, "COMMUNITY_CANVAS_ABOVE", 0)
+    m = maps.coverage_map(a)
+    before, after = (v for k, v in _layers(m).items() if k.startswith("小区"))
+    p = maps.save_map(m, tmp_path / "map.html")
+    expr = ("JSON.stringify([BEFORE, AFTER].map(function (g) { return g.getLayers().map(function (l) {"
+            " return [l.options.fillColor, l.options.radius, l._renderer instanceof L.Canvas]; }); }))"
+            ).replace("BEFORE", before.get_name()).replace("AFTER", after.get_name())
+    out, errors = cdp.render(CHROMIUM, p.as_uri(), tmp_path, width=800, height=600, expression=expr)
+    assert errors == []
+    got = json.loads(out)
+    for layer, drawn in zip((before, after), got, strict=True):
+        want = [[layer.feature_style(i)["fillColor"], layer.feature_style(i)["radius"]] for i in range(layer.n_features)]
+        assert [d[:2] for d in drawn] == want
+    assert all(d[2] for d in got[1]) and got[0] != got[1]  # the after view is shown: drawn on a canvas
