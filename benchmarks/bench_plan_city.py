@@ -136,17 +136,26 @@ def street_grid(n_streets: int, aspect: float) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def walk_graph(w: float, h: float, rng: np.random.Generator) -> nx.MultiDiGraph:
-    """Jittered 100 m grid over [X0, X0 + w] × [Y0, Y0 + h], 5 % of edges dropped (osmnx style)."""
-    ncol, nrow = int(round(w / SPACING)) + 1, int(round(h / SPACING)) + 1
+def walk_arrays(w: float, h: float, rng: np.random.Generator, *,
+                spacing: float = SPACING) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Jittered grid (``spacing`` m, nodes moved by up to ±``JITTER`` m) over [X0, X0 + w] × [Y0, Y0 + h],
+    5 % of edges dropped: node x, y (EPSG:32651), undirected edges (k × 2 node indices), lengths (m)."""
+    ncol, nrow = int(round(w / spacing)) + 1, int(round(h / spacing)) + 1
     ii, jj = np.meshgrid(np.arange(ncol), np.arange(nrow), indexing="ij")
-    x = X0 + ii.ravel() * SPACING + rng.uniform(-JITTER, JITTER, ii.size)
-    y = Y0 + jj.ravel() * SPACING + rng.uniform(-JITTER, JITTER, ii.size)
+    x = X0 + ii.ravel() * spacing + rng.uniform(-JITTER, JITTER, ii.size)
+    y = Y0 + jj.ravel() * spacing + rng.uniform(-JITTER, JITTER, ii.size)
     nid = np.arange(ii.size).reshape(ncol, nrow)
     e = np.vstack([np.stack([nid[:-1, :].ravel(), nid[1:, :].ravel()], 1),
                    np.stack([nid[:, :-1].ravel(), nid[:, 1:].ravel()], 1)])
     e = e[rng.random(len(e)) >= DROP]
     length = np.hypot(x[e[:, 0]] - x[e[:, 1]], y[e[:, 0]] - y[e[:, 1]])
+    return x, y, e, length
+
+
+def walk_graph(w: float, h: float, rng: np.random.Generator, *, spacing: float = SPACING) -> nx.MultiDiGraph:
+    """:func:`walk_arrays` as an osmnx-style ``MultiDiGraph`` (both directions of every edge)."""
+    x, y, e, length = walk_arrays(w, h, rng, spacing=spacing)
+    nid = np.arange(len(x))
     G = nx.MultiDiGraph(crs=CRS)
     G.add_nodes_from((int(n), {"x": float(x[n]), "y": float(y[n])}) for n in nid.ravel())
     G.add_edges_from((int(a), int(b), {"length": float(d), "oneway": False, "highway": "residential"})
@@ -161,8 +170,12 @@ def _wgs(xs: np.ndarray, ys: np.ndarray) -> gpd.GeoSeries:
 
 
 def make_city(*, n_communities: int, n_candidates: int, n_streets: int, n_institutions: int,
-              seed: int, population: tuple[float, float] = (POP_LO, POP_HI)) -> dict:
-    """The synthetic layers (GeoDataFrames in EPSG:4326) and walk graph (EPSG:32651); see the docstring."""
+              seed: int, population: tuple[float, float] = (POP_LO, POP_HI), spacing: float = SPACING,
+              graph: bool = True) -> dict:
+    """The synthetic layers (GeoDataFrames in EPSG:4326) and walk graph (EPSG:32651); see the docstring.
+
+    ``spacing``: of the walk grid (m); ``graph=False``: ``"graph"`` holds the :func:`walk_arrays`
+    tuple instead of a networkx graph (same numbers; no per-edge Python objects)."""
     rng = np.random.default_rng(seed)
     scale = math.sqrt(n_communities / FULL_N)
     w, h = FULL_W * scale, FULL_H * scale
@@ -223,7 +236,7 @@ def make_city(*, n_communities: int, n_candidates: int, n_streets: int, n_instit
         "min_places": spec[:, 2].astype(int), "max_places": spec[:, 3].astype(int),
         "available_year": np.where(rng.random(n_candidates) < 0.85, 2026, 2027)},
         geometry=_wgs(kx, ky).values, crs="EPSG:4326")
-    graph = walk_graph(w, h, rng)
+    graph = walk_graph(w, h, rng, spacing=spacing) if graph else walk_arrays(w, h, rng, spacing=spacing)
     return {"streets": streets, "communities": communities, "institutions": institutions,
             "candidates": candidates, "graph": graph, "extent_m": (w, h), "street_grid": (nsx, nsy),
             "districts": ndx * ndy}

@@ -21,6 +21,7 @@ from pathlib import Path
 import cdp  # tests/ is on sys.path under pytest's default import mode
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 import synth
@@ -310,6 +311,83 @@ def test_communities_coloured_by_independent_coverage_before_and_after(a):
     assert r[int(np.argmax(infants))] == max(r) and r[int(np.argmin(infants))] == min(r)
 
 
+def test_city_map_communities_are_one_compact_canvas_layer(a, monkeypatch):
+    """Above ``COMMUNITY_CANVAS_ABOVE`` communities (here forced to 0) the map is drawn on a canvas
+    and the communities are still one GeoJSON layer (drawn again after the plan), one feature per
+    community, but each holds a palette index and a radius instead of a style object; colours are
+    checked against the distance matrix, popups against the ordinary map.  Rounding to 5 decimals
+    moves a point by ≤ 0.5e-5° per axis: ≤ 0.55 m north–south (× 110,574 m/°) and ≤ 0.48 m
+    east–west (× 111,320 · cos 31.17° m/°), so ≤ √(0.55² + 0.48²) = 0.73 m."""
+    plain = [v for k, v in _layers(maps.coverage_map(a)).items() if k.startswith("小区")][0]
+    monkeypatch.setattr(maps, "COMMUNITY_CANVAS_ABOVE", 0)
+    m = maps.coverage_map(a)
+    assert '"preferCanvas": true' in m.get_root().render()
+    before, after = (v for k, v in _layers(m).items() if k.startswith("小区"))
+    assert after.view_of is before and len(before.palette) == 3
+    feats = _features(before)
+    ids = list(a.area.communities.index)
+    assert len(feats) == len(ids)
+    assert all(set(f["properties"]) <= {"_c", "_ca", "_r", "_p"} and "_s" not in f["properties"] for f in feats)
+    want = _expected_colours(a.access, a.area.institutions["puhui"])
+    assert {c: before.feature_style(i)["fillColor"] for i, c in enumerate(ids)} == want
+    want_after = _expected_colours(a.access_after, a.plan.area_after.institutions["puhui"])
+    assert {c: after.feature_style(i)["fillColor"] for i, c in enumerate(ids)} == want_after != want
+    assert [before.feature_style(i)["radius"] for i in range(len(ids))] == \
+        [plain.feature_style(i)["radius"] for i in range(len(ids))]
+    assert [before.popup_html(i) for i in range(len(ids))] == [plain.popup_html(i) for i in range(len(ids))]
+    metric = a.area.metric_crs
+    drawn = gpd.GeoSeries([Point(f["geometry"]["coordinates"]) for f in feats], crs=4326).to_crs(metric)
+    true = a.area.points("communities").loc[ids].to_crs(metric)
+    moved = drawn.distance(true.reset_index(drop=True))
+    assert moved.max() <= 0.73  # the grid fixture's points need no rounding: see the next test
+
+
+def test_point_rounding_stays_within_stated_metres():
+    """2,000 random points over 0.1° × 0.1° at 31.1–31.2° N: drawn at 5 decimals, none moves more
+    than 0.73 m (bound worked out in the test above); random points do get rounded (> 0.3 m)."""
+    rng = np.random.default_rng(3)
+    pts = gpd.GeoSeries(gpd.points_from_xy(121.4 + rng.random(2000) * 0.1, 31.1 + rng.random(2000) * 0.1), crs=4326)
+    feats = maps._point_features(pts, [{} for _ in range(len(pts))])
+    drawn = gpd.GeoSeries([Point(f["geometry"]["coordinates"]) for f in feats], crs=4326)
+    assert all(len(repr(v).partition(".")[2]) <= maps.DECIMALS for f in feats for v in f["geometry"]["coordinates"])
+    moved = drawn.to_crs(32651).distance(pts.to_crs(32651))
+    assert 0.3 < moved.max() <= 0.73
+
+
+def test_dissolve_by_street_by_hand():
+    """Street A: unit squares [0,1]² and [0.5,1.5]×[0,1] overlap by 0.5 → merged area 1.5, count 2;
+    street B: one unit square → area 1, count 1; a facility without a 街道 goes under ""."""
+    sq = lambda x, y: Polygon([(x, y), (x + 1, y), (x + 1, y + 1), (x, y + 1)])  # noqa: E731
+    iso = gpd.GeoDataFrame({"id": ["f1", "f2", "f3", "f4"]}, geometry=[sq(0, 0), sq(0.5, 0), sq(5, 5), sq(9, 9)],
+                           crs=32651)
+    out = maps.dissolve_by_street(iso, pd.Series({"f1": "A", "f3": "B", "f2": "A"}))
+    assert list(out["street_id"]) == ["A", "B", ""] and list(out["count"]) == [2, 1, 1]
+    assert list(out.area) == pytest.approx([1.5, 1.0, 1.0])
+
+
+def test_city_map_service_areas_merged_per_street(a, monkeypatch):
+    """Above ``ISO_DISSOLVE_ABOVE`` areas of a kind (forced to 0) the map draws one area per 街道
+    of the facilities: as many features as 街道 with recommended sites, each matching the union of
+    that 街道's service areas (computed here with shapely) within the drawing tolerance."""
+    monkeypatch.setattr(maps, "ISO_DISSOLVE_ABOVE", 0)
+    layer = _layers(maps.coverage_map(a))[f"推荐站点{MK}分钟服务范围"]
+    metric = a.area.metric_crs
+    drawn = gpd.GeoSeries([shape(f["geometry"]) for f in _features(layer)], crs=4326).to_crs(metric)
+    iso = a.isochrones[a.isochrones["kind"] == "recommended"].to_crs(metric)
+    street = a.area.candidates["street_id"].reindex(iso["id"]).to_numpy()
+    unions = {s: shapely.union_all(iso.geometry.to_numpy()[street == s]) for s in set(street)}
+    assert len(drawn) == len(unions) == a.plan.sites["street_id"].nunique() >= 2
+    matched = set()
+    for d in drawn:
+        s, u = max(unions.items(), key=lambda kv: d.intersection(kv[1]).area)
+        assert d.intersection(u).area / d.union(u).area > 0.97, s
+        matched.add(s)
+    assert matched == set(unions)
+    tips = [f["properties"]["_t"] for f in _features(layer)]
+    assert sorted(int(re.search(r"（(\d+)处合并）", t).group(1)) for t in tips) == \
+        sorted(int((street == s).sum()) for s in unions)
+
+
 def test_every_user_string_is_escaped(a):
     m = maps.coverage_map(a)
     esc = html.escape(EVIL, quote=True)
@@ -575,3 +653,25 @@ def test_street_names_that_would_overlap_are_hidden_in_chromium(tmp_path):
     assert errors == []
     assert out["zoom"] == 12 and out["fitted"] == ["甲街道街道街道", "丁街道"], out
     assert out["zoomed"] == ["甲街道街道街道", "丙街道街道街道", "丁街道"], out
+
+
+@pytest.mark.browser
+@browser
+def test_city_map_canvas_colours_in_chromium(a, tmp_path, monkeypatch):
+    """The compact community features, drawn by the page's own JS on a canvas: every circle's
+    fill colour and radius, before and after the plan, equal ``feature_style`` (itself checked
+    against the distance matrix above); no script errors."""
+    monkeypatch.setattr(maps, "COMMUNITY_CANVAS_ABOVE", 0)
+    m = maps.coverage_map(a)
+    before, after = (v for k, v in _layers(m).items() if k.startswith("小区"))
+    p = maps.save_map(m, tmp_path / "map.html")
+    expr = ("JSON.stringify([BEFORE, AFTER].map(function (g) { return g.getLayers().map(function (l) {"
+            " return [l.options.fillColor, l.options.radius, l._renderer instanceof L.Canvas]; }); }))"
+            ).replace("BEFORE", before.get_name()).replace("AFTER", after.get_name())
+    out, errors = cdp.render(CHROMIUM, p.as_uri(), tmp_path, width=800, height=600, expression=expr)
+    assert errors == []
+    got = json.loads(out)
+    for layer, drawn in zip((before, after), got, strict=True):
+        want = [[layer.feature_style(i)["fillColor"], layer.feature_style(i)["radius"]] for i in range(layer.n_features)]
+        assert [d[:2] for d in drawn] == want
+    assert all(d[2] for d in got[1]) and got[0] != got[1]  # the after view is shown: drawn on a canvas

@@ -228,6 +228,24 @@ def test_xlsx_rules(tmp_path):
     assert _names(tmp_path) == ["t.xlsx"]
 
 
+def test_xlsx_whole_columns_and_long_sheet_widths(tmp_path):
+    """Cells written a column at a time (numpy bool/int/float) read back as the per-cell rules say:
+    bool → 是/否, NaN and ±inf → empty, int and float as numbers, text escaped.  A 300-row column
+    whose one long value (30 CJK characters = 60 display columns, over the 200-row width sample)
+    sits at row 290 still gets the capped width 60 + 2 → 60 (``_MAX_COL_WIDTH``)."""
+    n = 300
+    long_name = "徐" * 30
+    df = pd.DataFrame({"b": np.arange(n) % 2 == 0, "i": np.arange(n, dtype=np.int64) - 5,
+                       "f": np.r_[[np.nan, np.inf, -np.inf, -1.5], np.arange(n - 4) / 4],
+                       "t": ["@SUM(A1)" if k == 1 else (long_name if k == 290 else "短") for k in range(n)]})
+    ws = load_workbook(write_xlsx(tmp_path / "c.xlsx", {"s": df}))["s"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2, max_row=6)]
+    assert rows[0] == ["是", -5, None, "短"] and rows[1] == ["否", -4, None, "'@SUM(A1)"]
+    assert rows[2] == ["是", -3, None, "短"] and rows[3] == ["否", -2, -1.5, "短"] and rows[4][2] == 0.0
+    assert ws.cell(row=292, column=4).value == long_name
+    assert ws.column_dimensions["D"].width == 60
+
+
 def test_display_width():
     assert display_width("ab") == 2 and display_width("徐汇") == 4 and display_width("ａ") == 2
     assert display_width(None) == 0 and display_width(12.5) == 4

@@ -129,7 +129,12 @@ PANES = {"streets": 402, "areas": 404, "communities": 406, "points": 408, "label
 
 #: JS helpers shared by every feature layer (defined once, in the page header)
 _HELPERS_JS = """
-function tuoyuStyle(base, p, key) { return Object.assign({}, base, p._s || {}, (key && p[key]) || {}); }
+function tuoyuStyle(base, p, key, pal) {
+  var s = Object.assign({}, base, (pal && p._c != null) ? pal[p._c] : {}, p._s || {});
+  if (p._r != null) { s.radius = p._r; }
+  if (key && pal && p._ca != null) { Object.assign(s, pal[p._ca]); }
+  return Object.assign(s, (key && p[key]) || {});
+}
 function tuoyuPopup(heads, v, lookup) {
   if (typeof v === "string") { return v; }
   var h = "<div class='tp'><b>" + v[0] + "</b><table>";
@@ -142,9 +147,9 @@ function tuoyuPopup(heads, v, lookup) {
 function tuoyuLayer(data, o) {
   return L.geoJSON(data, {
     pane: o.pane,
-    style: function (f) { return tuoyuStyle(o.style, f.properties, o.variant); },
+    style: function (f) { return tuoyuStyle(o.style, f.properties, o.variant, o.palette); },
     pointToLayer: function (f, latlng) {
-      var s = tuoyuStyle(o.style, f.properties, o.variant);
+      var s = tuoyuStyle(o.style, f.properties, o.variant, o.palette);
       if ((f.properties._k || o.kind) === "star") {
         return L.marker(latlng, {icon: L.divIcon({className: "tuoyu-star",
             html: "<div style='font-size:" + s.size + "px;line-height:1;color:" + s.color +
@@ -220,7 +225,9 @@ class FeatureLayer(folium.map.Layer):
 
     Every feature's properties hold only what differs between features: ``_s`` (Leaflet path
     options over the layer's ``style``; ``radius`` for circles, ``size``/``color`` for stars),
-    ``_a`` (options used instead by an ``after`` view of the same data), ``_k`` (point symbol
+    ``_c`` (index into the layer's ``palette``, a list of path options applied before ``_s``),
+    ``_r`` (circle radius), ``_a`` (options used instead by an ``after`` view of the same data;
+    ``_ca``: the after view's ``palette`` index), ``_k`` (point symbol
     "circle" | "star", else the layer's ``kind``), ``_p`` (popup: ``[title, value, ...]`` of
     escaped HTML, a ``None`` value drops its row; the row labels are the layer's ``heads``) and
     ``_t`` (escaped tooltip; absent with ``tip_title`` → the popup title).  A popup value that
@@ -243,7 +250,7 @@ class FeatureLayer(folium.map.Layer):
     def __init__(self, features: list[dict[str, Any]] | None = None, *, name: str, show: bool = True,
                  style: dict[str, Any] | None = None, heads: list[str] | None = None, pane: str = "areas",
                  tip_title: bool = False, kind: str | None = None, view_of: FeatureLayer | None = None,
-                 overlay: bool = True, control: bool = True) -> None:
+                 overlay: bool = True, control: bool = True, palette: list[dict[str, Any]] | None = None) -> None:
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         if pane not in PANES:
             raise ValueError(f"unknown pane {pane!r}; use one of {', '.join(PANES)}")
@@ -256,9 +263,12 @@ class FeatureLayer(folium.map.Layer):
             self.features, self.lookup, self.data = view_of.features, view_of.lookup, ""
         self.n_features = len(self.features)
         self.style, self.heads = dict(style or {}), list(heads or [])
-        self.options = json_for_script({"pane": f"tuoyu-{pane}", "style": self.style, "heads": self.heads,
-                                        "tipTitle": tip_title, "kind": kind, "lookup": self.lookup,
-                                        "variant": "_a" if view_of is not None else None})
+        self.palette = [dict(p) for p in (palette or [])]
+        options = {"pane": f"tuoyu-{pane}", "style": self.style, "heads": self.heads, "tipTitle": tip_title,
+                   "kind": kind, "lookup": self.lookup, "variant": "_a" if view_of is not None else None}
+        if self.palette:
+            options["palette"] = self.palette
+        self.options = json_for_script(options)
 
     @property
     def source_name(self) -> str:
@@ -276,8 +286,13 @@ class FeatureLayer(folium.map.Layer):
 
     def feature_style(self, i: int) -> dict[str, Any]:
         """The Leaflet options of feature ``i`` (with the ``_a`` options in an after view)."""
-        p = self.features[i]["properties"]
-        return {**self.style, **p.get("_s", {}), **(p.get("_a", {}) if self.view_of is not None else {})}
+        p, after = self.features[i]["properties"], self.view_of is not None
+        s = {**self.style, **(self.palette[p["_c"]] if "_c" in p else {}), **p.get("_s", {})}
+        if "_r" in p:
+            s["radius"] = p["_r"]
+        if after and "_ca" in p:
+            s.update(self.palette[p["_ca"]])
+        return {**s, **(p.get("_a", {}) if after else {})}
 
 
 class StreetLabels(folium.map.Layer):

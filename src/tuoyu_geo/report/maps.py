@@ -14,6 +14,13 @@ Size: 街道 outlines and service areas are simplified in the metric CRS (``STRE
 ``ISO_TOLERANCE_M``), coordinates rounded to ``DECIMALS`` places, and each feature carries only
 what differs from its layer (popup values, not the row labels; the after-plan community colours
 reuse the same data).  The bundled 徐汇区 demo map: 2.97 MB before this, about 1.2 MB now.
+
+City size (issue 17; ``benchmarks/bench_city.py``): above :data:`ISO_DISSOLVE_ABOVE` service areas
+of one kind they are drawn merged per 街道 of their facilities (:func:`dissolve_by_street`), and
+above :data:`COMMUNITY_CANVAS_ABOVE` communities the map draws on a canvas (Leaflet
+``preferCanvas``) with compact community features (coverage class as a palette index, radius) —
+same colours, sizes and popups.  Smaller maps are unchanged.  Synthetic S2 city (20,000
+communities, 1,984 recommended sites, 2,381 service areas): 5.5 MB, written in ≈5 s of CPU.
 """
 
 from __future__ import annotations
@@ -56,7 +63,9 @@ __all__ = [
     "CATEGORY_COLORS",
     "COVERAGE_COLORS",
     "LEAFLET_CDN",
+    "COMMUNITY_CANVAS_ABOVE",
     "DECIMALS",
+    "ISO_DISSOLVE_ABOVE",
     "TILES",
     "Attribution",
     "FeatureLayer",
@@ -64,6 +73,7 @@ __all__ = [
     "cjk_font",
     "coverage_map",
     "inline_assets",
+    "dissolve_by_street",
     "is_tile_url",
     "plot_scorecard",
     "remote_references",
@@ -97,6 +107,12 @@ _FILL = 0.4  # fill opacity of the 街道 choropleths (legend swatches use the s
 DECIMALS = 5
 #: simplification tolerances (metres) of the drawn 街道 outlines and service areas
 STREET_TOLERANCE_M, ISO_TOLERANCE_M = 3.0, 8.0
+#: above this many service areas of one kind they are drawn merged per 街道 (a city's 2,000
+#: overlapping areas would be ~30 MB of HTML and unreadable anyway)
+ISO_DISSOLVE_ABOVE = 200
+#: above this many communities the map is drawn on a canvas (Leaflet ``preferCanvas``) and the
+#: communities carry compact properties (coverage class index, radius) instead of style objects
+COMMUNITY_CANVAS_ABOVE = 3000
 _ISO_STYLE = {
     "existing_puhui": ({"color": "#1a9641", "weight": 1, "fillColor": "#1a9641", "fillOpacity": 0.10,
                         "dashArray": "4 3"}, "现有普惠机构"),
@@ -165,23 +181,29 @@ def _feature(geom: Any, *, style: Mapping[str, Any] | None = None, popup: list[s
     return {"type": "Feature", "geometry": _geom_json(geom), "properties": props}
 
 
-def simplify_polygons(gdf: gpd.GeoDataFrame, metric_crs: Any, *, tolerance_m: float) -> gpd.GeoSeries:
+def simplify_polygons(gdf: gpd.GeoDataFrame, metric_crs: Any, *, tolerance_m: float,
+                      coverage: bool = True) -> gpd.GeoSeries:
     """Polygons simplified for drawing, in EPSG:4326.
 
     Simplified in ``metric_crs`` (so the tolerance is in metres).  A set of polygons that tile
     without overlaps (a valid coverage, e.g. 街道 boundaries) is simplified as a coverage, so
     shared borders stay shared; otherwise each polygon on its own, topology preserved.  Never adds
-    vertices.
+    vertices.  ``coverage=False`` skips the coverage test (for polygons that overlap anyway, such
+    as service areas: the test costs seconds for a few hundred large polygons).
     """
-    metric = gdf.geometry.to_crs(metric_crs)
+    return _simplified(gdf.geometry.to_crs(metric_crs), tolerance_m, coverage=coverage).to_crs("EPSG:4326")
+
+
+def _simplified(metric: gpd.GeoSeries, tolerance_m: float, *, coverage: bool) -> gpd.GeoSeries:
     geoms = metric.to_numpy()
-    if hasattr(shapely, "coverage_simplify") and len(geoms) > 1 and bool(shapely.coverage_is_valid(geoms)):
+    if (coverage and hasattr(shapely, "coverage_simplify") and len(geoms) > 1
+            and bool(shapely.coverage_is_valid(geoms))):
         simple = shapely.coverage_simplify(geoms, tolerance_m)
     else:
         simple = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
     keep = shapely.is_valid(simple) & ~shapely.is_empty(simple)
     simple = np.where(keep, simple, geoms)  # never lose a polygon to simplification
-    return gpd.GeoSeries(simple, index=gdf.index, crs=metric_crs).to_crs("EPSG:4326")
+    return gpd.GeoSeries(simple, index=metric.index, crs=metric.crs)
 
 
 def _bin(value: float, bins: list[tuple[float, str, str]]) -> str:
@@ -335,18 +357,46 @@ def _street_labels(to: _Target, a: Any, geoms: gpd.GeoSeries) -> None:
     StreetLabels(rows).add_to(to.map)
 
 
+def dissolve_by_street(iso: gpd.GeoDataFrame, street_of: pd.Series) -> gpd.GeoDataFrame:
+    """Service areas merged per 街道 of their facility: one (multi)polygon per 街道, the union of
+    its facilities' areas, with ``street_id`` and ``count`` (facilities merged); in the CRS of
+    ``iso``, in the order the 街道 first appear.  ``street_of`` maps facility id → street_id
+    (a facility without one is grouped under "")."""
+    sid = pd.Series(iso["id"].map(street_of).fillna("").astype(str).to_numpy(), index=iso.index)
+    groups = sid.groupby(sid, sort=False).indices
+    geoms = iso.geometry.to_numpy()
+    rows = [(s, len(ix), shapely.union_all(geoms[ix])) for s, ix in groups.items()]
+    return gpd.GeoDataFrame({"street_id": [r[0] for r in rows], "count": [r[1] for r in rows]},
+                            geometry=[r[2] for r in rows], crs=iso.crs)
+
+
+def _iso_street_of(a: Any, kind: str) -> pd.Series:
+    layer = a.area.institutions if kind == "existing_puhui" else a.area.candidates
+    return layer["street_id"]
+
+
 def _isochrone_layers(to: _Target, a: Any, datum: str, mk: str) -> None:
     """``assessment.isochrones`` (simplified for drawing), one layer per kind; the recommended
-    sites' service areas belong to the after-plan view."""
+    sites' service areas belong to the after-plan view.  A kind with more than
+    :data:`ISO_DISSOLVE_ABOVE` areas is drawn dissolved per 街道 (:func:`dissolve_by_street`)."""
     iso = a.isochrones
     if iso is None or len(iso) == 0:
         return
-    iso = _shift(iso.set_geometry(simplify_polygons(iso, a.area.metric_crs, tolerance_m=ISO_TOLERANCE_M).values),
-                 datum)
+    metric = iso.set_geometry(_simplified(iso.geometry.to_crs(a.area.metric_crs), ISO_TOLERANCE_M,
+                                          coverage=False).values)
+    names = a.area.streets["name"]
     for kind, (style, who) in _ISO_STYLE.items():
-        part = iso[iso["kind"] == kind]
-        feats = [_feature(g, tip=f"{who} {_e(name)} {mk}分钟服务范围")
-                 for name, g in zip(part["name"], part.geometry, strict=True) if g is not None and not g.is_empty]
+        part = metric[metric["kind"] == kind]
+        if len(part) > ISO_DISSOLVE_ABOVE:
+            merged = dissolve_by_street(part, _iso_street_of(a, kind))
+            merged = merged.set_geometry(_simplified(merged.geometry, ISO_TOLERANCE_M, coverage=False).values)
+            geoms = _shift(merged.to_crs("EPSG:4326"), datum).geometry
+            tips = [f"{_e(names.get(sid, sid))}：{who}{mk}分钟服务范围（{n}处合并）"
+                    for sid, n in zip(merged["street_id"], merged["count"], strict=True)]
+        else:
+            geoms = _shift(part.to_crs("EPSG:4326"), datum).geometry
+            tips = [f"{who} {_e(name)} {mk}分钟服务范围" for name in part["name"]]
+        feats = [_feature(g, tip=tip) for tip, g in zip(tips, geoms, strict=True) if g is not None and not g.is_empty]
         if not feats:
             continue
         target = to.after if kind == "recommended" and to.after is not None else to.map
@@ -365,44 +415,78 @@ def _community_values(r: Mapping[str, Any], street: str, cls: str, after_cls: st
     return values
 
 
-def _community_layer(to: _Target, a: Any, datum: str, mk: str) -> pd.Series:
+def _point_json(x: float, y: float) -> dict[str, Any]:
+    """The GeoJSON of a point, rounded as :func:`_round` rounds it (without making a shapely Point)."""
+    return {"type": "Point", "coordinates": (round(x, DECIMALS), round(y, DECIMALS))}
+
+
+def _point_features(points: gpd.GeoSeries, props: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GeoJSON point features (coordinates as :func:`_round`), one per point, with ``props``."""
+    xs, ys = points.x.tolist(), points.y.tolist()
+    return [{"type": "Feature", "geometry": _point_json(x, y), "properties": p}
+            for x, y, p in zip(xs, ys, props, strict=True)]
+
+
+#: coverage classes in the order of the compact community palette (``_c`` = index)
+_CLASSES = ("puhui", "any", "none")
+
+
+def _community_layer(to: _Target, a: Any, datum: str, mk: str, *, compact: bool = False) -> pd.Series:
     """Communities coloured by coverage class (size = infants), before and (one copy of the data,
-    drawn again) after the plan; returns the classes before."""
+    drawn again) after the plan; returns the classes before.
+
+    ``compact`` (a city: more than :data:`COMMUNITY_CANVAS_ABOVE` communities): each feature
+    holds its class as an index into the layer's palette (``_c``, after the plan ``_ca`` when it
+    changes) and its radius (``_r``) instead of a style object; the same colours and popups."""
     comm, acc_comm = a.area.communities, a.access.communities
     cls = _coverage_class(acc_comm, mk).reindex(comm.index).fillna("none")
     after = (_coverage_class(a.access_after.communities, mk).reindex(comm.index).fillna("none")
              if a.access_after is not None else None)
     street_names = a.area.streets["name"].to_dict()
     near = acc_comm["nearest_puhui_m"] if "nearest_puhui_m" in acc_comm.columns else None
-    feats = []
-    for cid, geom in _points(a.area, "communities", datum).items():
-        r = comm.loc[cid]
-        values = _community_values(r, street_names.get(r["street_id"], r["street_id"]), cls.at[cid],
-                                   after.at[cid] if after is not None else None,
-                                   near.get(cid, np.nan) if near is not None else None, mk)
-        radius = float(np.clip(1.5 + math.sqrt(max(float(r["infants"]), 0.0)) * 0.6, 2.0, 10.0))
-        change = ({"fillColor": COVERAGE_COLORS[after.at[cid]]}
-                  if after is not None and after.at[cid] != cls.at[cid] else None)
-        feats.append(_feature(geom, style={"radius": round(radius, 1),
-                                                          "fillColor": COVERAGE_COLORS[cls.at[cid]]},
-                              after=change, popup=_table(str(r["name"]), values)))
+    pts = _points(a.area, "communities", datum)
+    ids = list(pts.index)
+    cols = [c for c in ("name", "street_id", "population", "infants", "infants_estimated") if c in comm.columns]
+    rows = comm.loc[ids, cols].to_dict("records")
+    before_c = cls.reindex(ids).tolist()
+    after_c = after.reindex(ids).tolist() if after is not None else [None] * len(ids)
+    near_v = near.reindex(ids).tolist() if near is not None else [None] * len(ids)
+    props = []
+    for r, c, ac, nv in zip(rows, before_c, after_c, near_v, strict=True):
+        values = _community_values(r, street_names.get(r["street_id"], r["street_id"]), c, ac, nv, mk)
+        radius = round(float(np.clip(1.5 + math.sqrt(max(float(r["infants"]), 0.0)) * 0.6, 2.0, 10.0)), 1)
+        popup = _table(str(r["name"]), values)
+        if compact:
+            p: dict[str, Any] = {"_c": _CLASSES.index(c), "_r": radius}
+            if ac is not None and ac != c:
+                p["_ca"] = _CLASSES.index(ac)
+            p["_p"] = popup
+        else:
+            p = {"_s": {"radius": radius, "fillColor": COVERAGE_COLORS[c]}}
+            if ac is not None and ac != c:
+                p["_a"] = {"fillColor": COVERAGE_COLORS[ac]}
+            p["_p"] = popup
+        props.append(p)
+    feats = _point_features(pts, props)
+    palette = [{"fillColor": COVERAGE_COLORS[k]} for k in _CLASSES] if compact else None
     heads = [_e(h) for h in (label("street_name"), label("population"), label("infants"), f"{mk}分钟覆盖",
                              "最近普惠机构步行距离", "方案后")]
     style = {"color": "#333", "weight": 0.5, "fillOpacity": 0.85}
     name = f"小区（按{mk}分钟覆盖着色，大小=婴幼儿数）"
-    before = FeatureLayer(feats, name=name, style=style, heads=heads, pane="communities", tip_title=True, kind="circle")
+    before = FeatureLayer(feats, name=name, style=style, heads=heads, pane="communities", tip_title=True,
+                          kind="circle", palette=palette)
     before.add_to(to.before)
     if to.after is not None:
         FeatureLayer(name=f"{name}（方案后）", view_of=before, style=style, heads=heads, pane="communities",
-                     tip_title=True, kind="circle").add_to(to.after)
+                     tip_title=True, kind="circle", palette=palette).add_to(to.after)
     return cls
 
 
 def _candidate_layer(to: _Target, area: Any, datum: str) -> None:
     cand, street_names = area.candidates, area.streets["name"].to_dict()
     feats = []
-    for sid, geom in _points(area, "candidates", datum).items():
-        r = cand.loc[sid]
+    pts = _points(area, "candidates", datum)
+    for (sid, geom), r in zip(pts.items(), cand.loc[pts.index].to_dict("records"), strict=True):
         values = [_e(sid), _e(r["kind"]), _e(street_names.get(r["street_id"], "")),
                   f"{_num(_g(r, 'min_places', 0))}–{_num(r['max_places'])}", _num(_g(r, "fixed_cost"), "{:,.1f}"),
                   _num(_g(r, "cost_per_place"), "{:,.2f}"), _num(_g(r, "available_year"), "{:.0f}")]
@@ -418,8 +502,8 @@ def _candidate_layer(to: _Target, area: Any, datum: str) -> None:
 def _institution_layer(to: _Target, area: Any, datum: str) -> None:
     inst, street_names = area.institutions, area.streets["name"].to_dict()
     feats = []
-    for iid, geom in _points(area, "institutions", datum).items():
-        r = inst.loc[iid]
+    pts = _points(area, "institutions", datum)
+    for geom, r in zip(pts, inst.loc[pts.index].to_dict("records"), strict=True):
         puhui = bool(r["puhui"])
         address = _g(r, "address", None)
         values = [_e(address) if isinstance(address, str) else None, _e(r["category"]), _yes(puhui),
@@ -439,8 +523,8 @@ def _institution_layer(to: _Target, area: Any, datum: str) -> None:
 def _site_layer(to: _Target, sites: gpd.GeoDataFrame, datum: str) -> None:
     pts = sites.geometry.where(sites.geom_type == "Point", sites.geometry.representative_point())
     feats = []
-    for sid, geom in _shift(gpd.GeoSeries(pts, crs=sites.crs), datum).items():
-        r = sites.loc[sid]
+    shifted = _shift(gpd.GeoSeries(pts, crs=sites.crs), datum)
+    for (sid, geom), r in zip(shifted.items(), sites.loc[shifted.index].to_dict("records"), strict=True):
         values = [_e(sid), _e(_g(r, "kind", "")), _e(_g(r, "street_name", "")), _num(_g(r, "places")),
                   _e(_g(r, "classes", "")), f"{_num(_g(r, 'cost'), '{:,.1f}')} 万元",
                   _num(_g(r, "new_infants_covered"), "{:,.0f}"), _num(_g(r, "year"), "{:.0f}"),
@@ -487,13 +571,15 @@ def _legend_html(area: Any, mk: str, plan_sites: int | None, cls: pd.Series, *, 
 
 # ------------------------------------------------------------------------------------ the map
 
-def _base_map(area: Any, datum: str, tiles: str | None, offline: bool, title: str) -> folium.Map:
+def _base_map(area: Any, datum: str, tiles: str | None, offline: bool, title: str, *,
+              canvas: bool = False) -> folium.Map:
     b = area.streets.total_bounds
     center = [float((b[1] + b[3]) / 2), float((b[0] + b[2]) / 2)]
     if datum != "wgs84":
         x, y = _crs.convert(center[1], center[0], "wgs84", datum)
         center = [float(y), float(x)]
-    m = folium.Map(location=center, zoom_start=13, tiles=None, control_scale=False, zoom_snap=0.25, zoom_delta=0.5)
+    m = folium.Map(location=center, zoom_start=13, tiles=None, control_scale=False, zoom_snap=0.25, zoom_delta=0.5,
+                   prefer_canvas=canvas)
     if offline:
         m.default_js, m.default_css = [], []
         m.add_child(InlineLeaflet())
@@ -555,11 +641,12 @@ def coverage_map(assessment: Any, *, tiles: str | None = None, offline: bool | N
     datum = _datum_for(tiles, offline)
     plan_sites = len(plan.sites) if plan is not None and len(plan.sites) else None
     title = f"{area.name} 托育服务{mk}分钟步行覆盖" + ("与推荐站点" if plan is not None else "")
-    m = _base_map(area, datum, tiles, offline, title)
+    city = len(area.communities) > COMMUNITY_CANVAS_ABOVE
+    m = _base_map(area, datum, tiles, offline, title, canvas=city)
     to = _Target(m, plan_sites=plan_sites)
     outlines = _street_layers(to, assessment, datum, mk)
     _isochrone_layers(to, assessment, datum, mk)
-    cls = _community_layer(to, assessment, datum, mk)
+    cls = _community_layer(to, assessment, datum, mk, compact=city)
     _candidate_layer(to, area, datum)
     _institution_layer(to, area, datum)
     if plan_sites is not None:
