@@ -25,6 +25,7 @@ from tuoyu_geo.batch import (
     run_batch,
 )
 from tuoyu_geo.batch.run import _check_forced
+from tuoyu_geo.cli import main
 from tuoyu_geo.loading import load_area
 from tuoyu_geo.pipeline import assess
 from tuoyu_geo.plan import PlanOptions
@@ -37,11 +38,11 @@ STEPS = (0.0, 100.0)
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory) -> Path:
-    """Three synthetic districts plus a fourth whose communities file breaks the data contract."""
+    """Three synthetic districts (N = 3); the third one's communities file breaks the data contract."""
     root = tmp_path_factory.mktemp("prov")
     base = synth.write_area(root / "base", network=True)
-    prov = make_province(root / "prov", districts=4, seed=7, base=base, budget_wan=150)
-    bad = prov / "D004" / "communities.geojson"
+    prov = make_province(root / "prov", districts=3, seed=7, base=base, budget_wan=150)
+    bad = prov / "D003" / "communities.geojson"
     bad.write_text(bad.read_text(encoding="utf-8").replace('"population": ', '"population": -', 1), encoding="utf-8")
     return prov
 
@@ -69,7 +70,7 @@ def test_batch_equals_serial_per_district(result, province):
     """Each district's scorecard, frontier and allocated plan from the cluster equal a plain serial
     ``assess`` of the same folder, frame by frame and exactly."""
     r, _ = result
-    for name in ("D001", "D002", "D003"):
+    for name in ("D001", "D002"):
         o = r.outcomes[name]
         assert o.ok, o.error
         area = load_area(province / name)
@@ -90,16 +91,16 @@ def test_batch_equals_serial_per_district(result, province):
 
 
 def test_failing_district_reported_and_others_finish(result):
-    """D004 (negative population) is reported by name with a DataError naming the file; D001–D003
-    are written and summarised; nothing of D004 is written or summarised."""
+    """D003 (negative population) is reported by name with a DataError naming the file; D001 and
+    D002 are written and summarised; nothing of D003 is written or summarised."""
     r, out = result
-    assert set(r.failed) == {"D004"}
-    assert "DataError" in r.failed["D004"] and "communities.geojson" in r.failed["D004"]
-    row = r.districts.set_index("district_key").loc["D004"]
+    assert set(r.failed) == {"D003"}
+    assert "DataError" in r.failed["D003"] and "communities.geojson" in r.failed["D003"]
+    row = r.districts.set_index("district_key").loc["D003"]
     assert row["run_status"].startswith("跳过")
-    assert set(r.streets["district_key"]) == {"D001", "D002", "D003"}
-    assert not (out / "districts" / "D004").exists()
-    for name in ("D001", "D002", "D003"):
+    assert set(r.streets["district_key"]) == {"D001", "D002"}
+    assert not (out / "districts" / "D003").exists()
+    for name in ("D001", "D002"):
         assert (out / "districts" / name / "map.html").is_file()
         assert (out / "districts" / name / "tuoyu_plan.xlsx").is_file()
     assert r.allocation.spent_wan <= 150 + 1e-9
@@ -109,12 +110,16 @@ def test_failing_district_reported_and_others_finish(result):
     assert "districts/D002/map.html" in html and remote_references(html) == []
 
 
-def test_duplicate_district_names(tmp_path):
-    """Two district folders whose area.toml name the same area: an error naming the second folder."""
+def test_duplicate_district_names(tmp_path, capsys):
+    """Two district folders whose area.toml name the same area: an error naming the second folder
+    (the CLI: exit 2 before any work, nothing written)."""
     for d in ("A", "B"):
         synth.write_area(tmp_path / d)
     with pytest.raises(DataError, match=r"B.*also the name of"):
         read_province(tmp_path)
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path.parent / "never")]) == 2
+    assert "also the name of" in capsys.readouterr().err
+    assert not (tmp_path.parent / "never").exists()
     (tmp_path / "province.toml").write_text('districts = ["A", "A"]\n', encoding="utf-8")
     with pytest.raises(DataError, match="listed twice"):
         read_province(tmp_path)

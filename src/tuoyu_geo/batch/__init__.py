@@ -19,9 +19,9 @@ from .district import (
            plan_district,
 )
 from .province import District, Province, read_province
-from .run import ProvinceResult, cluster_client, run_batch
+from .run import ProvinceResult, SerialClient, cluster_client, run_batch
 from .synthetic import make_province
 
 __all__ = ["Allocation", "District", "DistrictJob", "DistrictOutcome", "DistrictPlan", "FrontierPoint", "Province",
-           "ProvinceResult", "allocate", "assess_district", "cluster_client", "make_province", "naive_split",
+           "ProvinceResult", "SerialClient", "allocate", "assess_district", "cluster_client", "make_province", "naive_split",
            "plan_district", "read_province", "run_batch"]

@@ -169,9 +169,9 @@ def province_map(result: Any) -> folium.Map:
     return m
 
 
-def allocation_chart(comparison: pd.DataFrame, path: str | Path, *, dpi: int = 120) -> Path:
-    """Bar chart (PNG) of the budget per district under each split, with the totals of 街道 达标 and
-    infants newly covered in the legend."""
+def allocation_chart(comparison: pd.DataFrame, path: str | Path, *, title: str = "", dpi: int = 120) -> Path:
+    """PNG: the budget of every district under each split (left) and, per split, the 街道 达标
+    and infants newly covered after the plans (right)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -179,22 +179,30 @@ def allocation_chart(comparison: pd.DataFrame, path: str | Path, *, dpi: int = 1
 
     per = comparison[comparison["district_key"] != "合计"]
     tot = comparison[comparison["district_key"] == "合计"].set_index("split")
-    wide = per.pivot(index="district_key", columns="split", values="budget_wan")
-    wide = wide[[c for c in per["split"].unique()]]
+    splits = list(dict.fromkeys(per["split"]))
+    wide = per.pivot(index="district_key", columns="split", values="budget_wan")[splits]
     with matplotlib.rc_context(_rc()), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(wide) + 3), 4.5))
+        fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(max(9.0, 0.3 * len(wide) + 6), 4.5),
+                                           gridspec_kw={"width_ratios": [max(3, len(wide) / 6), 1, 1]})
         try:
-            k = len(wide.columns)
-            x = np.arange(len(wide))
-            for i, c in enumerate(wide.columns):
-                t = tot.loc[c] if c in tot.index else None
-                lab = c if t is None else f"{c}：达标街道 {t['streets_met_after']:.0f}，新增覆盖 {t['infants_newly_covered']:,.0f}"
-                ax.bar(x + (i - (k - 1) / 2) * 0.8 / k, wide[c].to_numpy(float), 0.8 / k, label=lab)
+            x, k = np.arange(len(wide)), len(splits)
+            colors = [f"C{i}" for i in range(k)]
+            for i, c in enumerate(splits):
+                ax.bar(x + (i - (k - 1) / 2) * 0.8 / k, wide[c].to_numpy(float), 0.8 / k, label=c, color=colors[i])
             ax.set_xticks(x, wide.index, rotation=90 if len(wide) > 12 else 0, fontsize=7)
-            ax.set_ylabel("预算（万元）")
-            ax.set_title("省级预算分配：最优分配与按比例分配（合成数据时为示意）")
+            ax.set_ylabel(label("budget_wan"))
+            ax.set_title("各区县预算")
             ax.legend(fontsize=8)
+            for axis, col, head in ((ax2, "streets_met_after", "达标街道数（方案后）"),
+                                    (ax3, "infants_newly_covered", "新增覆盖婴幼儿数")):
+                vals = [float(tot.loc[c, col]) if c in tot.index else np.nan for c in splits]
+                axis.bar(range(k), vals, color=colors)
+                for i, v in enumerate(vals):
+                    axis.annotate(f"{v:,.0f}", (i, v), ha="center", va="bottom", fontsize=8)
+                axis.set_xticks(range(k), [str(i + 1) for i in range(k)])
+                axis.set_title(head, fontsize=10)
+            fig.suptitle(f"{title} 省级预算分配：最优分配与按比例分配".strip())
             fig.tight_layout()
             return write_file(fig, path, fmt="png", dpi=dpi)
         finally:
@@ -216,5 +224,5 @@ def write_outputs(result: Any, out_dir: str | Path) -> dict[str, Path]:
 
         paths["map"] = save_map(province_map(result), out / PROVINCE_FILES["map"], offline=True)
         if len(comp):
-            paths["chart"] = allocation_chart(comp, out / PROVINCE_FILES["chart"])
+            paths["chart"] = allocation_chart(comp, out / PROVINCE_FILES["chart"], title=result.province.name)
     return paths

@@ -42,7 +42,7 @@ from .province import Province, read_province
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NAIVE_RULES", "ProvinceResult", "cluster_client", "run_batch"]
+__all__ = ["NAIVE_RULES", "ProvinceResult", "SerialClient", "cluster_client", "run_batch"]
 
 #: naive splits the allocation is compared with
 NAIVE_RULES = ("population", "gap")
@@ -123,9 +123,30 @@ def cluster_client(*, scheduler: str | None = None, n_workers: int | None = None
         yield client
 
 
+class _Done:
+    """A finished "future" of :class:`SerialClient`."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class SerialClient:
+    """Runs every task at once in this process, in order (no Dask): ``run_batch(client=SerialClient())``
+    is the plain serial loop over the districts — for debugging and for timing the cluster against."""
+
+    def map(self, fn: Any, items: Sequence[Any], **_: Any) -> list[_Done]:
+        return [_Done(fn(x)) for x in items]
+
+    def submit(self, fn: Any, *args: Any, key: Any = None, pure: Any = None, **kwargs: Any) -> _Done:
+        return _Done(fn(*args, **kwargs))
+
+
 def _gather(client: Any, futures: Sequence[Any], names: Sequence[str], make_failed, progress: bool) -> list:
     """Results of ``futures`` in order; a task that died (worker lost …) becomes ``make_failed(name, err)``."""
-    if progress and futures:
+    if progress and futures and not isinstance(client, SerialClient):
         from distributed import progress as _progress
 
         _progress(list(futures))

@@ -18,10 +18,10 @@ For district k (0-based; code ``D{k+1:03d}``):
    each candidate's fixed cost and cost per place × ``U(COST_FACTOR)`` (0.1 万元); with
    ``community_share < 1`` a random share of the communities is kept (at least one per 街道).
 4. **New ids** — every id gets the district code in front (``D003-XH01``); the 街道's ``district``
-   column and the area name say ``合成区003（synthetic）``.
+   column says ``合成区003`` and the area name ``合成区003（synthetic 合成数据）``.
 
 The province folder holds one folder per district (``D001`` …), ``province.toml`` (name
-``合成省（synthetic）``, policy, budget, the district list) and ``README.md`` saying the data are
+``合成省（synthetic 合成数据）``, policy, budget, the district list) and ``README.md`` saying the data are
 synthetic.  Nothing here is real data about any place.
 """
 
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["SYNTHETIC", "make_province"]
 
 #: the label written into every synthetic name
-SYNTHETIC = "合成（synthetic）"
+SYNTHETIC = "（synthetic 合成数据）"
 #: ranges of the uniform perturbation factors
 POPULATION_FACTOR = (0.3, 1.0)
 PLACES_FACTOR = (1.0, 2.5)
