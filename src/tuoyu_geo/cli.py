@@ -309,6 +309,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Every district of a province on Dask: ``tuoyu-geo batch DIR --out OUT [--scheduler ADDR]``."""
     from .batch import run_batch
 
+    if not getattr(args, "verbose", False):  # Dask logs every worker start/stop at INFO
+        import distributed  # noqa: F401 - its import sets its loggers' levels: override them after it
+
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     steps = None
     if args.steps:
         try:

@@ -213,7 +213,8 @@ def write_outputs(result: Any, out_dir: str | Path) -> dict[str, Path]:
     """Write ``province.xlsx`` (区县, 街道, 分配, 前沿 sheets), ``province_map.html`` and (with an
     allocation) ``allocation.png`` to ``out_dir``, all-or-nothing."""
     out = Path(out_dir)
-    d, st, fr, comp = result.districts, result.streets, result.frontiers, result.comparison
+    d, st, comp = result.districts, result.streets, result.comparison
+    fr = result.frontiers.rename(columns={"district": "district_key", "status": "frontier_status"})
     sheets = {"区县": _sheet(d), "街道": _sheet(st), "分配": _sheet(comp), "前沿": _sheet(fr)}
     fmts = {"区县": number_formats(d.columns), "街道": number_formats(st.columns),
             "分配": number_formats(comp.columns), "前沿": number_formats(fr.columns)}
