@@ -20,8 +20,9 @@ map), the two naive splits' plans (population, gap), and the provincial XLSX/map
 
 Timed, each in its own fresh cluster (``LocalCluster(processes=True, threads_per_worker=1)``):
 wall time of ``run_batch`` with K workers (cluster start-up excluded, reported apart), the
-phases (``ProvinceResult.timings``), and the peak RSS of every worker process (``ru_maxrss`` read
-on the workers through ``client.run`` at the end).  The serial loop is the same ``run_batch``
+phases (``ProvinceResult.timings``), the peak RSS of every worker process (``ru_maxrss`` read
+on the workers through ``client.run`` at the end) and the CPU seconds the workers spent (user +
+system, summed; on a loaded machine the robust figure).  The serial loop is the same ``run_batch``
 with ``client=SerialClient()`` (every task in this process, in order, no Dask) — the same work.
 Reported: speed-up = serial / K workers, time per district, the allocation's totals against the
 naive splits (街道 达标 and infants newly covered after the plans).
@@ -47,6 +48,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu_s() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def _totals(r) -> list[dict]:
     c = r.comparison
     t = c[c["district_key"] == "合计"]
@@ -58,13 +64,18 @@ def _totals(r) -> list[dict]:
 
 def _one(label: str, prov: Path, args, client, out: Path) -> dict:
     t = time.perf_counter()
+    serial = isinstance(client, SerialClient)
+    cpu0 = {"main": _cpu_s()} if serial else client.run(_cpu_s)
     r = run_batch(prov, out_dir=out, client=client, budget_wan=args.budget, budget_steps_wan=args.steps,
                   policy=args.policy, time_limit_s=args.time_limit)
     wall = time.perf_counter() - t
-    mem = (client.run(_peak_mb) if not isinstance(client, SerialClient) else {"main": _peak_mb()})
+    mem = {"main": _peak_mb()} if serial else client.run(_peak_mb)
+    cpu1 = {"main": _cpu_s()} if serial else client.run(_cpu_s)
+    cpu = sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1)
     n = len(r.province.districts)
     row = {"run": label, "wall_s": round(wall, 1), "per_district_s": round(wall / n, 2), "timings": dict(r.timings),
            "failed": dict(r.failed), "peak_rss_mb": {str(k): round(v, 1) for k, v in mem.items()},
+           "cpu_s_in_tasks": round(cpu, 1), "cpu_s_per_district": round(cpu / n, 2),
            "totals": _totals(r)}
     print(json.dumps(row, ensure_ascii=False), flush=True)
     return row
