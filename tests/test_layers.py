@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("plan", ("plan", "optimize")),
     ("pipeline", ("pipeline", "scenarios")),
     ("report", ("report",)),
+    ("batch", ("batch",)),
     ("cli", ("cli", "__main__", "__init__")),
 ]
 

@@ -13,6 +13,7 @@ import logging
 from . import (
     access,
     area,
+    batch,
     crs,
     datasets,
     indicators,
@@ -50,7 +51,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "Assessment", "DataError", "InfeasiblePlanError", "NetworkError", "OutputError", "PlanOptions", "Policy",
     "PolicyError", "Problem", "SitePlan", "SolverError", "Status", "StudyArea", "TuoyuError", "WalkNet",
-    "__version__", "access", "area", "assess", "available_policies", "crs", "datasets", "export", "indicators",
+    "__version__", "access", "area", "assess", "available_policies", "batch", "crs", "datasets", "export", "indicators",
     "load_area", "load_policy", "make_area", "maps", "network", "optimize", "pipeline", "plan", "policy",
     "report", "rules", "scenarios", "BudgetComparison", "compare_budgets",
 ]

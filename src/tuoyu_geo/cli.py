@@ -481,6 +481,52 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_make_province(args: argparse.Namespace) -> int:
+    """A SYNTHETIC province (合成省) of copies of the bundled area: ``tuoyu-geo make-province OUT -n N``."""
+    from .batch import make_province
+
+    path = make_province(args.out, districts=args.districts, seed=args.seed, base=args.base,
+                         streets_per_district=args.streets_per_district, community_share=args.community_share,
+                         policy=args.policy, budget_wan=args.budget_wan)
+    _summary(synthetic=True, districts=args.districts)
+    _wrote(path, "合成省（synthetic）→")
+    return EXIT_OK
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Every district of a province on Dask: ``tuoyu-geo batch DIR --out OUT [--scheduler ADDR]``."""
+    from .batch import run_batch
+
+    if not getattr(args, "verbose", False):  # Dask logs every worker start/stop at INFO
+        import distributed  # noqa: F401 - its import sets its loggers' levels: override them after it
+
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    steps = None
+    if args.steps:
+        try:
+            steps = [float(x) for x in str(args.steps).replace("，", ",").split(",") if x.strip()]
+        except ValueError:
+            raise DataError(f"--steps must be comma-separated numbers (万元), got {args.steps!r}", file="--steps",
+                            fix="e.g. --steps 0,200,500,1000") from None
+    r = run_batch(args.dir, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
+                  processes=not args.threads, budget_wan=args.budget_wan, budget_steps_wan=steps, policy=args.policy,
+                  time_limit_s=args.time_limit, progress=not (args.no_progress or args.quiet or args.json))
+    _out(repr(r))
+    _summary(districts_done=len(r.districts),
+             failed={name: str(err) for name, err in r.failed.items()})
+    for name, err in r.failed.items():
+        _out(f"  失败/跳过 {name}: {err}")
+    if len(r.comparison):
+        tot = r.comparison[r.comparison["district_key"] == "合计"]
+        for _, t in tot.iterrows():
+            _out(f"  {t['split']}: 预算 {t['budget_wan']:,.0f} 万元, 达标街道 {t['streets_met_after']:.0f}, "
+                 f"新增覆盖婴幼儿 {t['infants_newly_covered']:,.0f}")
+    for p in r.paths.values():
+        _wrote(p)
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------------ parser
 
 def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
@@ -676,6 +722,29 @@ def _add_report_commands(add) -> None:
     _detour_flag(p)
 
 
+def _add_batch_commands(add) -> None:
+    p = add("make-province", cmd_make_province, "write a SYNTHETIC province (copies of the bundled area) for tests")
+    p.add_argument("out", type=_path, help="province folder to write")
+    p.add_argument("-n", "--districts", type=int, required=True, help="number of districts")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--base", help="study-area folder to copy (default the bundled 上海市徐汇区)")
+    p.add_argument("--streets-per-district", type=int, help="keep this many 街道 per district (default all)")
+    p.add_argument("--community-share", type=_number("share"), default=1.0, help="share of communities kept")
+    p.add_argument("--policy", help="policy profile of the province")
+    p.add_argument("--budget-wan", type=_number("万元", allow_low=True), help="province budget (万元)")
+    p = add("batch", cmd_batch, "assess every district of a province on Dask, split a budget between them")
+    p.add_argument("dir", help="province folder: one study-area folder per district (+ province.toml)")
+    p.add_argument("--out", type=_path, required=True, help="output folder")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--workers", type=int, help="local workers (default: the number of cores)")
+    p.add_argument("--threads", action="store_true", help="local workers as threads, not processes")
+    p.add_argument("--budget-wan", type=_number("万元", allow_low=True), help="province budget (万元)")
+    p.add_argument("--steps", help="frontier budget steps in 万元, e.g. 0,200,500")
+    p.add_argument("--policy", help="policy profile for every district")
+    p.add_argument("--time-limit", type=_number("seconds"), default=settings.TIME_LIMIT_S,
+                   help="seconds per district plan")
+
+
 class _Adder:
     """Adds a subcommand with the common flags; remembers the parsers by name."""
 
@@ -701,6 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_area_commands(add)
     _add_plan_commands(add)
     _add_report_commands(add)
+    _add_batch_commands(add)
     return ap
 
 

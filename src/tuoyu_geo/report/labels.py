@@ -187,6 +187,18 @@ _BASE: dict[str, str] = {
 }
 
 
+#: columns of the provincial batch tables (tuoyu_geo.batch)
+_PROVINCE = {
+    "district_key": "区县（文件夹）", "area_name": "研究区名称", "run_status": "运行状态", "error": "错误",
+    "streets": "街道数", "streets_met": "达标街道数", "streets_met_after": "达标街道数（方案后）",
+    "streets_met_share": "达标街道占比", "budget_wan": "预算（万元）", "cost_wan": "投资（万元）",
+    "infants_newly_covered": "方案新增覆盖婴幼儿数", "places_added": "方案新增托位数", "split": "分配方式",
+    "budget_step_wan": "前沿预算档（万元）", "frontier_status": "求解状态",
+    "streets_met_gain": "达标街道数差（最优分配 − 该分配）",
+    "infants_gain": "新增覆盖婴幼儿数差（最优分配 − 该分配）",
+}
+
+
 def _with_rules(base: dict[str, str]) -> dict[str, str]:
     out = dict(base)
     for rule in RULES:
@@ -196,7 +208,7 @@ def _with_rules(base: dict[str, str]) -> dict[str, str]:
 
 
 #: English column → Chinese header (read-only; generated names are handled by :func:`label`)
-LABELS_ZH: Mapping[str, str] = MappingProxyType(_with_rules(_BASE))
+LABELS_ZH: Mapping[str, str] = MappingProxyType(_with_rules({**_PROVINCE, **_BASE}))
 
 #: section headings of the 专项规划 report (report/document.py), in order
 REPORT_SECTIONS: Mapping[str, str] = MappingProxyType({
