@@ -395,12 +395,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: the most budgets ``--budgets`` takes (each one is a separate site plan)
+MAX_BUDGETS = 50
+
+
 def _budget_list(text: str) -> tuple[float, ...]:
     """argparse type of --budgets: comma-separated 万元 ≥ 0 (``1000,3000,6000``); else exit 2."""
     parts = [t for t in text.replace("，", ",").split(",") if t.strip()]
     if not parts:
         raise argparse.ArgumentTypeError("must list budgets in 万元, e.g. 1000,3000,6000")
-    return tuple(_number("万元", allow_low=True)(t.strip()) for t in parts)
+    if len(parts) > MAX_BUDGETS:  # one MILP per budget: a pasted column of numbers would run for hours
+        raise argparse.ArgumentTypeError(f"lists {len(parts)} budgets; compare at most {MAX_BUDGETS} at a time")
+    return tuple(_number("万元", allow_low=True)(t.strip()) + 0.0 for t in parts)  # + 0.0: -0 → 0
 
 
 def _compare(args: argparse.Namespace, area: Any, *, network: Any = None):
@@ -473,9 +479,25 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
 _MINUTES = _number("minutes of walking")
 
 
+def _detour(text: str) -> float:
+    """argparse type of --detour-factor: a number from 1 to ``settings.MAX_DETOUR_FACTOR``; else exit 2."""
+    from .area.validate import check_detour_factor
+
+    try:
+        return check_detour_factor(_number("detour factor", low=1.0, allow_low=True)(text), file="--detour-factor",
+                                   key="--detour-factor")
+    except DataError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number from 1 to {settings.MAX_DETOUR_FACTOR:g}, got {text!r}") \
+            from exc
+
+
+_detour.__name__ = "detour factor"
+
+
 def _detour_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detour-factor", type=_number("detour factor", low=1.0, allow_low=True), default=None,
-                   help=f"without a walk network: walking distance = straight line × this factor (≥ 1; default "
+    p.add_argument("--detour-factor", type=_detour, default=None,
+                   help=f"without a walk network: walking distance = straight line × this factor (1 to "
+                        f"{settings.MAX_DETOUR_FACTOR:g}; default "
                         f"area.toml detour_factor, else {settings.DETOUR_FACTOR:g}, the average of 25 Chinese cities)")
 
 
