@@ -13,15 +13,22 @@ Classes (the same names as in the issue's closing note):
   script, control characters or bidirectional overrides in the report or map HTML.
 * **machine output** (:func:`test_json_is_one_object_for_every_exit_code`): with ``--json`` stdout
   holds exactly one JSON object whatever the exit code.
-* **bounded work** (:func:`test_budget_list_is_bounded_and_normalised`).
+* **bounded work** (:func:`test_budget_list_is_bounded_and_normalised`; ``budgets-51``, ``minutes-1e9``).
+* **environment** (:func:`test_narrow_terminal_encoding_is_not_an_internal_error`,
+  :func:`test_unwritable_stdout_is_exit_5`, :func:`test_deleted_working_folder_is_a_clear_error`).
+* **blank labels** (:func:`test_blank_names_fall_back_to_ids`).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -101,6 +108,11 @@ CASES = {
     "budgets-1e309": (None, {}, ["compare", "--budgets", "1e309", "--out", "OUT"], 2, ["--budgets", "1e309"]),
     "budgets-51": (None, {}, ["compare", "--budgets", ",".join(map(str, range(51))), "--out", "OUT"], 2,
                    ["--budgets", "51 budgets", "at most 50"]),
+    # plan options out of range: a phasing year of 99999, an hour-long-plus walk
+    "years-99999": (None, {}, ["report", "--years", "99999", "--no-pdf", "--out", "OUT"], 2,
+                    ["years", "between 2000 and 2100"]),
+    "minutes-1e9": (None, {}, ["report", "--minutes", "1e9", "--no-pdf", "--out", "OUT"], 2,
+                    ["--minutes", "at most 60"]),
     # outputs: the report into its own input folder
     "report-out-is-input": (None, {}, ["report", "--no-pdf", "--out", "AREA"], 5, ["input folder"]),
     "compare-out-inside-input": (None, {}, ["compare", "--budgets", "10", "--out", "AREA/sub"], 5, ["input folder"]),
@@ -167,6 +179,81 @@ def test_ignored_input_is_said(tmp_path, caplog):
     assert any("'sites' also hold data" in r.getMessage() for r in caplog.records)
     _layer_table(area, "candidates", ".xlsx", 'layer = "sites"')
     assert len(tg.load_area(area).candidates) == 8
+
+
+def test_blank_names_fall_back_to_ids(tmp_path, caplog):
+    """A 街道 with a blank name is shown by its id (S1), with a warning naming it; a blank area name
+    is the folder's name — never an empty label in a table, a map or the report title."""
+    s = synth.streets()
+    s.loc[0, "name"] = " "
+    area = synth.write_area(tmp_path / "my-area", layers={"streets": s})
+    _sub(area, 'name = "synthetic"', 'name = ""')
+    with caplog.at_level(logging.WARNING):
+        a = tg.load_area(area)
+    assert a.streets.loc["S1", "name"] == "S1" and a.streets.loc["S2", "name"] == "第2街道"
+    assert any("1 row(s) without a name (S1)" in r.getMessage() for r in caplog.records)
+    assert a.name == "my-area"
+
+
+def test_json_without_a_command(capsys):
+    """``tuoyu-geo --json`` alone: the help goes to stderr, stdout is one JSON object with exit 2."""
+    assert cli.main(["--json"]) == 2
+    cap = capsys.readouterr()
+    obj = json.loads(cap.out)
+    assert obj["exit_code"] == 2 and obj["ok"] is False and obj["error"]["message"] == "no command given"
+    assert "usage:" in cap.err
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "ascii"])
+def test_narrow_terminal_encoding_is_not_an_internal_error(encoding, tmp_path):
+    """A GBK console (Chinese Windows) and an emoji in a name, or an ASCII pipe and any Chinese text:
+    the command runs (exit 0, unencodable characters printed as ``?``), and ``--json`` stays exact
+    (``\\u`` escapes: the area name reads back unchanged)."""
+    name = "👶测试区"
+    area = synth.write_area(tmp_path / "a")
+    _sub(area, 'name = "synthetic"', f'name = "{name}"')
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = [sys.executable, "-m", "tuoyu_geo"]
+    text = subprocess.run([*run, "validate", str(area)], env=env, capture_output=True, timeout=120)
+    assert text.returncode == 0, text.stderr.decode(encoding, "replace")
+    assert b"?" in text.stdout and b"Traceback" not in text.stderr
+    js = subprocess.run([*run, "--json", "validate", str(area)], env=env, capture_output=True, timeout=120)
+    assert js.returncode == 0
+    assert json.loads(js.stdout.decode("ascii"))["area"] == name
+
+
+class _FullStream(io.StringIO):
+    """A stdout on a full disk (``> /dev/full``)."""
+
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("stream", ["full", "closed"])
+@pytest.mark.parametrize("argv", [["policies"], ["--json", "policies"], ["--version"]])
+def test_unwritable_stdout_is_exit_5(stream, argv, monkeypatch, capsys):
+    """stdout on a full disk or closed (``>&-`` makes ``sys.stdout`` None): exit 5 with one line on
+    stderr naming standard output and the reason — not an internal error (1) or a traceback."""
+    monkeypatch.setattr(sys, "stdout", _FullStream() if stream == "full" else None)
+    assert cli.main(argv) == 5
+    err = capsys.readouterr().err
+    assert "cannot write to standard output" in err
+    assert ("No space left" if stream == "full" else "it is closed") in err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_deleted_working_folder_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """Run from a folder that was deleted: a relative path is exit 2 saying so, not an internal error;
+    an absolute path still works."""
+    area = synth.write_area(tmp_path / "a")
+
+    def gone():
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(os, "getcwd", gone)
+    assert cli.main(["-q", "validate", "a"]) == 2
+    assert "the current folder no longer exists" in capsys.readouterr().err
+    assert cli.main(["-q", "validate", str(area)]) == 0
 
 
 def test_budget_list_is_bounded_and_normalised():

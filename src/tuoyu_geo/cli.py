@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from ._errors import DataError, TuoyuError
+from ._errors import DataError, OutputError, TuoyuError
 from ._version import __version__
 from .writer import terminal_text
 
@@ -61,8 +61,23 @@ def _out(msg: str = "") -> None:
     ``--json`` or ``--quiet``."""
     if _REPORT.json or _REPORT.quiet:
         return
-    sys.stdout.write(terminal_text(msg) + "\n")
-    sys.stdout.flush()
+    _stdout(terminal_text(msg) + "\n")
+
+
+def _stdout(text: str) -> None:
+    """Write ``text`` to stdout; OutputError (exit 5) when stdout is closed or its disk is full."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, AttributeError, ValueError) as exc:  # /dev/full, a closed stream (None)
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush at exit
+        why = "it is closed" if isinstance(exc, AttributeError) else getattr(exc, "strerror", None) or exc
+        raise OutputError(f"cannot write to standard output ({why})",
+                          path="<stdout>", fix="send the output where it can be written (a file on a disk with "
+                                               "space, a terminal), or use -q") from None
 
 
 def _wrote(path: Any, prefix: str = "wrote") -> None:
@@ -459,8 +474,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ parser
 
-def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
-    """argparse type: a finite number above ``low`` (or at least ``low``); else a usage error (exit 2)."""
+def _number(what: str, *, low: float = 0.0, allow_low: bool = False, high: float = math.inf):
+    """argparse type: a finite number above ``low`` (or at least ``low``) and at most ``high``; else a
+    usage error (exit 2)."""
 
     def parse(text: str) -> float:
         try:
@@ -470,13 +486,15 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
         if not math.isfinite(v) or v < low or (v == low and not allow_low):
             rel = "≥" if allow_low else ">"
             raise argparse.ArgumentTypeError(f"must be a finite number {rel} {low:g} ({what}), got {text!r}")
+        if v > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g} ({what}), got {text!r}")
         return v
 
     parse.__name__ = what  # argparse names the type in some messages
     return parse
 
 
-_MINUTES = _number("minutes of walking")
+_MINUTES = _number("minutes of walking", high=settings.MAX_WALK_MINUTES)
 
 
 def _detour(text: str) -> float:
@@ -744,10 +762,18 @@ def _run(args: argparse.Namespace) -> int:
     """The command with its inputs protected and its output folders locked."""
     from .writer import output_lock, protect_inputs
 
-    with protect_inputs(_inputs(args)), contextlib.ExitStack() as locks:
-        for folder in _out_folders(args):
-            locks.enter_context(output_lock(folder))
-        return int(args.func(args) or 0)
+    try:
+        with protect_inputs(_inputs(args)), contextlib.ExitStack() as locks:
+            for folder in _out_folders(args):
+                locks.enter_context(output_lock(folder))
+            return int(args.func(args) or 0)
+    except FileNotFoundError:
+        try:
+            os.getcwd()
+        except OSError:  # relative paths cannot be resolved
+            raise DataError("the current folder no longer exists (it was deleted or moved)", file=".",
+                            fix="cd into an existing folder and run again, or give absolute paths") from None
+        raise
 
 
 def _emit_json(args: argparse.Namespace, code: int) -> None:
@@ -758,8 +784,9 @@ def _emit_json(args: argparse.Namespace, code: int) -> None:
 
     obj = {"command": getattr(args, "command", None), "ok": code == EXIT_OK, "exit_code": code,
            "version": __version__, **_REPORT.data, "files": _REPORT.files}
-    sys.stdout.write(json.dumps(jsonable(obj), ensure_ascii=False, allow_nan=False) + "\n")
-    sys.stdout.flush()
+    enc = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("_", "-")
+    ascii_only = not enc.startswith("utf")  # \uXXXX escapes: exact on a GBK or ASCII stdout too
+    _stdout(json.dumps(jsonable(obj), ensure_ascii=ascii_only, allow_nan=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -776,10 +803,35 @@ def main(argv: list[str] | None = None) -> int:
     logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
     root, root_level = logging.getLogger(), logging.getLogger().level
     root.setLevel(level)  # also when logging was configured before (a second call, an embedding program)
+    errors = _replace_unencodable()
     try:
         return _main_parsed(ap, args)
+    except OutputError as exc:  # stdout itself not writable (--version, the JSON object)
+        sys.stderr.write(terminal_text(f"error (OutputError): {exc}") + "\n")
+        return EXIT_OUTPUT
     finally:
         root.setLevel(root_level)
+        _replace_unencodable(errors)
+
+
+def _replace_unencodable(previous: dict[str, str] | None = None) -> dict[str, str]:
+    """Print what the terminal's encoding cannot show as ``?`` (a GBK console and an emoji in a name, an
+    ASCII pipe and 街道) instead of failing; ``previous`` (the returned modes) puts them back."""
+    modes = {}
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        reconf = getattr(stream, "reconfigure", None)
+        if reconf is None:
+            continue
+        modes[name] = getattr(stream, "errors", "strict")
+        want = previous.get(name) if previous is not None else (
+            "replace" if modes[name] == "strict" else modes[name])
+        if want is not None and want != modes[name]:
+            try:
+                reconf(errors=want)
+            except (ValueError, OSError, AttributeError):  # a closed or non-standard stream
+                pass
+    return modes
 
 
 def _main_parsed(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -790,6 +842,11 @@ def _main_parsed(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             _out(__version__)
         return EXIT_OK
     if not getattr(args, "func", None):
+        if args.json:  # stdout holds the one JSON object: the help goes to stderr, and no command is an error
+            ap.print_help(sys.stderr)
+            _summary(error={"type": "usage", "message": "no command given"})
+            _emit_json(args, EXIT_DATA)  # 2, as argparse's usage errors
+            return EXIT_DATA
         ap.print_help()
         return EXIT_OK
     code = _main(args)

@@ -299,7 +299,7 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     fnames = {k: Path(v).name for k, v in files.items()}
     area = make_area(streets=frames["streets"], communities=frames["communities"],
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
-                     graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
+                     graph=graph, name=(conf.get("name") or "").strip() or folder.resolve().name, metric_crs=conf.get("metric_crs"),
                      input_crs=str(conf.get("crs")), folder=folder, files=files,
                      attribution=conf.get("attribution", ""), file_names=fnames, detour_factor=detour)
     _check_metric_crs(area, conf.get("metric_crs"))

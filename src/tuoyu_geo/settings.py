@@ -70,3 +70,7 @@ FLOOR_CUTS_MIN_CANDIDATES: int = 1000
 COST_UNIT: str = "万元"
 
 CACHE_DIR: Path = Path(os.environ.get("TUOYU_GEO_CACHE", Path.home() / ".cache" / "tuoyu_geo"))
+
+#: the longest walk accepted as a service radius (``--minutes``, ``PlanOptions(minutes=)``): 托育 radii are
+#: 5–15 minutes; beyond an hour the distance matrices grow towards every pair of points
+MAX_WALK_MINUTES: float = 60.0

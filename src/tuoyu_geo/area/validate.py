@@ -108,6 +108,13 @@ def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Pro
     if len(dup):
         problems.append(Problem(fname, f"duplicate {idc}", tuple(dict.fromkeys(dup)),
                                 f"make {idc} unique (each row one {layer[:-1]})"))
+    if "name" in gdf.columns:  # a blank name would show as nothing in every table, map and report
+        nm = gdf["name"]
+        no_name = (nm.isna() | (nm.astype(str).str.strip() == "")).to_numpy()
+        if no_name.any() and idc in gdf.columns:
+            log.warning("%s: %d row(s) without a name (%s); their %s is shown instead", fname, int(no_name.sum()),
+                        ", ".join(gdf[idc][no_name].astype(str).head(10)), idc)
+            gdf["name"] = nm.astype(object).where(~no_name, gdf[idc])
     return gdf[idc].where(gdf[idc] != "", [f"row {i + 1}" for i in range(len(gdf))])
 
 
