@@ -106,6 +106,10 @@ CASES = {
                                 ["policy.toml", "target_year = 1800", "2025"]),
     # compare: overflowing and endless budget lists
     "budgets-1e309": (None, {}, ["compare", "--budgets", "1e309", "--out", "OUT"], 2, ["--budgets", "1e309"]),
+    "budgets-1e308": (None, {}, ["compare", "--budgets", "10,1e308", "--out", "OUT"], 2,
+                      ["--budgets", "at most 1e+08", "1e308"]),
+    "budget-1e9": (None, {}, ["report", "--budget", "1e9", "--no-pdf", "--out", "OUT"], 2,
+                   ["--budget", "at most 1e+08"]),
     "budgets-51": (None, {}, ["compare", "--budgets", ",".join(map(str, range(51))), "--out", "OUT"], 2,
                    ["--budgets", "51 budgets", "at most 50"]),
     # plan options out of range: a phasing year of 99999, an hour-long-plus walk
@@ -257,7 +261,8 @@ def test_deleted_working_folder_is_a_clear_error(tmp_path, monkeypatch, capsys):
 
 
 def test_budget_list_is_bounded_and_normalised():
-    """``--budgets``: -0 is 0 (not printed as "-0"), 50 budgets are taken, 51 refused."""
+    """``--budgets``: -0 is 0 (not printed as "-0"), 50 budgets are taken, 51 refused; budgets above
+    10^8 万元 are refused by the API as well, repeats compared once."""
     import argparse
 
     (b,) = cli._budget_list("-0")
@@ -265,6 +270,14 @@ def test_budget_list_is_bounded_and_normalised():
     assert len(cli._budget_list(",".join(["7"] * cli.MAX_BUDGETS))) == 50
     with pytest.raises(argparse.ArgumentTypeError, match="at most 50"):
         cli._budget_list(",".join(["7"] * 51))
+    # the API: a budget above 10^8 万元 (a 元/万元 mistake; the frontier figure cannot draw it)
+    with pytest.raises(tg.DataError, match="budget_wan"):
+        tg.PlanOptions(budget_wan=1e9)
+    from tuoyu_geo.scenarios import _budgets
+
+    assert _budgets([1e8, 0, 0]) == [0.0, 1e8]
+    with pytest.raises(ValueError, match="between 0 and 1e\\+08"):
+        _budgets([1e308])
 
 
 # ------------------------------------------------------------------ --json: one object, any exit code

@@ -421,7 +421,7 @@ def _budget_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError("must list budgets in 万元, e.g. 1000,3000,6000")
     if len(parts) > MAX_BUDGETS:  # one MILP per budget: a pasted column of numbers would run for hours
         raise argparse.ArgumentTypeError(f"lists {len(parts)} budgets; compare at most {MAX_BUDGETS} at a time")
-    return tuple(_number("万元", allow_low=True)(t.strip()) + 0.0 for t in parts)  # + 0.0: -0 → 0
+    return tuple(_BUDGET(t.strip()) + 0.0 for t in parts)  # + 0.0: -0 → 0
 
 
 def _compare(args: argparse.Namespace, area: Any, *, network: Any = None):
@@ -495,6 +495,7 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False, high: float
 
 
 _MINUTES = _number("minutes of walking", high=settings.MAX_WALK_MINUTES)
+_BUDGET = _number("万元", allow_low=True, high=settings.MAX_BUDGET_WAN)
 
 
 def _detour(text: str) -> float:
@@ -545,7 +546,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def _plan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=_number("万元", allow_low=True), help="plan budget in 万元")
+    p.add_argument("--budget", type=_BUDGET, help="plan budget in 万元")
     p.add_argument("--max-sites", type=int, help="at most this many new sites")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a rule cannot be met anywhere (default: best effort, unmet rules listed)")

@@ -74,3 +74,7 @@ CACHE_DIR: Path = Path(os.environ.get("TUOYU_GEO_CACHE", Path.home() / ".cache" 
 #: the longest walk accepted as a service radius (``--minutes``, ``PlanOptions(minutes=)``): 托育 radii are
 #: 5–15 minutes; beyond an hour the distance matrices grow towards every pair of points
 MAX_WALK_MINUTES: float = 60.0
+
+#: the largest budget accepted (万元; 10^8 万元 = 1 万亿元, more than any city's whole budget): above it a
+#: number is a unit mistake (元 for 万元) or a typo, and figures cannot draw the axis
+MAX_BUDGET_WAN: float = 1e8

@@ -102,6 +102,10 @@ class PlanOptions:
                             fix="remove them from one of the two lists")
         if self.budget_wan is not None:
             put(self, "budget_wan", _number("budget_wan", self.budget_wan))
+            if self.budget_wan > settings.MAX_BUDGET_WAN:
+                raise DataError(f"budget_wan = {self.budget_wan:g} 万元 is more than {settings.MAX_BUDGET_WAN:g} 万元",
+                                file="budget_wan", fix="give the budget in 万元 (10,000 元), e.g. 3000; leave it "
+                                                       "out for no budget limit")
         if self.max_new_sites is not None:
             put(self, "max_new_sites", int(_number("max_new_sites", self.max_new_sites)))
         put(self, "minutes", _number("minutes", self.minutes, strict=True))
