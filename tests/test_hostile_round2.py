@@ -276,7 +276,7 @@ def test_budget_list_is_bounded_and_normalised():
     from tuoyu_geo.scenarios import _budgets
 
     assert _budgets([1e8, 0, 0]) == [0.0, 1e8]
-    with pytest.raises(ValueError, match="between 0 and 1e\\+08"):
+    with pytest.raises(ValueError, match="at most 1e\\+08"):
         _budgets([1e308])
 
 
