@@ -446,7 +446,7 @@ VALIDATION_CASES = [
     Case("network_missing_length", _graph(_no_length), NetworkError, "walk.graphml", ("1003-1004", "1004-1003"),
          "ox.distance.add_edge_lengths(G)", "2 of 1088 network edges have no length attribute"),
     Case("detour_factor_below_one", area(extra="detour_factor = 0.9"), DataError, "area.toml", (),
-         "write e.g. detour_factor = 1.324", "detour_factor = 0.9 is not a detour factor (a finite number ≥ 1"),
+         "write e.g. detour_factor = 1.324", "detour_factor = 0.9 is not a detour factor (a number from 1 to 3"),
     Case("detour_factor_text", area(extra='detour_factor = "1.3"'), DataError, "area.toml", (),
          "write e.g. detour_factor = 1.324", "detour_factor = '1.3' is not a detour factor"),
     Case("policy_nan_target", _with_policy('base = "wuxi-2025"\nplaces_per_1000 = nan\n'), PolicyError, "city.toml",

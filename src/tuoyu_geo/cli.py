@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from ._errors import DataError, TuoyuError
+from ._errors import DataError, OutputError, TuoyuError
 from ._version import __version__
 from .writer import terminal_text
 
@@ -61,8 +61,23 @@ def _out(msg: str = "") -> None:
     ``--json`` or ``--quiet``."""
     if _REPORT.json or _REPORT.quiet:
         return
-    sys.stdout.write(terminal_text(msg) + "\n")
-    sys.stdout.flush()
+    _stdout(terminal_text(msg) + "\n")
+
+
+def _stdout(text: str) -> None:
+    """Write ``text`` to stdout; OutputError (exit 5) when stdout is closed or its disk is full."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, AttributeError, ValueError) as exc:  # /dev/full, a closed stream (None)
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush at exit
+        why = "it is closed" if isinstance(exc, AttributeError) else getattr(exc, "strerror", None) or exc
+        raise OutputError(f"cannot write to standard output ({why})",
+                          path="<stdout>", fix="send the output where it can be written (a file on a disk with "
+                                               "space, a terminal), or use -q") from None
 
 
 def _wrote(path: Any, prefix: str = "wrote") -> None:
@@ -425,12 +440,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: the most budgets ``--budgets`` takes (each one is a separate site plan)
+MAX_BUDGETS = 50
+
+
 def _budget_list(text: str) -> tuple[float, ...]:
     """argparse type of --budgets: comma-separated 万元 ≥ 0 (``1000,3000,6000``); else exit 2."""
     parts = [t for t in text.replace("，", ",").split(",") if t.strip()]
     if not parts:
         raise argparse.ArgumentTypeError("must list budgets in 万元, e.g. 1000,3000,6000")
-    return tuple(_number("万元", allow_low=True)(t.strip()) for t in parts)
+    if len(parts) > MAX_BUDGETS:  # one MILP per budget: a pasted column of numbers would run for hours
+        raise argparse.ArgumentTypeError(f"lists {len(parts)} budgets; compare at most {MAX_BUDGETS} at a time")
+    return tuple(_BUDGET(t.strip()) + 0.0 for t in parts)  # + 0.0: -0 → 0
 
 
 def _compare(args: argparse.Namespace, area: Any, *, network: Any = None):
@@ -529,8 +550,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ parser
 
-def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
-    """argparse type: a finite number above ``low`` (or at least ``low``); else a usage error (exit 2)."""
+def _number(what: str, *, low: float = 0.0, allow_low: bool = False, high: float = math.inf):
+    """argparse type: a finite number above ``low`` (or at least ``low``) and at most ``high``; else a
+    usage error (exit 2)."""
 
     def parse(text: str) -> float:
         try:
@@ -540,18 +562,37 @@ def _number(what: str, *, low: float = 0.0, allow_low: bool = False):
         if not math.isfinite(v) or v < low or (v == low and not allow_low):
             rel = "≥" if allow_low else ">"
             raise argparse.ArgumentTypeError(f"must be a finite number {rel} {low:g} ({what}), got {text!r}")
+        if v > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g} ({what}), got {text!r}")
         return v
 
     parse.__name__ = what  # argparse names the type in some messages
     return parse
 
 
-_MINUTES = _number("minutes of walking")
+_MINUTES = _number("minutes of walking", high=settings.MAX_WALK_MINUTES)
+_BUDGET = _number("万元", allow_low=True, high=settings.MAX_BUDGET_WAN)
+
+
+def _detour(text: str) -> float:
+    """argparse type of --detour-factor: a number from 1 to ``settings.MAX_DETOUR_FACTOR``; else exit 2."""
+    from .area.validate import check_detour_factor
+
+    try:
+        return check_detour_factor(_number("detour factor", low=1.0, allow_low=True)(text), file="--detour-factor",
+                                   key="--detour-factor")
+    except DataError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number from 1 to {settings.MAX_DETOUR_FACTOR:g}, got {text!r}") \
+            from exc
+
+
+_detour.__name__ = "detour factor"
 
 
 def _detour_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detour-factor", type=_number("detour factor", low=1.0, allow_low=True), default=None,
-                   help=f"without a walk network: walking distance = straight line × this factor (≥ 1; default "
+    p.add_argument("--detour-factor", type=_detour, default=None,
+                   help=f"without a walk network: walking distance = straight line × this factor (1 to "
+                        f"{settings.MAX_DETOUR_FACTOR:g}; default "
                         f"area.toml detour_factor, else {settings.DETOUR_FACTOR:g}, the average of 25 Chinese cities)")
 
 
@@ -581,7 +622,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def _plan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=_number("万元", allow_low=True), help="plan budget in 万元")
+    p.add_argument("--budget", type=_BUDGET, help="plan budget in 万元")
     p.add_argument("--max-sites", type=int, help="at most this many new sites")
     p.add_argument("--strict", action="store_true",
                    help="exit 3 when a rule cannot be met anywhere (default: best effort, unmet rules listed)")
@@ -834,10 +875,18 @@ def _run(args: argparse.Namespace) -> int:
     """The command with its inputs protected and its output folders locked."""
     from .writer import output_lock, protect_inputs
 
-    with protect_inputs(_inputs(args)), contextlib.ExitStack() as locks:
-        for folder in _out_folders(args):
-            locks.enter_context(output_lock(folder))
-        return int(args.func(args) or 0)
+    try:
+        with protect_inputs(_inputs(args)), contextlib.ExitStack() as locks:
+            for folder in _out_folders(args):
+                locks.enter_context(output_lock(folder))
+            return int(args.func(args) or 0)
+    except FileNotFoundError:
+        try:
+            os.getcwd()
+        except OSError:  # relative paths cannot be resolved
+            raise DataError("the current folder no longer exists (it was deleted or moved)", file=".",
+                            fix="cd into an existing folder and run again, or give absolute paths") from None
+        raise
 
 
 def _emit_json(args: argparse.Namespace, code: int) -> None:
@@ -848,8 +897,9 @@ def _emit_json(args: argparse.Namespace, code: int) -> None:
 
     obj = {"command": getattr(args, "command", None), "ok": code == EXIT_OK, "exit_code": code,
            "version": __version__, **_REPORT.data, "files": _REPORT.files}
-    sys.stdout.write(json.dumps(jsonable(obj), ensure_ascii=False, allow_nan=False) + "\n")
-    sys.stdout.flush()
+    enc = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("_", "-")
+    ascii_only = not enc.startswith("utf")  # \uXXXX escapes: exact on a GBK or ASCII stdout too
+    _stdout(json.dumps(jsonable(obj), ensure_ascii=ascii_only, allow_nan=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -866,10 +916,35 @@ def main(argv: list[str] | None = None) -> int:
     logging.captureWarnings(True)  # library warnings go through logging (one line, no source dump)
     root, root_level = logging.getLogger(), logging.getLogger().level
     root.setLevel(level)  # also when logging was configured before (a second call, an embedding program)
+    errors = _replace_unencodable()
     try:
         return _main_parsed(ap, args)
+    except OutputError as exc:  # stdout itself not writable (--version, the JSON object)
+        sys.stderr.write(terminal_text(f"error (OutputError): {exc}") + "\n")
+        return EXIT_OUTPUT
     finally:
         root.setLevel(root_level)
+        _replace_unencodable(errors)
+
+
+def _replace_unencodable(previous: dict[str, str] | None = None) -> dict[str, str]:
+    """Print what the terminal's encoding cannot show as ``?`` (a GBK console and an emoji in a name, an
+    ASCII pipe and 街道) instead of failing; ``previous`` (the returned modes) puts them back."""
+    modes = {}
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        reconf = getattr(stream, "reconfigure", None)
+        if reconf is None:
+            continue
+        modes[name] = getattr(stream, "errors", "strict")
+        want = previous.get(name) if previous is not None else (
+            "replace" if modes[name] == "strict" else modes[name])
+        if want is not None and want != modes[name]:
+            try:
+                reconf(errors=want)
+            except (ValueError, OSError, AttributeError):  # a closed or non-standard stream
+                pass
+    return modes
 
 
 def _main_parsed(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -880,6 +955,11 @@ def _main_parsed(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             _out(__version__)
         return EXIT_OK
     if not getattr(args, "func", None):
+        if args.json:  # stdout holds the one JSON object: the help goes to stderr, and no command is an error
+            ap.print_help(sys.stderr)
+            _summary(error={"type": "usage", "message": "no command given"})
+            _emit_json(args, EXIT_DATA)  # 2, as argparse's usage errors
+            return EXIT_DATA
         ap.print_help()
         return EXIT_OK
     code = _main(args)

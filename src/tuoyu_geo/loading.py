@@ -24,7 +24,7 @@ A study area is a folder with one file per layer and an ``area.toml``::
     lat = "bd_lat"
 
 A top-level ``detour_factor = 1.324`` sets the factor of the straight-line fallback used when the
-area has no network (walking distance = straight line × factor; finite, ≥ 1; default
+area has no network (walking distance = straight line × factor; from 1 to 3; default
 ``settings.DETOUR_FACTOR``, the average detour index of 25 Chinese cities).
 
 Every layer is validated; all problems of all layers are collected and raised as one
@@ -187,6 +187,23 @@ def _read_toml(folder: Path) -> dict[str, Any]:
     return conf
 
 
+def _check_metric_crs(area: StudyArea, metric_crs: str | None) -> None:
+    """A ``metric_crs`` given in area.toml must be meant for where the area lies (a UTM or
+    Gauss-Krüger zone far away distorts every distance)."""
+    if not metric_crs:
+        return
+    aou = pyproj.CRS.from_user_input(metric_crs).area_of_use
+    if aou is None:
+        return
+    x0, y0, x1, y1 = area.streets.to_crs("EPSG:4326").total_bounds
+    tol = 1.0  # degrees: a zone's neighbour strip is still usable
+    if x0 < aou.west - tol or x1 > aou.east + tol or y0 < aou.south - tol or y1 > aou.north + tol:
+        raise DataError(f"metric_crs = {metric_crs!r} is meant for {aou.name.split('.')[0][:60]} (lon {aou.west:g}…{aou.east:g}, "
+                        f"lat {aou.south:g}…{aou.north:g}), but the 街道 lie at lon {x0:.2f}…{x1:.2f}, "
+                        f"lat {y0:.2f}…{y1:.2f}; distances would be distorted", file="area.toml",
+                        fix="remove metric_crs (the area's UTM zone is chosen), or give the zone of the area")
+
+
 def _policy(folder: Path, conf: Mapping[str, Any], policy: str | Policy | None) -> Policy:
     name = policy if policy is not None else conf.get("policy", "national-2025")
     if isinstance(name, str) and name.endswith(".toml") and not Path(name).is_absolute():
@@ -308,7 +325,7 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
     fnames = {k: Path(v).name for k, v in files.items()}
     area = make_area(streets=frames["streets"], communities=frames["communities"],
                      institutions=frames["institutions"], candidates=frames["candidates"], policy=pol,
-                     graph=graph, name=conf.get("name", folder.name), metric_crs=conf.get("metric_crs"),
+                     graph=graph, name=(conf.get("name") or "").strip() or folder.resolve().name, metric_crs=conf.get("metric_crs"),
                      input_crs=str(conf.get("crs")), folder=folder, files=files,
                      attribution=conf.get("attribution", ""), file_names=fnames, detour_factor=detour)
     if tables:  # nodes/edges tables: straight to the engine (cached), no networkx graph
@@ -319,7 +336,11 @@ def load_area(folder: str | Path, *, policy: str | Policy | None = None, load_gr
                                 "(tuoyu_geo.crs.convert_geoseries)")
         area = dataclasses.replace(area, graph=read_walknet(files["network"], metric_crs=area.metric_crs,
                                                             cache=cache))
+    _check_metric_crs(area, conf.get("metric_crs"))
     if area.graph is not None:
+        if detour is not None:
+            log.warning("area.toml detour_factor = %g is ignored: %s has a walk network (network distances are "
+                        "used)", detour, area.name)
         net = WalkNet.from_area(area)
         if isinstance(input_crs, str):
             check_datum(area, input_crs, fnames, net=net, network_crs=str(conf.get("network_crs", "wgs84")))

@@ -378,6 +378,11 @@ def _check_keys(data: Mapping[str, Any], origin: str, problems: list[Problem]) -
                                 'add them or start from a shipped profile with base = "national-2025"'))
 
 
+#: policy keys in places per 1000 residents, and the most any of them may be (a unit mistake above)
+_PER_1000 = ("places_per_1000", "new_residential_per_1000", "existing_residential_per_1000")
+MAX_PLACES_PER_1000 = 100.0
+
+
 def _check_value(key: str, val: Any, origin: str, problems: list[Problem]) -> None:
     """Range checks of one scalar field (its type already checked)."""
     if isinstance(val, float) and not math.isfinite(val):  # TOML allows nan and inf
@@ -400,6 +405,14 @@ def _check_value(key: str, val: Any, origin: str, problems: list[Problem]) -> No
                                 f"write {key} as a fraction above 0 and at most 1, e.g. "
                                 + ("0.35 for 35 %, or leave it out to use the rate implied by places_per_1000"
                                    if key == "enrolment_rate" else "0.99")))
+    if key in _PER_1000 and float(val) > MAX_PLACES_PER_1000:
+        problems.append(Problem(origin, f"{key} = {val:g} places per 1000 residents is more than "
+                                f"{MAX_PLACES_PER_1000:g} ({MAX_PLACES_PER_1000 / 10:g} % of all residents, more than "
+                                "all children aged 0–3)", (key,),
+                                f"write places per 1000 residents, e.g. {key} = 4.5 (national target)"))
+    if key == "target_year" and not 2000 <= val <= 2100:
+        problems.append(Problem(origin, f"target_year = {val} is not a planning year between 2000 and 2100", (key,),
+                                "write the year the targets are due, e.g. target_year = 2025"))
     if key == "demonstration_min_places" and val < 0:
         problems.append(Problem(origin, f"{key} = {val} must be ≥ 0", (key,),
                                 "use a whole number of places ≥ 0 (0: no minimum)"))

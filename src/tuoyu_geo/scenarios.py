@@ -108,8 +108,9 @@ def _budgets(budgets_wan: Iterable[float]) -> list[float]:
             v = float(b)
         except (TypeError, ValueError):
             raise ValueError(f"budgets_wan must be numbers (万元), got {b!r}") from None
-        if not math.isfinite(v) or v < 0:
-            raise ValueError(f"budgets_wan must be finite and ≥ 0 (万元), got {b!r}")
+        if not math.isfinite(v) or v < 0 or v > settings.MAX_BUDGET_WAN:
+            raise ValueError(f"budgets_wan must be finite, ≥ 0 and at most {settings.MAX_BUDGET_WAN:g} (万元), "
+                             f"got {b!r}")
         out.append(v)
     if not out:
         raise ValueError("budgets_wan is empty; fix: give at least one budget, e.g. [1000, 3000]")

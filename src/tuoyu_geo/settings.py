@@ -18,8 +18,11 @@ SNAP_WARN_M: float = 300.0
 #: correction", Annals of GIS (2021), pp. 351–369, doi:10.1080/19475683.2021.1966503 (DETOUR_SOURCE).
 #: The same study finds short trips detour more than long ones, so at walking distances (300–1000 m)
 #: this is, if anything, an optimistic (low) factor.  Set per area with ``detour_factor`` in area.toml
-#: or ``--detour-factor`` on the command line (finite, ≥ 1).
+#: or ``--detour-factor`` on the command line (finite, between 1 and :data:`MAX_DETOUR_FACTOR`).
 DETOUR_FACTOR: float = 1.324
+#: the largest detour factor accepted: walking routes more than 3 × the straight line are not a street
+#: network's detour but a data or unit mistake (measured city averages lie between about 1.1 and 2)
+MAX_DETOUR_FACTOR: float = 3.0
 DETOUR_SOURCE: str = ("average detour index (network/straight-line distance) of 25 Chinese cities, 1.324: "
                       "'Quantifying the relationships between network distance and straight-line distance: "
                       "applications in spatial bias correction', Annals of GIS (2021) 351–369, "
@@ -70,3 +73,11 @@ FLOOR_CUTS_MIN_CANDIDATES: int = 1000
 COST_UNIT: str = "万元"
 
 CACHE_DIR: Path = Path(os.environ.get("TUOYU_GEO_CACHE", Path.home() / ".cache" / "tuoyu_geo"))
+
+#: the longest walk accepted as a service radius (``--minutes``, ``PlanOptions(minutes=)``): 托育 radii are
+#: 5–15 minutes; beyond an hour the distance matrices grow towards every pair of points
+MAX_WALK_MINUTES: float = 60.0
+
+#: the largest budget accepted (万元; 10^8 万元 = 1 万亿元, more than any city's whole budget): above it a
+#: number is a unit mistake (元 for 万元) or a typo, and figures cannot draw the axis
+MAX_BUDGET_WAN: float = 1e8

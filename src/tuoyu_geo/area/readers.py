@@ -72,11 +72,32 @@ def _header_index(rows: list[list[Any]], extra: tuple[str, ...] = ()) -> int | N
     return None
 
 
-def _read_table(path: Path, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+def _read_sheet(path: Path, sheet: str | None) -> pd.DataFrame:
+    """The raw cells of one sheet: ``sheet`` (area.toml ``layer =``; it must exist), else the first
+    (a warning names it when other sheets hold data too)."""
+    sheets = pd.read_excel(path, header=None, dtype=object, sheet_name=None)
+    names = list(sheets)
+    if sheet is not None:
+        if sheet not in sheets:
+            raise DataError(f"no sheet {sheet!r} in the workbook (sheets: {', '.join(names)})", file=path.name,
+                            fix=f'write layer = "<sheet name>" with one of: {", ".join(names)}')
+        return sheets[sheet]
+    full = [n for n, df in sheets.items() if df.dropna(how="all").shape[0] > 1]
+    if len(full) > 1:
+        log.warning("%s: reading the first sheet %r; the sheets %s also hold data (choose one with "
+                    '{ file = "%s", layer = "<sheet name>" } in area.toml [layers])', path.name, names[0],
+                    ", ".join(repr(n) for n in full if n != names[0]), path.name)
+    return sheets[names[0]]
+
+
+def _read_table(path: Path, extra: tuple[str, ...] = (), sheet: str | None = None) -> pd.DataFrame:
     suf = path.suffix.lower()
     if suf in (".xlsx", ".xls"):
-        raw = pd.read_excel(path, header=None, dtype=object)
-        return _header_from_raw(raw, path, extra)
+        return _header_from_raw(_read_sheet(path, sheet), path, extra)
+    if sheet is not None:
+        raise DataError(f"layer = {sheet!r} is given, but {path.name} is a text table with no layers or sheets",
+                        file=path.name, fix="remove layer = from area.toml [layers] (it names a GeoPackage layer "
+                                            "or an XLSX sheet)")
     data = path.read_bytes()
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel "Unicode 文本" export: UTF-16, tab separated
         encs: tuple[str, ...] = ("utf-16",)
@@ -229,7 +250,7 @@ def _read_any(path: Path, layer: str | None, columns: Mapping[str, str] | None =
     try:
         if suf in (".csv", ".txt", ".xlsx", ".xls"):
             extra = tuple((columns or {}).values())
-            return _points_from_table(_read_table(path, extra), path, columns, table)
+            return _points_from_table(_read_table(path, extra, layer), path, columns, table)
         if columns and {"lon", "lat"} & set(columns):
             raise DataError([Problem("area.toml", f"[{table}] maps lon/lat, but {path.name} is not a CSV/XLSX "
                                      "table (its geometry is used)", (f"{table}.lon",),
@@ -347,7 +368,7 @@ def read_layer(path: str | Path, *, input_crs: str = "wgs84", layer: str | None 
         ``wgs84``, ``gcj02``, ``bd09`` or an EPSG code; GCJ-02/BD-09 are converted to WGS-84.
         Files that carry their own projected CRS are reprojected.
     layer : str, optional
-        Layer name inside a GeoPackage.
+        Layer name inside a GeoPackage, or the sheet of an XLSX workbook (an error for a CSV).
     columns : mapping, optional
         Contract column → the file's column (area.toml ``[columns.<layer>]``), e.g.
         ``{"street_id": "code", "population": "常住人口"}``; ``lon``/``lat`` name the coordinate

@@ -108,6 +108,13 @@ def _check_ids(gdf: gpd.GeoDataFrame, layer: str, fname: str, problems: list[Pro
     if len(dup):
         problems.append(Problem(fname, f"duplicate {idc}", tuple(dict.fromkeys(dup)),
                                 f"make {idc} unique (each row one {layer[:-1]})"))
+    if "name" in gdf.columns:  # a blank name would show as nothing in every table, map and report
+        nm = gdf["name"]
+        no_name = (nm.isna() | (nm.astype(str).str.strip() == "")).to_numpy()
+        if no_name.any() and idc in gdf.columns:
+            log.warning("%s: %d row(s) without a name (%s); their %s is shown instead", fname, int(no_name.sum()),
+                        ", ".join(gdf[idc][no_name].astype(str).head(10)), idc)
+            gdf["name"] = nm.astype(object).where(~no_name, gdf[idc])
     return gdf[idc].where(gdf[idc] != "", [f"row {i + 1}" for i in range(len(gdf))])
 
 
@@ -584,15 +591,15 @@ def check_detour_factor(value: Any, *, file: str = "area.toml", key: str = "deto
     Parameters
     ----------
     value : Any
-        The factor as given (a number; a bool or a string is refused).
+        The factor as given (a number from 1 to ``settings.MAX_DETOUR_FACTOR``; a bool or a string is refused).
     file, key : str
         Where it was given, for the message (e.g. ``area.toml`` / ``detour_factor``).
     """
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     v = float(value) if ok else math.nan
-    if not (ok and math.isfinite(v) and v >= 1.0):
-        raise DataError(f"{key} = {value!r} is not a detour factor (a finite number ≥ 1: walking distance = "
-                        "straight-line distance × factor)", file=file,
+    if not (ok and math.isfinite(v) and 1.0 <= v <= settings.MAX_DETOUR_FACTOR):
+        raise DataError(f"{key} = {value!r} is not a detour factor (a number from 1 to "
+                        f"{settings.MAX_DETOUR_FACTOR:g}: walking distance = straight-line distance × factor)", file=file,
                         fix=f"write e.g. {key} = {settings.DETOUR_FACTOR:g} (the average of 25 Chinese cities), or "
                             "remove it to use that default")
     return v

@@ -102,9 +102,16 @@ class PlanOptions:
                             fix="remove them from one of the two lists")
         if self.budget_wan is not None:
             put(self, "budget_wan", _number("budget_wan", self.budget_wan))
+            if self.budget_wan > settings.MAX_BUDGET_WAN:
+                raise DataError(f"budget_wan = {self.budget_wan:g} 万元 is more than {settings.MAX_BUDGET_WAN:g} 万元",
+                                file="budget_wan", fix="give the budget in 万元 (10,000 元), e.g. 3000; leave it "
+                                                       "out for no budget limit")
         if self.max_new_sites is not None:
             put(self, "max_new_sites", int(_number("max_new_sites", self.max_new_sites)))
         put(self, "minutes", _number("minutes", self.minutes, strict=True))
+        if self.minutes > settings.MAX_WALK_MINUTES:
+            raise DataError(f"minutes = {self.minutes:g} is longer than a walk to childcare (at most "
+                            f"{settings.MAX_WALK_MINUTES:g})", file="minutes", fix="give e.g. minutes=15")
         put(self, "time_limit_s", _number("time_limit_s", self.time_limit_s, strict=True))
         put(self, "mip_gap", _number("mip_gap", self.mip_gap))
         if self.demand_factor is not None:
@@ -120,6 +127,9 @@ class PlanOptions:
                                 fix="give e.g. years=(2026, 2027)") from None
             if not years:
                 raise DataError("years is empty", file="years", fix="give e.g. years=(2026, 2027)")
+            if not 2000 <= years[0] <= years[-1] <= 2100:
+                raise DataError(f"years must be planning years between 2000 and 2100, got {self.years!r}",
+                                file="years", fix="give e.g. years=(2026, 2027) (--years 2026,2027)")
             put(self, "years", years)
         b = self.budget_per_year_wan
         if isinstance(b, Mapping):

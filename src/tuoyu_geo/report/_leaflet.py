@@ -21,6 +21,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from .._errors import OutputError
+from ..writer import terminal_text
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,11 @@ LEAFLET_CDN = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/"
 
 
 def escape(value: Any) -> str:
-    """HTML-escape any value (None/NaN → '')."""
+    """HTML-escape any value (None/NaN → ''), without control characters, escape sequences or
+    bidirectional overrides."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(terminal_text(value), quote=True)
 
 
 def static_assets() -> tuple[str, str]:

@@ -34,7 +34,7 @@ import pandas as pd
 from .._version import __version__
 from ..demand import demand_rate_basis
 from ..rules import MET, NOT_MET, SCORED_RULES
-from ..writer import NO, YES, atomic_paths
+from ..writer import NO, YES, atomic_paths, terminal_text
 from . import charts
 from ._assessment import require
 from .export import site_table, street_comparison
@@ -121,7 +121,9 @@ class ReportFiles:
 # ------------------------------------------------------------------------------------ formatting
 
 def _e(v: Any) -> str:
-    return html.escape(str(v), quote=True)
+    """HTML-escaped text without control characters, escape sequences or bidirectional overrides
+    (a 街道 name must not reorder or hide the text around it)."""
+    return html.escape(terminal_text(v), quote=True)
 
 
 def _missing(v: Any) -> bool:
