@@ -401,3 +401,23 @@ def test_cbc_time_out_before_a_solution_is_not_infeasible():
     assert _cbc_status(pulp, prob, "Problem proven infeasible", text) == Status.TIME_LIMIT
     assert _cbc_status(pulp, prob, "Problem proven infeasible", "Result - Problem proven infeasible\n") \
         == Status.INFEASIBLE
+
+
+def test_plan_of_another_policy_is_refused(fx, tmp_path):  # noqa: F811
+    """A plan records the policy it was made under (also through plan.json): assessing it under a
+    profile with other values (places target 4.5 → 6.0, same name) is a DataError naming both; under
+    its own policy it is accepted (before, ``report/map/export --plan`` silently used another)."""
+    from test_plan import POL
+
+    import tuoyu_geo as tg
+    from tuoyu_geo import DataError
+    from tuoyu_geo.plan import load_plan, plan_sites, save_plan
+
+    area, acc = fx
+    plan = plan_sites(area, acc, POL)
+    path = save_plan(plan, tmp_path / "plan.json", area=area)
+    other = tg.policy.load_policy(POL).replace(places_per_1000=6.0)
+    for p in (plan, load_plan(path, area)):
+        with pytest.raises(DataError, match="plan was made under policy"):
+            tg.assess(area, other, plan=p, with_isochrones=False)
+        assert len(tg.assess(area, POL, plan=p, with_isochrones=False).plan.sites) == len(plan.sites)

@@ -242,7 +242,7 @@ def assess(area: StudyArea, policy: Policy | str | None = None, *,
     lap("scorecard_s")
     site_plan = plan if isinstance(plan, SitePlan) else None
     if site_plan is not None:
-        site_plan.check_area(area)
+        site_plan.check_area(area, pol)
     if isinstance(plan, PlanOptions):
         step("site plan (MILP)")
         site_plan = plan_sites(area, acc, pol, options=plan, network=net, scorecard=st)

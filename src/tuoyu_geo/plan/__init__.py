@@ -113,7 +113,8 @@ def plan_sites(area, access, policy: Policy | str | None = None, *, options: Pla
                     solve_seconds=lex.seconds, build_seconds=build_s, options=opts, radius_m=radius,
                     stages=lex.stages, model_size=size, nearest_puhui_distance=sites.attrs["nearest_puhui_distance"],
                     area_after=area_with_sites(area, sites, designated), street_capacity=model.capacity_table(),
-                    designated=designated, area_fingerprint=area.fingerprint())
+                    designated=designated, area_fingerprint=area.fingerprint(), policy_name=pol.name,
+                    policy_fingerprint=pol.fingerprint())
 
 
 def _designated(model: PlanModel, sites) -> pd.DataFrame:

@@ -71,6 +71,8 @@ class SitePlan:
         (``existing`` / ``new``), ``places``.
     area_fingerprint : str, optional
         :meth:`StudyArea.fingerprint` of the area the plan was made for (checked by :func:`assess`).
+    policy_name, policy_fingerprint : str, optional
+        The policy the plan was made under (:meth:`Policy.fingerprint`; checked by :func:`assess`).
     """
 
     sites: gpd.GeoDataFrame
@@ -88,13 +90,22 @@ class SitePlan:
     street_capacity: pd.DataFrame
     designated: pd.DataFrame = None  # type: ignore[assignment]
     area_fingerprint: str | None = None
+    policy_name: str | None = None
+    policy_fingerprint: str | None = None
 
-    def check_area(self, area) -> None:
-        """Raise DataError unless this plan was made for ``area``'s points (:meth:`StudyArea.fingerprint`)."""
+    def check_area(self, area, policy=None) -> None:
+        """Raise DataError unless this plan was made for ``area``'s points (:meth:`StudyArea.fingerprint`)
+        and, when ``policy`` is given, under that policy (:meth:`Policy.fingerprint`)."""
         if self.area_fingerprint is not None and self.area_fingerprint != area.fingerprint():
             raise DataError("the plan was made for other inputs (same ids, but points moved or institutions "
                             "changed)", file="plan",
                             fix="plan again for this area, or load the study area the plan was made for")
+        if policy is not None and self.policy_fingerprint is not None \
+                and self.policy_fingerprint != policy.fingerprint():
+            same = " (a profile of that name with other values)" if self.policy_name == policy.name else ""
+            raise DataError(f"the plan was made under policy {self.policy_name!r}, not {policy.name!r}{same}",
+                            file="plan", fix=f"use the plan's policy (--policy {self.policy_name}), or plan "
+                                             "again under this one")
 
     def summary(self) -> str:
         """One-line summary (used by the CLI)."""
@@ -136,6 +147,7 @@ class SitePlan:
                 "build_seconds": round(self.build_seconds, 3),
                 "stages": [{k: _finite(v) for k, v in s.items()} for s in self.stages],
                 "model_size": dict(self.model_size), "nearest_puhui_distance": self.nearest_puhui_distance,
+                "policy": {"name": self.policy_name, "fingerprint": self.policy_fingerprint},
                 "designated": [] if self.designated is None else self.designated.to_dict(orient="records"),
                 "sites": self.sites.drop(columns="geometry").assign(
                     lon=self.sites.geometry.x, lat=self.sites.geometry.y).to_dict(orient="records")}

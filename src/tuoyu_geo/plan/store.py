@@ -93,4 +93,5 @@ def load_plan(path: str | Path, area) -> SitePlan:
                     stages=tuple(d["stages"]), model_size=d["model_size"],
                     nearest_puhui_distance=d["nearest_puhui_distance"],
                     area_after=area_with_sites(area, sites, designated), street_capacity=cap, designated=designated,
-                    area_fingerprint=area.fingerprint())
+                    area_fingerprint=area.fingerprint(), policy_name=(d.get("policy") or {}).get("name"),
+                    policy_fingerprint=(d.get("policy") or {}).get("fingerprint"))
