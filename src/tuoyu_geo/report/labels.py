@@ -193,7 +193,7 @@ _PROVINCE = {
     "streets": "街道数", "streets_met": "达标街道数", "streets_met_after": "达标街道数（方案后）",
     "streets_met_share": "达标街道占比", "budget_wan": "预算（万元）", "cost_wan": "投资（万元）",
     "infants_newly_covered": "方案新增覆盖婴幼儿数", "places_added": "方案新增托位数", "split": "分配方式",
-    "budget_step_wan": "前沿预算档（万元）", "frontier_status": "求解状态",
+    "budget_step_wan": "前沿预算档（万元）", "frontier_status": "前沿求解状态",
     "streets_met_gain": "达标街道数差（最优分配 − 该分配）",
     "infants_gain": "新增覆盖婴幼儿数差（最优分配 − 该分配）",
 }
