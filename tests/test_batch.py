@@ -186,3 +186,30 @@ def test_scheduler_that_does_not_answer():
     with pytest.raises(DataError, match="tcp://127.0.0.1:9 does not answer"), \
             cluster_client(scheduler="tcp://127.0.0.1:9", timeout_s=1.0):
         pass
+
+
+@pytest.mark.parametrize("kw, key", [({"n_workers": 0}, "--workers"), ({"n_workers": -3}, "--workers"),
+                                     ({"n_workers": 2.5}, "--workers"), ({"budget_wan": 1e300}, "--budget-wan"),
+                                     ({"budget_wan": -1.0}, "--budget-wan"),
+                                     ({"budget_steps_wan": [-5]}, "--steps"),
+                                     ({"budget_steps_wan": [float("nan")]}, "--steps"),
+                                     ({"budget_steps_wan": list(range(51))}, "--steps")])
+def test_batch_options_are_checked_before_any_work(tmp_path, kw, key):
+    """Options no batch can run with are one DataError naming the option, before the province folder
+    is even read (the folder here does not exist: a later check would name it instead).  Before,
+    ``n_workers=-3`` hung in LocalCluster and negative or 1e300 budget steps ran."""
+    from tuoyu_geo.batch import run_batch
+
+    with pytest.raises(DataError) as e:
+        run_batch(tmp_path / "missing", out_dir=tmp_path / "out", processes=False, **kw)
+    assert e.value.problems[0].file == key
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["--workers", "0"], ["--workers", "-3"], ["--steps", "-5"],
+                                  ["--steps", "1e300"], ["--budget-wan", "1e300"]])
+def test_batch_cli_bad_options_exit_2(tmp_path, argv):
+    """The same on the command line: argparse usage errors (exit 2), nothing written."""
+    with pytest.raises(SystemExit) as e:
+        main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), *argv])
+    assert e.value.code == 2 and not (tmp_path / "out").exists()

@@ -523,13 +523,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         for name in ("distributed", "dask"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    steps = None
-    if args.steps:
-        try:
-            steps = [float(x) for x in str(args.steps).replace("，", ",").split(",") if x.strip()]
-        except ValueError:
-            raise DataError(f"--steps must be comma-separated numbers (万元), got {args.steps!r}", file="--steps",
-                            fix="e.g. --steps 0,200,500,1000") from None
+    steps = list(args.steps) if args.steps else None
     r = run_batch(args.dir, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
                   processes=not args.threads, budget_wan=args.budget_wan, budget_steps_wan=steps, policy=args.policy,
                   time_limit_s=args.time_limit, progress=not (args.no_progress or args.quiet or args.json))
@@ -594,6 +588,22 @@ def _detour_flag(p: argparse.ArgumentParser) -> None:
                    help=f"without a walk network: walking distance = straight line × this factor (1 to "
                         f"{settings.MAX_DETOUR_FACTOR:g}; default "
                         f"area.toml detour_factor, else {settings.DETOUR_FACTOR:g}, the average of 25 Chinese cities)")
+
+
+def _count(what: str, low: int, high: int):
+    """argparse type: a whole number from ``low`` to ``high``; else a usage error (exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number ({what}), got {text!r}") from None
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high} ({what}), got {text!r}")
+        return v
+
+    parse.__name__ = what
+    return parse
 
 
 def _path(text: str) -> str:
@@ -766,21 +776,21 @@ def _add_report_commands(add) -> None:
 def _add_batch_commands(add) -> None:
     p = add("make-province", cmd_make_province, "write a SYNTHETIC province (copies of the bundled area) for tests")
     p.add_argument("out", type=_path, help="province folder to write")
-    p.add_argument("-n", "--districts", type=int, required=True, help="number of districts")
+    p.add_argument("-n", "--districts", type=_count("districts", 1, 10000), required=True, help="number of districts")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--base", help="study-area folder to copy (default the bundled 上海市徐汇区)")
-    p.add_argument("--streets-per-district", type=int, help="keep this many 街道 per district (default all)")
+    p.add_argument("--streets-per-district", type=_count("街道 per district", 1, 10000), help="keep this many 街道 per district (default all)")
     p.add_argument("--community-share", type=_number("share"), default=1.0, help="share of communities kept")
     p.add_argument("--policy", help="policy profile of the province")
-    p.add_argument("--budget-wan", type=_number("万元", allow_low=True), help="province budget (万元)")
+    p.add_argument("--budget-wan", type=_BUDGET, help="province budget (万元)")
     p = add("batch", cmd_batch, "assess every district of a province on Dask, split a budget between them")
     p.add_argument("dir", help="province folder: one study-area folder per district (+ province.toml)")
     p.add_argument("--out", type=_path, required=True, help="output folder")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--workers", type=int, help="local workers (default: the number of cores)")
+    p.add_argument("--workers", type=_count("workers", 1, 1024), help="local workers (default: the number of cores)")
     p.add_argument("--threads", action="store_true", help="local workers as threads, not processes")
-    p.add_argument("--budget-wan", type=_number("万元", allow_low=True), help="province budget (万元)")
-    p.add_argument("--steps", help="frontier budget steps in 万元, e.g. 0,200,500")
+    p.add_argument("--budget-wan", type=_BUDGET, help="province budget (万元)")
+    p.add_argument("--steps", type=_budget_list, help="frontier budget steps in 万元, e.g. 0,200,500")
     p.add_argument("--policy", help="policy profile for every district")
     p.add_argument("--time-limit", type=_number("seconds"), default=settings.TIME_LIMIT_S,
                    help="seconds per district plan")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import settings
 from .._errors import DataError, Problem
 from ..policy import read_toml_text
 
@@ -36,6 +37,8 @@ __all__ = ["DEFAULT_STEPS_WAN", "PROVINCE_KEYS", "District", "Province", "read_p
 
 #: frontier budget steps (万元) when province.toml gives none
 DEFAULT_STEPS_WAN = (0.0, 100.0, 200.0, 400.0, 800.0)
+#: at most this many frontier budget steps (each one MILP per district)
+MAX_STEPS = 50
 PROVINCE_KEYS = frozenset({"name", "policy", "budget_wan", "budget_steps_wan", "districts", "required_sites"})
 
 
@@ -77,19 +80,28 @@ def _number(conf: Mapping[str, Any], key: str, problems: list[Problem]) -> float
     v = conf.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-        problems.append(Problem("province.toml", f"{key} = {v!r} is not a number ≥ 0", (key,),
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0 \
+            or v > settings.MAX_BUDGET_WAN:
+        problems.append(Problem("province.toml", f"{key} = {v!r} is not a number from 0 to "
+                                f"{settings.MAX_BUDGET_WAN:g}", (key,),
                                 f"write e.g. {key} = 5000 (万元)"))
         return None
     return float(v)
 
 
+def steps_ok(v: Any) -> bool:
+    """A non-empty list of budget steps, each a finite number from 0 to ``settings.MAX_BUDGET_WAN``,
+    at most ``MAX_STEPS`` of them (one plan per district and step)."""
+    return isinstance(v, list | tuple) and 0 < len(v) <= MAX_STEPS and all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        and 0 <= x <= settings.MAX_BUDGET_WAN for x in v)
+
+
 def _steps(conf: Mapping[str, Any], problems: list[Problem]) -> tuple[float, ...]:
     v = conf.get("budget_steps_wan", DEFAULT_STEPS_WAN)
-    ok = isinstance(v, list | tuple) and len(v) > 0 and all(
-        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x >= 0 for x in v)
-    if not ok:
-        problems.append(Problem("province.toml", f"budget_steps_wan = {v!r} is not a list of numbers ≥ 0",
+    if not steps_ok(v):
+        problems.append(Problem("province.toml", f"budget_steps_wan = {v!r} is not a list of at most {MAX_STEPS} "
+                                f"numbers from 0 to {settings.MAX_BUDGET_WAN:g}",
                                 ("budget_steps_wan",), "write e.g. budget_steps_wan = [0, 200, 500, 1000]"))
         return DEFAULT_STEPS_WAN
     return tuple(sorted({0.0, *(float(x) for x in v)}))

@@ -38,7 +38,7 @@ from .district import (
     assess_district,
     plan_district,
 )
-from .province import Province, read_province
+from .province import MAX_STEPS, Province, read_province, steps_ok
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,21 @@ class ProvinceResult:
 
 
 @contextlib.contextmanager
+def _check_options(*, n_workers: Any, budget_wan: Any, budget_steps_wan: Any) -> None:
+    """DataError for options no batch can run with (before any district is read)."""
+    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int)
+                                  or not 1 <= n_workers <= 1024):
+        raise DataError(f"n_workers = {n_workers!r} is not a whole number from 1 to 1024", file="--workers",
+                        fix="give the number of local workers, e.g. --workers 2 (default: the number of cores)")
+    if budget_wan is not None and (isinstance(budget_wan, bool) or not isinstance(budget_wan, int | float)
+                                   or not 0 <= float(budget_wan) <= settings.MAX_BUDGET_WAN):
+        raise DataError(f"budget_wan = {budget_wan!r} is not a number from 0 to {settings.MAX_BUDGET_WAN:g} 万元",
+                        file="--budget-wan", fix="give the province budget in 万元, e.g. --budget-wan 15000")
+    if budget_steps_wan is not None and not steps_ok(list(budget_steps_wan)):
+        raise DataError(f"budget steps {list(budget_steps_wan)!r} are not at most {MAX_STEPS} numbers from 0 to "
+                        f"{settings.MAX_BUDGET_WAN:g} 万元", file="--steps", fix="e.g. --steps 0,200,500,1000")
+
+
 def cluster_client(*, scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
                    timeout_s: float = SCHEDULER_TIMEOUT_S) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` (``tcp://host:port``) or to a new ``LocalCluster``
@@ -232,6 +247,7 @@ def run_batch(province_dir: str | Path, *, out_dir: str | Path | None = None, sc
         not answer, a budget below the required sites' cost, or no district could be assessed.
     """
     t0 = time.perf_counter()
+    _check_options(n_workers=n_workers, budget_wan=budget_wan, budget_steps_wan=budget_steps_wan)
     prov = read_province(province_dir)
     prov = replace(prov, policy=policy if policy is not None else prov.policy,
                    budget_wan=float(budget_wan) if budget_wan is not None else prov.budget_wan,
