@@ -93,7 +93,6 @@ class ProvinceResult:
                 f"{len(self.failed)} failed or skipped)")
 
 
-@contextlib.contextmanager
 def _check_options(*, n_workers: Any, budget_wan: Any, budget_steps_wan: Any) -> None:
     """DataError for options no batch can run with (before any district is read)."""
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int)
@@ -109,6 +108,7 @@ def _check_options(*, n_workers: Any, budget_wan: Any, budget_steps_wan: Any) ->
                         f"{settings.MAX_BUDGET_WAN:g} 万元", file="--steps", fix="e.g. --steps 0,200,500,1000")
 
 
+@contextlib.contextmanager
 def cluster_client(*, scheduler: str | None = None, n_workers: int | None = None, processes: bool = True,
                    timeout_s: float = SCHEDULER_TIMEOUT_S) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` (``tcp://host:port``) or to a new ``LocalCluster``
