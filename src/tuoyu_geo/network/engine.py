@@ -562,7 +562,10 @@ def as_net(x: WalkNet | nx.MultiDiGraph, *points: Any) -> WalkNet:
     return WalkNet.from_graph(x)
 
 
-def _as_points(points: Any, crs: pyproj.CRS) -> tuple[np.ndarray, pd.Index | None]:
+def _as_points(points: Any, crs: pyproj.CRS, *,
+               purpose: str = "snapped to the network") -> tuple[np.ndarray, pd.Index | None]:
+    """Point geometries in ``crs`` and the index of a GeoSeries/GeoDataFrame (None for a plain
+    sequence); DataError for missing or non-point geometries (``purpose`` words the message)."""
     idx = None
     if hasattr(points, "geometry"):
         gs = points.geometry
@@ -573,12 +576,12 @@ def _as_points(points: Any, crs: pyproj.CRS) -> tuple[np.ndarray, pd.Index | Non
     else:
         geoms = np.asarray(points, dtype=object)
     if len(geoms) and (shapely.is_missing(geoms) | shapely.is_empty(geoms)).any():
-        raise DataError("points without geometry cannot be snapped to the network", file="points",
+        raise DataError(f"points without geometry cannot be {purpose}", file="points",
                         fix="give every community/institution/candidate a location")
     notpt = shapely.get_type_id(geoms) != 0 if len(geoms) else np.zeros(0, bool)
     if notpt.any():
         kinds = ", ".join(sorted(set(shapely.get_type_id(geoms[notpt]).astype(str))))
-        raise DataError(f"only points can be snapped to the network (geometry type ids {kinds} given)",
+        raise DataError(f"only points can be {purpose} (geometry type ids {kinds} given)",
                         file="points", fix="pass representative points: StudyArea.points(layer)")
     return geoms, idx
 

@@ -36,9 +36,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .. import settings
-from .._errors import DataError
 from ..area.validate import check_detour_factor
-from .engine import WalkNet, check_cutoff
+from .engine import WalkNet, _as_points, check_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ class StraightLineNet:
              warn_m: float = settings.SNAP_WARN_M) -> StraightSnap:
         """The points (GeoSeries in any CRS, or bare shapely points in :attr:`crs`) with their ids."""
         del warn_m  # no network to be far from
-        geoms, idx = _points(points, self.crs)
+        geoms, idx = _as_points(points, self.crs, purpose="measured in straight line")
         n = len(geoms)
         if ids is None:
             ids = idx if idx is not None else pd.RangeIndex(n)
@@ -192,25 +191,6 @@ class StraightLineNet:
         if not len(s):
             return np.empty(0, dtype=object)
         return shapely.buffer(shapely.points(s.px, s.py), cutoff / self.detour_factor, quad_segs=quad_segs)
-
-
-def _points(points: Any, crs: pyproj.CRS) -> tuple[np.ndarray, pd.Index | None]:
-    """Point geometries in ``crs`` and the index of a GeoSeries/GeoDataFrame (DataError for missing
-    or non-point geometries, like the network engine)."""
-    idx = None
-    if hasattr(points, "geometry"):
-        gs = points.geometry
-        idx = gs.index
-        if gs.crs is not None and not pyproj.CRS.from_user_input(gs.crs).equals(crs):
-            gs = gs.to_crs(crs)
-        geoms = np.asarray(gs.values, dtype=object)
-    else:
-        geoms = np.asarray(points, dtype=object)
-    if len(geoms) and ((shapely.is_missing(geoms) | shapely.is_empty(geoms)).any()
-                       or (shapely.get_type_id(geoms) != 0).any()):
-        raise DataError("only located points have straight-line distances", file="points",
-                        fix="give every community/institution/candidate a location; pass StudyArea.points(layer)")
-    return geoms, idx
 
 
 def straight_line_label(factor: float, *, english: bool = False, short: bool = False) -> str:
