@@ -76,12 +76,17 @@ def _area_name(folder: Path) -> str:
     return name if isinstance(name, str) and name.strip() else folder.name
 
 
+def budget_ok(v: Any) -> bool:
+    """A budget (万元): a finite number (not a bool) from 0 to ``settings.MAX_BUDGET_WAN``."""
+    return (not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+            and 0 <= v <= settings.MAX_BUDGET_WAN)
+
+
 def _number(conf: Mapping[str, Any], key: str, problems: list[Problem]) -> float | None:
     v = conf.get(key)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0 \
-            or v > settings.MAX_BUDGET_WAN:
+    if not budget_ok(v):
         problems.append(Problem("province.toml", f"{key} = {v!r} is not a number from 0 to "
                                 f"{settings.MAX_BUDGET_WAN:g}", (key,),
                                 f"write e.g. {key} = 5000 (万元)"))
@@ -92,9 +97,7 @@ def _number(conf: Mapping[str, Any], key: str, problems: list[Problem]) -> float
 def steps_ok(v: Any) -> bool:
     """A non-empty list of budget steps, each a finite number from 0 to ``settings.MAX_BUDGET_WAN``,
     at most ``MAX_STEPS`` of them (one plan per district and step)."""
-    return isinstance(v, list | tuple) and 0 < len(v) <= MAX_STEPS and all(
-        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-        and 0 <= x <= settings.MAX_BUDGET_WAN for x in v)
+    return isinstance(v, list | tuple) and 0 < len(v) <= MAX_STEPS and all(map(budget_ok, v))
 
 
 def _steps(conf: Mapping[str, Any], problems: list[Problem]) -> tuple[float, ...]:

@@ -38,7 +38,7 @@ from .district import (
     assess_district,
     plan_district,
 )
-from .province import MAX_STEPS, Province, read_province, steps_ok
+from .province import MAX_STEPS, Province, budget_ok, read_province, steps_ok
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,7 @@ def _check_options(*, n_workers: Any, budget_wan: Any, budget_steps_wan: Any) ->
                                   or not 1 <= n_workers <= 1024):
         raise DataError(f"n_workers = {n_workers!r} is not a whole number from 1 to 1024", file="--workers",
                         fix="give the number of local workers, e.g. --workers 2 (default: the number of cores)")
-    if budget_wan is not None and (isinstance(budget_wan, bool) or not isinstance(budget_wan, int | float)
-                                   or not 0 <= float(budget_wan) <= settings.MAX_BUDGET_WAN):
+    if budget_wan is not None and not budget_ok(budget_wan):
         raise DataError(f"budget_wan = {budget_wan!r} is not a number from 0 to {settings.MAX_BUDGET_WAN:g} 万元",
                         file="--budget-wan", fix="give the province budget in 万元, e.g. --budget-wan 15000")
     if budget_steps_wan is not None and not steps_ok(list(budget_steps_wan)):
