@@ -224,7 +224,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, networkx {nx.__version__}, "
           f"tuoyu_geo {tg.__version__}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
-    city.walk_graph = lambda w, h, rng: None  # the grid is drawn per size below
+    city.walk_graph = lambda w, h, rng, **_: None  # the grid is drawn per size below
     t = time.perf_counter()
     layers = city.make_city(n_communities=args.communities, n_candidates=args.candidates,
                             n_streets=args.streets, n_institutions=args.institutions, seed=args.seed)
