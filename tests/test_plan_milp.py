@@ -421,3 +421,60 @@ def test_plan_of_another_policy_is_refused(fx, tmp_path):  # noqa: F811
         with pytest.raises(DataError, match="plan was made under policy"):
             tg.assess(area, other, plan=p, with_isochrones=False)
         assert len(tg.assess(area, POL, plan=p, with_isochrones=False).plan.sites) == len(plan.sites)
+
+
+def test_merge_same_reach_groups_communities_and_sums_demand():
+    """Pairs (community, candidate): 1→{8, 9}, 2→{8}, 3→{8, 9}, 4→{9}, given out of order.  Communities 1
+    and 3 reach the same candidates and become one group with demand 2 + 7 = 9; groups are numbered
+    by their first community: g0 = {1, 3} → 8, 9; g1 = {2} → 8; g2 = {4} → 9."""
+    from tuoyu_geo.rules.sites import Coverage
+
+    demand = np.array([0.0, 2.0, 5.0, 7.0, 1.0])
+    gi, gj, dg = Coverage.merge_same_reach(np.array([3, 3, 1, 1, 2, 4]), np.array([9, 8, 8, 9, 8, 9]), demand)
+    assert gi.tolist() == [0, 0, 1, 2]
+    assert gj.tolist() == [8, 9, 8, 9]
+    assert dg.tolist() == [9.0, 5.0, 1.0]
+
+
+def test_capacity_model_keeps_different_reach_sets_apart(fx, monkeypatch):  # noqa: F811
+    """Capacity-aware fixture (see ``test_plan.py``): the communities that can gain coverage are C2
+    (reaches K1), C3 (K2), C4 (K3, K4) and C5 (K3) — four different candidate sets (three of one
+    candidate each), so four demand rows, merged or not."""
+    for merge in (True, False):
+        monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "merge_demand": merge})
+        model = _model(fx, capacity_aware=True, demand_factor=1.0)
+        assert len(model.blocks["步行覆盖:demand:0"]) == 4
+
+
+def test_served_rows_replace_the_aggregate_coverage_row(fx):  # noqa: F811
+    """When the coverage stage reaches the most (every community served), the per-community rows sum
+    to the held value, so the stage's own aggregate row is left out; when it does not (one new site at
+    most), the aggregate row is kept.  The fixture's plan has the stages rules, shortfall, residential,
+    coverage and cost, each held by one lexicographic row once solved → 5 rows, or 4 when coverage's
+    own row is left out."""
+    assert _lex_rows(fx) == 4
+    assert _lex_rows(fx, max_new_sites=1) == 5
+
+
+def _lex_rows(fx, **kw):  # noqa: F811
+    import tuoyu_geo.plan.solve as S
+
+    seen = {}
+    orig = S.solve_lexicographic
+
+    def spy(model, **k):
+        out = orig(model, **k)
+        seen["n"] = sum(1 for b in model.blocks if b.startswith("lexicographic"))
+        return out
+
+    import tuoyu_geo.plan as P
+
+    mods = [m for m in (P, S) if getattr(m, "solve_lexicographic", None) is orig]
+    for m in mods:
+        m.solve_lexicographic = spy
+    try:
+        _plan(fx, **kw)
+    finally:
+        for m in mods:
+            m.solve_lexicographic = orig
+    return seen["n"]

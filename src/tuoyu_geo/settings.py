@@ -58,13 +58,15 @@ PLAN_FORMULATION: str = "cumulative"
 #: ``cap_coefficients`` — in a shortfall row, a site counts for at most what the row needs;
 #: ``value_cuts`` — per shortfall row, what its sites can achieve for what they cost, in whole sites
 #: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`; only when a budget binds the plan).
+#: ``merge_demand`` — capacity-aware: communities with the same candidates in reach share one demand
+#: row and one flow per candidate (exact; :meth:`tuoyu_geo.rules.sites.Coverage.merge_same_reach`).
 #: Measured (benchmarks/README.md): ``floor_cuts`` and ``value_cuts`` slow the capacity-aware cost
 #: stage of the bundled area down, and ``value_cuts`` gained nothing on budget-bound plans (off);
 #: ``floor_cuts`` are on for large areas only (``FLOOR_CUTS_MIN_CANDIDATES``); with ``site_counts`` the capacity-aware plan
 #: was proven optimal in 36–44 s (3 runs), without it not in 60 s.
 PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "site_counts": True,
                                     "complete_start": True, "budget_cuts": True, "floor_cuts": "auto",
-                                    "cap_coefficients": True, "value_cuts": False}
+                                    "cap_coefficients": True, "value_cuts": False, "merge_demand": True}
 #: with ``floor_cuts = "auto"``: on from this many allowed candidates (measured: on the 5,000-candidate
 #: city they take the cost stage from a 34 % gap to 0.6 % in 120 s; on the 162-candidate bundled area
 #: they keep the capacity-aware plan from being proven optimal within 60 s)

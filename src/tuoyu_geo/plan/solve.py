@@ -49,10 +49,12 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
         return
     tol = settings.LEX_TOLERANCE * max(1.0, abs(v))
     bound = {"hi": v + tol} if sense == 1 else {"lo": v - tol}
-    model.add_row(f"lexicographic:{len(model.blocks)}", cols, coef, **bound)
+    implied = False
     if settings.PLAN_MILP.get("served_rows", True):
-        for rule in model.rules:
-            rule.hold(model, stage, v, tol)
+        # any() would stop at the first rule that implies the row: every rule adds its rows
+        implied = any([rule.hold(model, stage, v, tol) for rule in model.rules])
+    if not implied:
+        model.add_row(f"lexicographic:{len(model.blocks)}", cols, coef, **bound)
     floor = settings.PLAN_MILP.get("floor_cuts", "auto")
     if floor is True or (floor == "auto" and int(model.allowed.sum()) >= settings.FLOOR_CUTS_MIN_CANDIDATES):
         model.hold_shortfalls(stage, v, tol)

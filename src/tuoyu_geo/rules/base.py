@@ -102,10 +102,14 @@ class Rule:
     def build(self, model: Any) -> None:
         return None
 
-    def hold(self, model: Any, stage: str, value: float, tol: float) -> None:
+    def hold(self, model: Any, stage: str, value: float, tol: float) -> bool:
         """After lexicographic ``stage`` reached ``value`` (held within ``tol`` from now on): add the
         per-row consequences this rule knows of, e.g. "every community is served" when the value is
-        the most the rule's terms can reach.  Valid rows only; default none."""
+        the most the rule's terms can reach.  Valid rows only; default none.
+
+        Returns True when the rows added imply the stage's own objective row (their sum is at least
+        ``value − tol``), which is then left out of the model (a dense row that only slows the LP)."""
+        return False
 
     def explain_sites(self, model: Any, ctx: SiteContext) -> dict[int, str]:
         return {}
