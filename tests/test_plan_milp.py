@@ -478,3 +478,59 @@ def _lex_rows(fx, **kw):  # noqa: F811
         for m in mods:
             m.solve_lexicographic = orig
     return seen["n"]
+
+
+def test_cbc_infeasible_with_a_feasible_start_keeps_the_start(monkeypatch):
+    """CBC 2.10 once called the bundled capacity-aware cost stage "proven infeasible" right after
+    accepting its MIP start.  Model: x0 + x1 ≥ 1, x integer in [0, 1], minimise x0 + 2·x1.  A faked CBC
+    run that says "proven infeasible" with LP value 1: with the start (1, 0) — feasible, cost 1 — the
+    stage is ``time_limit`` with the start as its solution and bound 1; with the start (0, 0), which
+    breaks the row, it stays infeasible."""
+    import pulp
+
+    from tuoyu_geo import solvers
+    from tuoyu_geo.solvers import MILP, Status
+
+    m = MILP()
+    x = m.add_vars(2, lb=0, ub=1, integer=True)
+    m.add_row(x, np.ones(2), lo=1.0)
+    m.set_objective(np.array([1.0, 2.0]), 1)
+
+    def fake_run(pulp_, prob, xs, **kw):
+        prob.status, prob.sol_status = pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
+        return "Continuous objective value is 1 - 0.01 seconds\nResult - Problem proven infeasible\n", 0.1
+
+    monkeypatch.setattr(solvers, "_run_cbc", fake_run)
+    sol = solvers.solve(m, solver="cbc", time_limit_s=5, start=np.array([1.0, 0.0]))
+    assert sol.status == Status.TIME_LIMIT and sol.x.tolist() == [1.0, 0.0]
+    assert sol.objective == pytest.approx(1.0) and sol.bound == pytest.approx(1.0)
+    assert m.violation(np.array([0.0, 0.0])) == pytest.approx(1.0)
+    assert solvers.solve(m, solver="cbc", time_limit_s=5, start=np.array([0.0, 0.0])).status == Status.INFEASIBLE
+
+
+def test_a_solution_that_breaks_the_model_is_never_passed_on(monkeypatch):
+    """A solver answer is checked against the model: x0 + x1 ≥ 1, x integer in [0, 1], minimise
+    x0 + 2·x1.  A faked solver returns (0, 0) ("cost 0", below any feasible plan; CBC once returned
+    such a point under a time limit): with the feasible start (0, 1) the start comes back as
+    ``time_limit`` with its cost 2; without a start there is no solution (``error``); an answer that
+    meets the row, (1, 0), is passed on as given."""
+    from tuoyu_geo import solvers
+    from tuoyu_geo.solvers import MILP, Solution, Status
+
+    m = MILP()
+    x = m.add_vars(2, lb=0, ub=1, integer=True)
+    m.add_row(x, np.ones(2), lo=1.0)
+    m.set_objective(np.array([1.0, 2.0]), 1)
+    answer = {}
+    monkeypatch.setattr(solvers, "_solve_highs", lambda *a, **k: Solution(
+        x=np.array(answer["x"]), objective=float(np.dot([1, 2], answer["x"])), bound=1.0, status=Status.OPTIMAL,
+        gap=0.0, seconds=0.0, solver="highs"))
+    answer["x"] = [0.0, 0.0]
+    sol = solvers.solve(m, solver="highs", start=np.array([0.0, 1.0]))
+    assert sol.status == Status.TIME_LIMIT and sol.x.tolist() == [0.0, 1.0] and sol.objective == 2.0
+    assert sol.gap == pytest.approx(0.5)
+    sol = solvers.solve(m, solver="highs")
+    assert sol.status == Status.ERROR and sol.x is None
+    answer["x"] = [1.0, 0.0]
+    sol = solvers.solve(m, solver="highs", start=np.array([0.0, 1.0]))
+    assert sol.status == Status.OPTIMAL and sol.x.tolist() == [1.0, 0.0]

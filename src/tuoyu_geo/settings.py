@@ -59,14 +59,16 @@ PLAN_FORMULATION: str = "cumulative"
 #: ``value_cuts`` — per shortfall row, what its sites can achieve for what they cost, in whole sites
 #: (:meth:`tuoyu_geo.plan.model.PlanModel.add_value_cuts`; only when a budget binds the plan).
 #: ``merge_demand`` — capacity-aware: communities with the same candidates in reach share one demand
-#: row and one flow per candidate (exact; :meth:`tuoyu_geo.rules.sites.Coverage.merge_same_reach`).
+#: row and one flow per candidate (exact; :meth:`tuoyu_geo.rules.sites.Coverage.merge_same_reach`);
+#: ``"highs"`` (default): with HiGHS only — on the bundled capacity-aware plan it took HiGHS from 35 s to
+#: ≈ 18 s, while CBC 2.10 lost the merged model in its preprocessing (see ``solvers._solve_cbc``).
 #: Measured (benchmarks/README.md): ``floor_cuts`` and ``value_cuts`` slow the capacity-aware cost
 #: stage of the bundled area down, and ``value_cuts`` gained nothing on budget-bound plans (off);
 #: ``floor_cuts`` are on for large areas only (``FLOOR_CUTS_MIN_CANDIDATES``); with ``site_counts`` the capacity-aware plan
 #: was proven optimal in 36–44 s (3 runs), without it not in 60 s.
 PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "site_counts": True,
                                     "complete_start": True, "budget_cuts": True, "floor_cuts": "auto",
-                                    "cap_coefficients": True, "value_cuts": False, "merge_demand": True}
+                                    "cap_coefficients": True, "value_cuts": False, "merge_demand": "highs"}
 #: with ``floor_cuts = "auto"``: on from this many allowed candidates (measured: on the 5,000-candidate
 #: city they take the cost stage from a 34 % gap to 0.6 % in 120 s; on the 162-candidate bundled area
 #: they keep the capacity-aware plan from being proven optimal within 60 s)

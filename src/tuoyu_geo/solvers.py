@@ -26,6 +26,7 @@ line, CBC as one record) and a one-line result per solve at INFO, e.g.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -124,6 +125,18 @@ class MILP:
         return (cat(self.cost, float), cat(self.lb, float), cat(self.ub, float), cat(self.integer, bool),
                 A, cat(self.row_lo, float), cat(self.row_hi, float))
 
+    def violation(self, x: np.ndarray) -> float:
+        """Largest violation of a bound, a row or integrality by ``x`` (0.0 when ``x`` is feasible); a
+        row's violation is relative to its bound when that exceeds 1 in size."""
+        _, lb, ub, integer, A, lo, hi = self.arrays()
+        x = np.asarray(x, float)
+        act = A @ x
+        with np.errstate(invalid="ignore"):
+            parts = [lb - x, x - ub, (lo - act) / np.maximum(1.0, np.abs(lo)),
+                     (act - hi) / np.maximum(1.0, np.abs(hi)), np.abs(x - np.round(x))[integer]]
+        parts = [np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0) for p in parts]
+        return float(max((np.max(p, initial=0.0) for p in parts), default=0.0))
+
     def copy(self) -> MILP:
         m = MILP(sense=self.sense)
         for name in ("lb", "ub", "cost", "integer", "rows_i", "rows_j", "rows_v", "row_lo", "row_hi"):
@@ -171,9 +184,27 @@ def solve(model: MILP, *, solver: str = settings.DEFAULT_SOLVER, time_limit_s: f
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
     if solver == "highs":
-        return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start,
-                            options=highs_options)
-    return _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
+        sol = _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start,
+                           options=highs_options)
+    else:
+        sol = _solve_cbc(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=start)
+    return _checked(model, sol, start)
+
+
+def _checked(model: MILP, sol: Solution, start: np.ndarray | None) -> Solution:
+    """``sol`` if its solution meets every bound, row and integrality of ``model``; otherwise the MIP
+    start when that does (``time_limit``: not proven), else no solution (``error``).  A solver's answer
+    is never passed on unchecked: CBC 2.10 has returned, under a time limit, a "solution" of the
+    bundled capacity-aware cost stage that costs less than its own bound and breaks rows."""
+    if sol.x is None or model.violation(sol.x) <= _FEASIBLE_TOL:
+        return sol
+    log.warning("%s returned a solution that breaks the model (largest violation %.3g); %s", sol.solver,
+                model.violation(sol.x), "keeping the MIP start" if start is not None else "no solution")
+    if start is not None and model.violation(start) <= _FEASIBLE_TOL:
+        x = np.asarray(start, float)
+        obj = float(model.arrays()[0] @ x)
+        return dataclasses.replace(sol, x=x, objective=obj, status=Status.TIME_LIMIT, gap=_gap(obj, sol.bound))
+    return dataclasses.replace(sol, x=None, objective=math.nan, status=Status.ERROR, gap=math.inf)
 
 
 def complete_start(model: MILP, start: np.ndarray) -> np.ndarray:
@@ -370,6 +401,10 @@ def _cbc_status(pulp, prob, result: str, text: str = "") -> Status:
     return Status.ERROR
 
 
+#: largest violation of a bound, row or integrality for a MIP start to count as feasible
+_FEASIBLE_TOL = 1e-6
+
+
 def _cbc_distrust(text: str, status: Status, bound: float) -> tuple[Status, float]:
     """CBC 2.10 can give up on an LP at the root ("Cbc0006I The LP relaxation is infeasible or too
     expensive") and still end with "Optimal solution found" — seen on a capacity-aware coverage stage
@@ -401,6 +436,14 @@ def _solve_cbc(model: MILP, *, time_limit_s, mip_gap, threads, start=None) -> So
     m_bnd = re.search(r"(?:Lower|Upper) bound:\s+" + _CBC_NUM, text)  # in the model's own sense
     bound = float(m_bnd.group(1)) if (m_bnd and has_sol) else (obj if status == Status.OPTIMAL else math.nan)
     status, bound = _cbc_distrust(text, status, bound)
+    if status == Status.INFEASIBLE and start is not None and model.violation(start) <= _FEASIBLE_TOL:
+        # CBC 2.10 can lose a model in its preprocessing (huge dual infeasibilities when it undoes it)
+        # and call it "proven infeasible" although it has just accepted the MIP start: seen on the
+        # bundled capacity-aware cost stage.  The start is feasible, so the stage is not infeasible.
+        log.warning("CBC called a model infeasible that its MIP start satisfies; keeping the start, not proven")
+        m_lp = re.search(r"Continuous objective value is\s+" + _CBC_NUM, text)
+        x, obj, has_sol = np.asarray(start, float), float(c @ start), True
+        status, bound = Status.TIME_LIMIT, float(m_lp.group(1)) if m_lp else math.nan
     gap = _gap(obj, bound) if has_sol and math.isfinite(bound) else (0.0 if status == Status.OPTIMAL else math.inf)
     log.info("CBC: %s (%s) obj=%s gap=%s in %.2f s", status, result, obj, gap, secs)
     return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="cbc")

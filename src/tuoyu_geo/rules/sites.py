@@ -256,7 +256,8 @@ class Coverage(Rule):
 
     def _assign(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray) -> None:
         f, w = model.demand_factor, model.infants
-        if settings.PLAN_MILP.get("merge_demand", True):
+        merge = settings.PLAN_MILP.get("merge_demand", "highs")
+        if merge is True or (merge == "highs" and str(model.options.solver).lower() == "highs"):
             gi, gj, dg = self.merge_same_reach(pi, pj, f * w)
         else:
             ui, gi = np.unique(pi, return_inverse=True)
