@@ -179,6 +179,32 @@ def graph_from_npz(path: Path):
     return G
 
 
+def parquet_folder(folder: Path) -> Path:
+    """``folder/parquet``: the same study area with its walk network as GeoParquet tables
+    (``walk_edges.parquet`` + ``walk_nodes.parquet``, WGS-84, what ``tuoyu-geo convert-network`` writes),
+    made once from ``walk.npz`` (converting the GraphML would parse it); the layers are hard links."""
+    import pyproj
+    from bench_plan_city import CRS
+
+    sub = folder / "parquet"
+    if (sub / "area.toml").is_file() and (sub / "walk_edges.parquet").is_file():
+        return sub
+    import tuoyu_geo.network as nw
+
+    sub.mkdir(exist_ok=True)
+    z = np.load(folder / "walk.npz")
+    lon, lat = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(z["x"], z["y"])
+    e = z["edges"]
+    net = nw.WalkNet.from_arrays(crs="EPSG:4326", x=lon, y=lat, u=e[:, 0], v=e[:, 1], length=z["length"])
+    nw.save_network(net, sub / "walk_edges.parquet")
+    for key in ("streets", "communities", "institutions", "candidates"):
+        if not (sub / f"{key}.gpkg").exists():
+            os.link(folder / f"{key}.gpkg", sub / f"{key}.gpkg")
+    toml = (folder / "area.toml").read_text(encoding="utf-8").replace('"walk.graphml"', '"walk_edges.parquet"')
+    (sub / "area.toml").write_text(toml, encoding="utf-8")
+    return sub
+
+
 def generate(size: str, folder: Path, seed: int) -> dict:
     """Write the study area of ``size`` into ``folder`` (see the module docstring)."""
     import pyproj
