@@ -40,9 +40,11 @@ def _own_piece(net: WalkNet, s: Snap, i: int, cutoff: float) -> Any:
     return substring(net.geoms[e0], max(0.0, o - rem0) * f, min(L0, o + rem0) * f)
 
 
-def _node_pieces(net: WalkNet, cutoff: float, nodes: np.ndarray, d: np.ndarray) -> list[Any]:
+def _node_pieces(net: WalkNet, cutoff: float, nodes: np.ndarray, d: np.ndarray, *,
+                 vectorised: bool = False) -> list[Any]:
     """Every edge at a reached node (``nodes`` at walking distances ``d``), whole or cut at the
-    remaining distance from either end."""
+    remaining distance from either end; ``vectorised``: the cuts of straight edges made in one call
+    (:func:`_cut_straight`, the same lines as ``substring``)."""
     if not len(nodes):
         return []
     rem = np.full(net.n_nodes, -1.0)
@@ -52,13 +54,34 @@ def _node_pieces(net: WalkNet, cutoff: float, nodes: np.ndarray, d: np.ndarray) 
     ra, rb = rem[net.eu[edges]], rem[net.ev[edges]]
     full = (ra >= 0) & (rb >= 0) & (ra + rb >= L) | (ra >= L) | (rb >= L)
     pieces = list(net.geoms[edges[full]])
-    for e, a_, b_, Le in zip(edges[~full], ra[~full], rb[~full], L[~full], strict=False):
+    part = ~full
+    if vectorised:
+        straight = part & (shapely.get_num_coordinates(net.geoms[edges]) == 2)
+        pieces.extend(_cut_straight(net, edges[straight], ra[straight], rb[straight], L[straight]))
+        part &= ~straight
+    for e, a_, b_, Le in zip(edges[part], ra[part], rb[part], L[part], strict=False):
         fe = net.geom_len[e] / Le if Le > 0 else 0.0
         if a_ >= 0:
             pieces.append(substring(net.geoms[e], 0.0, a_ * fe))
         if b_ >= 0:
             pieces.append(substring(net.geoms[e], (Le - b_) * fe, Le * fe))
     return pieces
+
+
+def _cut_straight(net: WalkNet, edges: np.ndarray, ra: np.ndarray, rb: np.ndarray, L: np.ndarray) -> list[Any]:
+    """Pieces of straight (two-point) edges within ``ra`` of their start and ``rb`` of their end
+    (negative: none), exactly as ``shapely.ops.substring`` cuts a two-point line: the line between
+    the points interpolated at the two distances, or that point when they coincide."""
+    geoms, gl = net.geoms[edges], net.geom_len[edges]
+    fe = np.divide(gl, L, out=np.zeros(len(L)), where=L > 0)
+    out: list[Any] = []
+    for has, start, end in ((ra >= 0, np.zeros(len(L)), ra * fe), (rb >= 0, (L - rb) * fe, L * fe)):
+        g, s0, s1, glh = geoms[has], start[has], end[has], gl[has]
+        p0, p1 = shapely.line_interpolate_point(g, s0), shapely.line_interpolate_point(g, s1)
+        lines = shapely.linestrings(np.stack([shapely.get_coordinates(p0), shapely.get_coordinates(p1)], axis=1))
+        point = (s0 == s1) | ((s0 >= glh) & (s1 >= glh))
+        out.extend(np.where(point, p0, lines))
+    return out
 
 
 def _pieces(net: WalkNet, s: Snap, i: int, cutoff: float, nodes_i: np.ndarray, d_i: np.ndarray) -> list[Any]:
@@ -233,6 +256,7 @@ def grouped_service_areas(graph: WalkNet | nx.MultiDiGraph, points: Any, groups:
         if not own:
             out[k] = shapely.Polygon()
             continue
-        pieces = own + _node_pieces(net, cutoff, c[bounds[k]:bounds[k + 1]], v[bounds[k]:bounds[k + 1]])
+        pieces = own + _node_pieces(net, cutoff, c[bounds[k]:bounds[k + 1]], v[bounds[k]:bounds[k + 1]],
+                                    vectorised=True)
         out[k] = _union(pieces, buffer_m, quad_segs, prune=True)
     return np.asarray(labels, dtype=object), out
