@@ -6,7 +6,12 @@ Run from the repository root (one command; before/after in one run; the lead's t
     PYTHONPATH=src /work/venv/bin/python benchmarks/bench_city.py --sizes S1,S2 --before 926c890
 
     [--steps load_area,compute_access,scorecard,plan_sites,assess,map,export] [--data DIR]
-    [--seed 7] [--time-limit 120] [--json out.json] [--keep]
+    [--seed 7] [--time-limit 120] [--json out.json] [--keep] [--network graphml|parquet|memory]
+
+A big city as a planner should run it (issue 17): the walk network as GeoParquet tables
+(``tuoyu-geo convert-network walk.graphml --out walk_edges.parquet``) and the engine cache::
+
+    PYTHONPATH=src /work/venv/bin/python benchmarks/bench_city.py --sizes S2 --network parquet --json s2.json
 
 Each (size, code) pair runs in its own child process (``python bench_city.py --child …``) with
 ``PYTHONPATH`` set to the ``src`` of the code under test: ``--before REF`` checks REF out with
@@ -22,7 +27,11 @@ step starts).  The child's overall peak is the largest of those and of its ``ru_
 (``os.wait4``; resetting ``VmHWM`` resets it too).
 
 1. **load_area** — ``tg.load_area(folder)``: read the layers (GeoPackage) and the GraphML walk
-   network, validate, project, datum and reach checks;
+   network, validate, project, datum and reach checks.  With ``--network parquet`` the network is
+   ``parquet/walk_edges.parquet`` (+ nodes; written once from ``walk.npz`` by :func:`parquet_folder`,
+   the same tables ``convert-network`` writes) and the step runs twice: **load_area_cold** with an
+   empty engine cache (read the tables, build the engine, write the cache entry), then
+   **load_area** reading that entry (warm);
 2. **compute_access** — ``WalkNet.from_area(area)`` then ``compute_access(area, policy,
    network=net, minutes=(5, 10, 15))``;
 3. **scorecard** — community, 街道, total and district scorecards (``tuoyu_geo.indicators``);
@@ -30,8 +39,9 @@ step starts).  The child's overall peak is the largest of those and of its ``ru_
    time_limit_s=…)`` (default options, HiGHS);
 5. **assess** — ``assess(area, policy, network=net, plan=<that SitePlan>)``: what the map and the
    exports consume.  It repeats access and scorecards, adds the after-plan access and scorecards
-   and the service areas (isochrones of the existing 普惠 institutions and the recommended sites);
-   its own ``timings`` are printed beside it;
+   and the service areas (isochrones of the existing 普惠 institutions and the recommended sites;
+   above ``settings.ISO_MERGE_ABOVE`` facilities of a kind, merged per 街道); its own ``timings``
+   are printed beside it;
 6. **map** — ``coverage_map(a)`` + ``save_map`` (offline HTML; the size is reported);
 7. **export** — ``export_plan(a, out)``: GeoPackage, XLSX, CSV, GeoJSON, manifest.
 
