@@ -214,7 +214,9 @@ def test_exports_say_the_areas_are_merged(merged, tmp_path):
     """GeoPackage: the 服务范围 layer holds the merged rows with facilities/merged (aliases from
     the label table) and its description says they are merged; the manifest records per kind
     facilities, areas and merged_per_street; the XLSX 方案参数 sheet has one row per kind."""
-    paths = export.export_plan(merged, tmp_path / "out", formats=("gpkg", "xlsx"))
+    paths = export.export_plan(merged, tmp_path / "out", formats=("gpkg", "xlsx", "shp"))
+    shp = gpd.read_file(f"zip://{paths['shp']}!service_areas.shp")
+    assert len(shp) == len(merged.isochrones) and shp["facilities"].sum() == merged.isochrones["facilities"].sum()
     gdf = pyogrio.read_dataframe(paths["gpkg"], layer="服务范围")
     iso = merged.isochrones
     assert len(gdf) == len(iso) and gdf["facilities"].sum() == iso["facilities"].sum()
@@ -256,3 +258,10 @@ def test_merge_by_in_isochrones(a):
     assert list(g.columns) == ["id", "facilities", "minutes", "distance_m", "area_m2", "geometry"]
     assert list(g.index) == list(pd.unique(street)) and g["facilities"].tolist() == \
         street.value_counts(sort=False).reindex(g.index).tolist()
+    # without a walk network: the union of the facilities' discs (straight line × detour factor)
+    plain = a.area.replace(graph=None)
+    discs = isochrones(plain, minutes=a.minutes, layer="candidates", ids=ids).to_crs(a.area.metric_crs)
+    merged = isochrones(plain, minutes=a.minutes, layer="candidates", ids=ids, merge_by="street_id")
+    for sid, row in merged.to_crs(a.area.metric_crs).iterrows():
+        u = shapely.union_all(discs.geometry.to_numpy()[(street == sid).to_numpy()])
+        assert row.geometry.area == pytest.approx(u.area, rel=1e-6) and u.area > 0
