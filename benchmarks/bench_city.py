@@ -322,12 +322,29 @@ def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_samp
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
     def load_cold():
+        """In a forked process (a planner's first run; its memory does not stay in this one): an
+        empty engine cache, so the tables are read, the engine built and its entry written."""
         from tuoyu_geo import settings
 
         cold = Path(tempfile.mkdtemp(prefix="bench-city-cache-"))
-        settings.CACHE_DIR = cold  # an empty engine cache: read the tables, build and write the entry
-        tg.load_area(folder)
-        return {"network": network, "cache": str(cold)}
+        settings.CACHE_DIR = cold
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the forked process
+            os.close(r)
+            _reset_hwm()
+            cpu = time.process_time()
+            tg.load_area(folder)
+            os.write(w, json.dumps({"cpu_s": round(time.process_time() - cpu, 3),
+                                    "peak_mb": round(_hwm_mb(), 1)}).encode())
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            got = json.loads(f.read() or "{}")
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise RuntimeError("the cold load failed")
+        return {**got, "network": network, "cache": str(cold), "peak_is_step": True}
 
     def load():
         if network == "memory":
