@@ -326,7 +326,7 @@ def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_samp
         empty engine cache, so the tables are read, the engine built and its entry written."""
         from tuoyu_geo import settings
 
-        cold = Path(tempfile.mkdtemp(prefix="bench-city-cache-"))
+        cold = out / "engine-cache"  # removed with the run's outputs (unless --keep)
         settings.CACHE_DIR = cold
         r, w = os.pipe()
         pid = os.fork()
