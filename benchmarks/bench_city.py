@@ -6,7 +6,12 @@ Run from the repository root (one command; before/after in one run; the lead's t
     PYTHONPATH=src /work/venv/bin/python benchmarks/bench_city.py --sizes S1,S2 --before 926c890
 
     [--steps load_area,compute_access,scorecard,plan_sites,assess,map,export] [--data DIR]
-    [--seed 7] [--time-limit 120] [--json out.json] [--keep]
+    [--seed 7] [--time-limit 120] [--json out.json] [--keep] [--network graphml|parquet|memory]
+
+A big city as a planner should run it (issue 17): the walk network as GeoParquet tables
+(``tuoyu-geo convert-network walk.graphml --out walk_edges.parquet``) and the engine cache::
+
+    PYTHONPATH=src /work/venv/bin/python benchmarks/bench_city.py --sizes S2 --network parquet --json s2.json
 
 Each (size, code) pair runs in its own child process (``python bench_city.py --child …``) with
 ``PYTHONPATH`` set to the ``src`` of the code under test: ``--before REF`` checks REF out with
@@ -22,7 +27,11 @@ step starts).  The child's overall peak is the largest of those and of its ``ru_
 (``os.wait4``; resetting ``VmHWM`` resets it too).
 
 1. **load_area** — ``tg.load_area(folder)``: read the layers (GeoPackage) and the GraphML walk
-   network, validate, project, datum and reach checks;
+   network, validate, project, datum and reach checks.  With ``--network parquet`` the network is
+   ``parquet/walk_edges.parquet`` (+ nodes; written once from ``walk.npz`` by :func:`parquet_folder`,
+   the same tables ``convert-network`` writes) and the step runs twice: **load_area_cold** with an
+   empty engine cache (read the tables, build the engine, write the cache entry), then
+   **load_area** reading that entry (warm);
 2. **compute_access** — ``WalkNet.from_area(area)`` then ``compute_access(area, policy,
    network=net, minutes=(5, 10, 15))``;
 3. **scorecard** — community, 街道, total and district scorecards (``tuoyu_geo.indicators``);
@@ -30,8 +39,9 @@ step starts).  The child's overall peak is the largest of those and of its ``ru_
    time_limit_s=…)`` (default options, HiGHS);
 5. **assess** — ``assess(area, policy, network=net, plan=<that SitePlan>)``: what the map and the
    exports consume.  It repeats access and scorecards, adds the after-plan access and scorecards
-   and the service areas (isochrones of the existing 普惠 institutions and the recommended sites);
-   its own ``timings`` are printed beside it;
+   and the service areas (isochrones of the existing 普惠 institutions and the recommended sites;
+   above ``settings.ISO_MERGE_ABOVE`` facilities of a kind, merged per 街道); its own ``timings``
+   are printed beside it;
 6. **map** — ``coverage_map(a)`` + ``save_map`` (offline HTML; the size is reported);
 7. **export** — ``export_plan(a, out)``: GeoPackage, XLSX, CSV, GeoJSON, manifest.
 
@@ -179,6 +189,32 @@ def graph_from_npz(path: Path):
     return G
 
 
+def parquet_folder(folder: Path) -> Path:
+    """``folder/parquet``: the same study area with its walk network as GeoParquet tables
+    (``walk_edges.parquet`` + ``walk_nodes.parquet``, WGS-84, what ``tuoyu-geo convert-network`` writes),
+    made once from ``walk.npz`` (converting the GraphML would parse it); the layers are hard links."""
+    import pyproj
+    from bench_plan_city import CRS
+
+    sub = folder / "parquet"
+    if (sub / "area.toml").is_file() and (sub / "walk_edges.parquet").is_file():
+        return sub
+    import tuoyu_geo.network as nw
+
+    sub.mkdir(exist_ok=True)
+    z = np.load(folder / "walk.npz")
+    lon, lat = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(z["x"], z["y"])
+    e = z["edges"]
+    net = nw.WalkNet.from_arrays(crs="EPSG:4326", x=lon, y=lat, u=e[:, 0], v=e[:, 1], length=z["length"])
+    nw.save_network(net, sub / "walk_edges.parquet")
+    for key in ("streets", "communities", "institutions", "candidates"):
+        if not (sub / f"{key}.gpkg").exists():
+            os.link(folder / f"{key}.gpkg", sub / f"{key}.gpkg")
+    toml = (folder / "area.toml").read_text(encoding="utf-8").replace('"walk.graphml"', '"walk_edges.parquet"')
+    (sub / "area.toml").write_text(toml, encoding="utf-8")
+    return sub
+
+
 def generate(size: str, folder: Path, seed: int) -> dict:
     """Write the study area of ``size`` into ``folder`` (see the module docstring)."""
     import pyproj
@@ -285,6 +321,31 @@ def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_samp
                "peak_mb": round(_hwm_mb(), 1), "rss_before_mb": round(rss0, 1), "peak_is_step": exact, **extra}
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
+    def load_cold():
+        """In a forked process (a planner's first run; its memory does not stay in this one): an
+        empty engine cache, so the tables are read, the engine built and its entry written."""
+        from tuoyu_geo import settings
+
+        cold = out / "engine-cache"  # removed with the run's outputs (unless --keep)
+        settings.CACHE_DIR = cold
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the forked process
+            os.close(r)
+            _reset_hwm()
+            cpu = time.process_time()
+            tg.load_area(folder)
+            os.write(w, json.dumps({"cpu_s": round(time.process_time() - cpu, 3),
+                                    "peak_mb": round(_hwm_mb(), 1)}).encode())
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            got = json.loads(f.read() or "{}")
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise RuntimeError("the cold load failed")
+        return {**got, "network": network, "cache": str(cold), "peak_is_step": True}
+
     def load():
         if network == "memory":
             area = tg.load_area(folder, load_graph=False)
@@ -351,6 +412,8 @@ def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_samp
         return {"mb": {k: round(Path(p).stat().st_size / 1e6, 2) for k, p in paths.items()}}
 
     funcs = [load, access, scorecard, plan, assessment, draw, export]
+    if network == "parquet":
+        run("load_area_cold", load_cold)  # then load_area reads the entry it wrote (warm)
     for i, name in enumerate(STEPS[:need + 1]):
         run(name, funcs[i])
 
@@ -372,6 +435,8 @@ def _worktree(ref: str, data: Path) -> Path:
 def run_child(size: str, folder: Path, src: Path, steps: list[str], args, label: str) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"bench-city-{size}-{label}-"))
     env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{HERE}"}
+    if args.network == "parquet":
+        folder = folder / "parquet"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(folder), "--steps", ",".join(steps),
            "--time-limit", str(args.time_limit), "--out", str(out), "--iso-sample", str(args.iso_sample),
            "--network", args.network]
@@ -444,10 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--generate-only", action="store_true", help="write the study areas and stop")
-    ap.add_argument("--network", choices=("graphml", "memory"), default="graphml",
-                    help="load_area reads walk.graphml (default), or 'memory': the layers with "
-                         "load_area(load_graph=False) and the same grid built from walk.npz in memory "
-                         "(no GraphML parsing, no datum/reach checks) — to time the later steps quickly")
+    ap.add_argument("--network", choices=("graphml", "parquet", "memory"), default="graphml",
+                    help="load_area reads walk.graphml (default); 'parquet': the same grid as GeoParquet "
+                         "tables (what convert-network writes; see parquet_folder) with the engine cache, "
+                         "timed cold (empty cache: load_area_cold) and warm (load_area) — the path a planner "
+                         "should use for a big city; 'memory': the layers with load_area(load_graph=False) and "
+                         "the grid built from walk.npz in memory (no GraphML parsing, no datum/reach checks)")
     args = ap.parse_args(argv)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     bad = [s for s in steps if s not in STEPS]
@@ -478,10 +545,14 @@ def main(argv: list[str] | None = None) -> int:
               f"(generated in {info['generate_s']:.0f} s)", flush=True)
         if args.generate_only:
             continue
+        if args.network == "parquet":
+            subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = [{str(HERE)!r}, {str(ROOT / 'src')!r}]; "
+                            f"from bench_city import parquet_folder; from pathlib import Path; "
+                            f"parquet_folder(Path({str(folder)!r}))"], check=True)
         for label, src in codes:
             results.append(run_child(size, folder, src, steps, args, label))
     if results:
-        all_steps = [s for s in STEPS if any(x["step"] == s for r in results for x in r["steps"])]
+        all_steps = [s for s in ("load_area_cold", *STEPS) if any(x["step"] == s for r in results for x in r["steps"])]
         print("\n" + table(results, all_steps))
         if args.json:
             Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")

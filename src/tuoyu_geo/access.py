@@ -24,17 +24,26 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 
 from . import _display as _d
 from . import settings
 from ._errors import DataError
 from .area import StudyArea
-from .network import StraightLineNet, WalkNet, area_engine, distance_model_of, service_areas
+from .network import (
+    StraightLineNet,
+    WalkNet,
+    area_engine,
+    distance_model_of,
+    grouped_service_areas,
+    service_areas,
+)
 from .policy import Policy, load_policy
 
 log = logging.getLogger(__name__)
@@ -308,7 +317,8 @@ def compute_access(area: StudyArea, policy: Policy | str | None = None, *,
 
 def isochrones(area: StudyArea, *, network: WalkNet | StraightLineNet | None = None, minutes: float = 15,
                layer: str = "institutions", ids: Sequence[str] | None = None,
-               policy: Policy | str | None = None, buffer_m: float = 50.0) -> gpd.GeoDataFrame:
+               policy: Policy | str | None = None, buffer_m: float = 50.0,
+               merge_by: str | None = None) -> gpd.GeoDataFrame:
     """Walking service areas (isochrones) of institutions or candidate sites.
 
     Built from the network edges reached within the threshold (partial edges cut at the remaining
@@ -330,12 +340,18 @@ def isochrones(area: StudyArea, *, network: WalkNet | StraightLineNet | None = N
         Default the area's policy.
     buffer_m : float
         Half-width of the walkable corridor around reached edges (m).
+    merge_by : str, optional
+        A column of the layer (e.g. ``"street_id"``): one service area per value, the union of its
+        facilities' areas computed at once (:func:`tuoyu_geo.network.grouped_service_areas`; a city's
+        thousands of facilities in seconds instead of minutes).  Missing values form the group "".
 
     Returns
     -------
     GeoDataFrame
         Index = ids; columns ``id``, ``minutes``, ``distance_m``, ``area_m2`` (computed in the
-        metric CRS), ``geometry`` (EPSG:4326).
+        metric CRS), ``geometry`` (EPSG:4326).  With ``merge_by``: index and ``id`` = the group
+        value, in the order the groups first appear, and ``facilities`` (how many were merged)
+        after ``id``.
 
     Raises
     ------
@@ -356,16 +372,35 @@ def isochrones(area: StudyArea, *, network: WalkNet | StraightLineNet | None = N
             raise KeyError(f"unknown {layer} ids: {', '.join(unknown[:10])}")
         gdf = gdf.loc[ids]
     pts = area.points(layer).loc[gdf.index]
+    keys = list(gdf.index)
+    cols = {"id": keys}
+    if merge_by is not None:
+        values = gdf[merge_by].astype(object).where(gdf[merge_by].notna(), "").astype(str).to_numpy()
+        counts = pd.Series(values).value_counts(sort=False)
+        keys = list(pd.unique(values))
+        cols = {"id": keys, "facilities": [int(counts[k]) for k in keys]}
     if len(pts):
         snap = net.snap(pts, ids=gdf.index)
-        if isinstance(net, StraightLineNet):
+        if merge_by is not None:
+            geoms = _merged_areas(net, snap, values, dist=dist, buffer_m=buffer_m)
+        elif isinstance(net, StraightLineNet):
             geoms = net.service_areas(snap, max_distance_m=dist)
         else:
             geoms = service_areas(net, snap, max_distance_m=dist, buffer_m=buffer_m)
     else:
         geoms = np.empty(0, dtype=object)
-    out = gpd.GeoDataFrame({"id": list(gdf.index), "minutes": float(minutes), "distance_m": float(dist)},
+    out = gpd.GeoDataFrame({**cols, "minutes": float(minutes), "distance_m": float(dist)},
                            geometry=gpd.GeoSeries(geoms, crs=area.metric_crs).values, crs=area.metric_crs,
-                           index=pd.Index(gdf.index, name=None))
+                           index=pd.Index(keys, name=None))
     out["area_m2"] = out.geometry.area
-    return out[["id", "minutes", "distance_m", "area_m2", "geometry"]].to_crs("EPSG:4326")
+    return out[[*cols, "minutes", "distance_m", "area_m2", "geometry"]].to_crs("EPSG:4326")
+
+
+def _merged_areas(net: WalkNet | StraightLineNet, snap: Any, groups: np.ndarray, *, dist: float,
+                  buffer_m: float) -> np.ndarray:
+    """One service area per group value, in the order the values first appear."""
+    if isinstance(net, StraightLineNet):
+        discs = net.service_areas(snap, max_distance_m=dist)
+        return np.array([shapely.union_all(discs[groups == g]) for g in pd.unique(groups)], dtype=object)
+    _, geoms = grouped_service_areas(net, snap, groups, max_distance_m=dist, buffer_m=buffer_m)
+    return geoms

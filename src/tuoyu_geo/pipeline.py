@@ -71,7 +71,11 @@ class Assessment:
     isochrones : GeoDataFrame or None
         Walking service areas at ``minutes`` of the existing 普惠 institutions (``kind`` =
         ``existing_puhui``) and the recommended sites (``recommended``); columns ``id, kind, name,
-        minutes, distance_m, area_m2, geometry`` (EPSG:4326).
+        minutes, distance_m, area_m2, geometry`` (EPSG:4326).  A kind with more than
+        ``settings.ISO_MERGE_ABOVE`` facilities (a city) has one area per 街道 instead (the union of
+        its facilities' areas; ``id`` = street_id, ``name`` = the 街道): then the columns
+        ``street_id, facilities, merged`` (how many facilities an area holds; True for merged rows)
+        come before ``geometry``.
     minutes : float
         The coverage time shown on maps and exports (the plan's, else 15).
     timings : mapping
@@ -150,16 +154,35 @@ def _scorecards(area, acc, pol) -> tuple:
 
 
 def _service_areas(area, net, plan: SitePlan | None, minutes: float) -> gpd.GeoDataFrame:
+    """Service areas of the existing 普惠 institutions and the recommended sites: one per facility,
+    or, for a kind with more than ``settings.ISO_MERGE_ABOVE`` facilities, one per 街道 of its
+    facilities (``id`` = street_id, ``name`` = the 街道's name); then every row also says
+    ``street_id``, ``facilities`` (how many are merged; 1 for a facility's own area) and ``merged``."""
     parts = []
     inst = area.institutions
     pu = [str(i) for i in inst.index[inst["puhui"].astype(bool)]]
-    for layer, ids, kind, names in (("institutions", pu, "existing_puhui", inst["name"]),
-                                    ("candidates", list(plan.sites.index) if plan is not None else [], "recommended",
-                                     area.candidates["name"])):
-        if ids:
+    above = int(settings.ISO_MERGE_ABOVE)
+    streets = area.streets["name"]
+    for layer, ids, kind in (("institutions", pu, "existing_puhui"),
+                             ("candidates", list(plan.sites.index) if plan is not None else [], "recommended")):
+        if not ids:
+            continue
+        facilities = getattr(area, layer)
+        if len(ids) > above:
+            g = isochrones(area, network=net, minutes=minutes, layer=layer, ids=ids, merge_by="street_id")
+            names = streets.reindex(g.index).fillna(pd.Series(g.index, index=g.index)).astype(str)
+            parts.append(g.assign(kind=kind, name=names.to_numpy(), street_id=g["id"].to_numpy(), merged=True))
+            log.info("%d service areas of %s merged into %d (per 街道; more than settings.ISO_MERGE_ABOVE = %d)",
+                     len(ids), kind, len(g), above)
+        else:
             g = isochrones(area, network=net, minutes=minutes, layer=layer, ids=ids)
-            parts.append(g.assign(kind=kind, name=names.reindex(g.index).astype(str).to_numpy()))
+            sid = facilities["street_id"].reindex(g.index)
+            parts.append(g.assign(kind=kind, name=facilities["name"].reindex(g.index).astype(str).to_numpy(),
+                                  street_id=sid.where(sid.notna(), "").astype(str).to_numpy(), facilities=1,
+                                  merged=False))
     cols = ["id", "kind", "name", "minutes", "distance_m", "area_m2", "geometry"]
+    if any(bool(p["merged"].any()) for p in parts):
+        cols[-1:-1] = ["street_id", "facilities", "merged"]
     if not parts:
         return gpd.GeoDataFrame({c: [] for c in cols[:-1]}, geometry=[], crs="EPSG:4326")
     return gpd.GeoDataFrame(pd.concat(parts), crs="EPSG:4326")[cols]

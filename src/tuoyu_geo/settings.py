@@ -73,6 +73,14 @@ PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "
 #: city they take the cost stage from a 34 % gap to 0.6 % in 120 s; on the 162-candidate bundled area
 #: they keep the capacity-aware plan from being proven optimal within 60 s)
 FLOOR_CUTS_MIN_CANDIDATES: int = 1000
+#: above this many service areas of one kind (existing 普惠 institutions, recommended sites) an
+#: assessment computes them merged per 街道 of their facilities — one area per (街道, kind), the union
+#: of its facilities' areas computed directly (:func:`tuoyu_geo.network.grouped_service_areas`) —
+#: instead of one per facility; rows then hold ``facilities`` (how many are merged) and ``merged``.
+#: At this size and above a per-facility map is unreadable and its polygons are most of an export;
+#: the S2 benchmark city (2,381 areas) takes ≈ 25 s merged instead of ≈ 12 minutes
+#: (benchmarks/README.md, issue 17).  Up to it every facility keeps its own area.
+ISO_MERGE_ABOVE: int = 200
 #: monetary unit of every cost figure
 COST_UNIT: str = "万元"
 

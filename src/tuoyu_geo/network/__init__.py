@@ -3,7 +3,7 @@ sparse cutoff walking distances, service areas) and the checks of an area agains
 
 Modules: :mod:`~tuoyu_geo.network.build` (GraphML, road lines, Overpass JSON, osmnx downloads),
 :mod:`~tuoyu_geo.network.engine` (:class:`WalkNet`, :class:`Snap`, :func:`distance_matrix`,
-:func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`),
+:func:`node_distances`), :mod:`~tuoyu_geo.network.service` (:func:`service_areas`, :func:`grouped_service_areas`),
 :mod:`~tuoyu_geo.network.checks` (datum and reach checks), :mod:`~tuoyu_geo.network.straight`
 (:class:`StraightLineNet`: straight line × detour factor for an area without a network;
 :func:`area_engine` picks the engine of an area), :mod:`~tuoyu_geo.network.pbf` (walk networks
@@ -32,7 +32,7 @@ from .build import (
 from .cache import read_walknet
 from .engine import Snap, WalkNet, as_net, distance_matrix, node_distances, snap_points
 from .pbf import graph_from_pbf
-from .service import service_areas
+from .service import grouped_service_areas, service_areas
 from .straight import StraightLineNet, area_engine, check_detour_factor, distance_model_of
 from .tables import read_network_tables, save_network
 
@@ -52,6 +52,7 @@ __all__ = [
     "graph_from_pbf",
     "graph_from_place",
     "graph_from_polygon",
+    "grouped_service_areas",
     "load_graph",
     "node_distances",
     "read_network",

@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from ..writer import FORMATS, atomic_paths, jsonable, output_error, sha256_file
 from . import gpkg as _gpkg
 from ._assessment import require
 from .labels import (
+    ISO_MERGED_ZH,
     ISOCHRONE_KINDS_ZH,
     definition,
     distance_model_label,
@@ -279,11 +280,13 @@ def community_coverage(assessment: Any) -> gpd.GeoDataFrame:
 
 
 def isochrone_layer(assessment: Any) -> gpd.GeoDataFrame | None:
-    """``assessment.isochrones`` for the GeoPackage (kinds in Chinese), or None when absent."""
+    """``assessment.isochrones`` for the GeoPackage (kinds in Chinese), or None when absent; areas
+    merged per 街道 keep ``street_id``, ``facilities`` and ``merged``."""
     iso = assessment.isochrones
     if iso is None:
         return None
-    cols = [c for c in ("id", "kind", "name", "minutes", "distance_m", "area_m2") if c in iso.columns]
+    cols = [c for c in ("id", "kind", "name", "minutes", "distance_m", "area_m2", "street_id", "facilities", "merged")
+            if c in iso.columns]
     out = gpd.GeoDataFrame(pd.DataFrame(iso[cols]), geometry=iso.geometry.values, crs=iso.crs).to_crs("EPSG:4326")
     out["kind"] = out["kind"].map(lambda k: ISOCHRONE_KINDS_ZH.get(k, k))
     return out.reset_index(drop=True)
@@ -314,6 +317,7 @@ def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, floa
         "plan": jsonable(plan.to_dict()),
         "minutes": jsonable(assessment.minutes),
         "distance_model": _distance_model(assessment.access),
+        "service_areas": service_area_record(assessment),
         "summary": {"sites": int(len(sites)), "places": jsonable(sites["places"].sum()),
                     "cost_wan_yuan": jsonable(sites["cost"].sum()),
                     "new_infants_covered": jsonable(sites["new_infants_covered"].sum())},
@@ -323,6 +327,26 @@ def manifest(assessment: Any, sites: pd.DataFrame, *, timings: Mapping[str, floa
         "columns": {"sites": labels(c for c in sites.columns if c != sites.geometry.name)},
         "outputs": [],
     }
+
+
+def service_area_record(assessment: Any) -> dict[str, Any] | None:
+    """The manifest's record of the service areas: per kind how many facilities, how many areas and
+    whether they are merged per 街道 (``settings.ISO_MERGE_ABOVE``), with the note in Chinese; None
+    without service areas."""
+    iso = assessment.isochrones
+    if iso is None:
+        return None
+    merged_col = iso["merged"].astype(bool) if "merged" in iso.columns else pd.Series(False, index=iso.index)
+    count = iso["facilities"] if "facilities" in iso.columns else pd.Series(1, index=iso.index)
+    kinds = {}
+    for kind in pd.unique(iso["kind"]):
+        sel = (iso["kind"] == kind).to_numpy()
+        n, m, merged = int(count[sel].sum()), int(sel.sum()), bool(merged_col[sel].any())
+        who = ISOCHRONE_KINDS_ZH.get(kind, kind)
+        note = ISO_MERGED_ZH["merged" if merged else "single"].format(who=who, n=n, m=m,
+                                                                       above=settings.ISO_MERGE_ABOVE)
+        kinds[str(kind)] = {"facilities": n, "areas": m, "merged_per_street": merged, "note": note}
+    return {"merge_above": settings.ISO_MERGE_ABOVE, "kinds": kinds}
 
 
 def _distance_model(acc: Any) -> dict[str, Any]:
@@ -376,6 +400,8 @@ def _parameter_rows(assessment: Any, man: Mapping[str, Any]) -> pd.DataFrame:
         ("推荐站点数 sites", man["summary"]["sites"]), ("新增托位 new places", man["summary"]["places"]),
         ("总投资（万元）total cost", man["summary"]["cost_wan_yuan"]),
     ]
+    rows += [(f"服务范围 service areas（{ISOCHRONE_KINDS_ZH.get(k, k)}）", v["note"])
+             for k, v in ((man.get("service_areas") or {}).get("kinds") or {}).items()]
     for k, v in jsonable(plan.options).items():
         rows.append((f"参数 {k}", json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v))
     rows += [(f"目标值 {k}", jsonable(v)) for k, v in dict(plan.objective_values).items()]
@@ -399,10 +425,11 @@ def _xlsx_sheets(assessment: Any, sites: gpd.GeoDataFrame, comp: gpd.GeoDataFram
     return sheets, fmts, notes
 
 
-def _styles(mk: str) -> dict[str, _gpkg.Style]:
-    """Default QGIS style of each GIS layer (English column names)."""
+def _styles(mk: str, layers: Mapping[str, gpd.GeoDataFrame] | None = None) -> dict[str, _gpkg.Style]:
+    """Default QGIS style of each GIS layer (English column names); the description of the
+    service-area layer of ``layers`` says which kinds are merged per 街道."""
     kinds = ISOCHRONE_KINDS_ZH
-    return {
+    out = {
         "推荐站点": _gpkg.Style("point", color="215,25,28,255", marker="star", size_mm=5, label_field="name",
                             description="推荐新建普惠站点"),
         "街道指标": _gpkg.Style("polygon", color="200,200,200,120", field="status_after", label_field="name",
@@ -416,6 +443,17 @@ def _styles(mk: str) -> dict[str, _gpkg.Style]:
                                         (kinds["recommended"], kinds["recommended"], "222,119,174,80")),
                             description=f"{mk}分钟步行服务范围"),
     }
+    if layers is not None and "服务范围" in layers:
+        out["服务范围"] = _service_area_style(out["服务范围"], layers["服务范围"], mk)
+    return out
+
+
+def _service_area_style(style: _gpkg.Style, iso: gpd.GeoDataFrame, mk: str) -> _gpkg.Style:
+    """The 服务范围 style, its description saying which kinds are merged per 街道."""
+    if "merged" not in iso.columns or not iso["merged"].astype(bool).any():
+        return style
+    kinds = "、".join(pd.unique(iso.loc[iso["merged"].astype(bool), "kind"]))
+    return replace(style, description=ISO_MERGED_ZH["layer"].format(mk=mk, kinds=kinds))
 
 
 def _gis_layers(assessment: Any, sites: gpd.GeoDataFrame, comp: gpd.GeoDataFrame,
@@ -436,7 +474,7 @@ def _sheet_of(layer: str) -> str:
 
 def _write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: Path, mk: str) -> dict[str, dict[str, str]]:
     """The GeoPackage with ASCII fields, aliases and styles; returns {layer: {field: alias}}."""
-    styles, out, schemas, fields = _styles(mk), {}, {}, {}
+    styles, out, schemas, fields = _styles(mk, layers), {}, {}, {}
     for name, gdf in layers.items():
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         names = _gpkg.ascii_names(cols)
@@ -458,7 +496,7 @@ def _write_all(assessment: Any, tmp: Mapping[str, Path], man: dict, sites: gpd.G
     if "gpkg" in tmp:
         man["columns"]["gpkg_fields"] = _write_gpkg(gis, tmp["gpkg"], mk)
     if "shp" in tmp:
-        styles = _styles(mk)
+        styles = _styles(mk, gis)
         shp = {SHP_LAYERS[k]: (v, styles[k]) for k, v in gis.items()}
         aliases = {c: label(c) for g in gis.values() for c in g.columns}
         man["columns"]["shapefile"] = _gpkg.write_shapefile_zip(shp, tmp["shp"], aliases=aliases)

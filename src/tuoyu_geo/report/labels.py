@@ -38,6 +38,7 @@ __all__ = [
     "COMMUNITY_DEFINITIONS",
     "DEFINITIONS",
     "ISOCHRONE_KINDS_ZH",
+    "ISO_MERGED_ZH",
     "LABELS_ZH",
     "NO",
     "NUMBER_FORMATS",
@@ -144,6 +145,8 @@ _BASE: dict[str, str] = {
     "minutes": "步行分钟",
     "distance_m": "步行距离（米）",
     "area_m2": "面积（平方米）",
+    "facilities": "合并的设施数",
+    "merged": "按街道合并",
     # gaps after the plan
     "rule": "规则",
     "why": "原因",
@@ -239,6 +242,15 @@ SUFFIXES_ZH: Mapping[str, str] = MappingProxyType({"_before": "方案前", "_aft
 ISOCHRONE_KINDS_ZH: Mapping[str, str] = MappingProxyType(
     {"existing_puhui": "现有普惠机构", "recommended": "推荐站点"})
 
+#: service areas merged per 街道 (a kind with more than ``settings.ISO_MERGE_ABOVE`` facilities):
+#: the map tooltip, the GIS layer's description, the 方案参数 row and the manifest note
+ISO_MERGED_ZH: Mapping[str, str] = MappingProxyType({
+    "tooltip": "{street}：{who}{mk}分钟服务范围（{n}处合并）",
+    "layer": "{mk}分钟步行服务范围；{kinds}按街道合并（每个街道一个范围，facilities 为合并的设施数）",
+    "merged": "{who} {n:,} 处，按街道合并为 {m:,} 个服务范围（超过 {above} 处时合并，settings.ISO_MERGE_ABOVE）",
+    "single": "{who} {n:,} 处，每处一个服务范围",
+})
+
 _GENERATED = re.compile(r"(cover|within)(\d+(?:\.\d+)?)_(any|puhui)")
 _MIN_COVER = re.compile(r"min_street_cover(\d+(?:\.\d+)?)_puhui(_street)?")
 _BIRTHS = re.compile(r"births_(\d{4})")
@@ -314,6 +326,8 @@ DEFINITIONS: Mapping[str, str] = MappingProxyType({
     "name": "名称（街道图层/小区图层 name）。",
     "district": "所属区县（街道图层 district）。",
     "community_id": "小区编号（小区图层）。",
+    "facilities": "服务范围所含的设施数：按街道合并时为该街道该类设施的处数（范围为它们各自服务范围的并集），否则为 1。",
+    "merged": "是：该类设施多于 settings.ISO_MERGE_ABOVE 处，服务范围按街道合并；否：每处设施一个服务范围。",
     "street_name": "小区所属街道名称。",
     "is_new": "新建小区（小区图层 is_new），适用新建居住区配建标准。",
     "built_year": "建成年份（小区图层 built_year，可空）。",

@@ -15,12 +15,15 @@ Size: 街道 outlines and service areas are simplified in the metric CRS (``STRE
 what differs from its layer (popup values, not the row labels; the after-plan community colours
 reuse the same data).  The bundled 徐汇区 demo map: 2.97 MB before this, about 1.2 MB now.
 
-City size (issue 17; ``benchmarks/bench_city.py``): above :data:`ISO_DISSOLVE_ABOVE` service areas
-of one kind they are drawn merged per 街道 of their facilities (:func:`dissolve_by_street`), and
+City size (issue 17; ``benchmarks/bench_city.py``): above ``settings.ISO_MERGE_ABOVE`` facilities of
+one kind the assessment holds their service areas merged per 街道 and they are drawn as they are
+(above :data:`ISO_DISSOLVE_ABOVE` per-facility areas of one kind they are merged here,
+:func:`dissolve_by_street`), and
 above :data:`COMMUNITY_CANVAS_ABOVE` communities the map draws on a canvas (Leaflet
 ``preferCanvas``) with compact community features (coverage class as a palette index, radius) —
 same colours, sizes and popups.  Smaller maps are unchanged.  Synthetic S2 city (20,000
-communities, 1,984 recommended sites, 2,381 service areas): 5.5 MB, written in ≈5 s of CPU.
+communities, 1,984 recommended sites, 2,383 facilities' service areas merged into 293): 5.5 MB,
+written in ≈2 s of CPU.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import pandas as pd
 import shapely
 
 from .. import crs as _crs
+from .. import settings
 from ..writer import NO, YES, write_file
 from ._assessment import require
 from ._leaflet import (
@@ -55,7 +59,7 @@ from ._leaflet import (
 )
 from ._leaflet import escape as _e
 from .figures import cjk_font, plot_scorecard
-from .labels import SUFFIXES_ZH, distance_model_label, label, minute_key
+from .labels import ISO_MERGED_ZH, SUFFIXES_ZH, distance_model_label, label, minute_key
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +112,9 @@ DECIMALS = 5
 #: simplification tolerances (metres) of the drawn 街道 outlines and service areas
 STREET_TOLERANCE_M, ISO_TOLERANCE_M = 3.0, 8.0
 #: above this many service areas of one kind they are drawn merged per 街道 (a city's 2,000
-#: overlapping areas would be ~30 MB of HTML and unreadable anyway)
-ISO_DISSOLVE_ABOVE = 200
+#: overlapping areas would be ~30 MB of HTML and unreadable anyway); an assessment made with
+#: ``settings.ISO_MERGE_ABOVE`` (the same number) already holds them merged and they are drawn as they are
+ISO_DISSOLVE_ABOVE = settings.ISO_MERGE_ABOVE
 #: above this many communities the map is drawn on a canvas (Leaflet ``preferCanvas``) and the
 #: communities carry compact properties (coverage class index, radius) instead of style objects
 COMMUNITY_CANVAS_ABOVE = 3000
@@ -377,8 +382,10 @@ def _iso_street_of(a: Any, kind: str) -> pd.Series:
 
 def _isochrone_layers(to: _Target, a: Any, datum: str, mk: str) -> None:
     """``assessment.isochrones`` (simplified for drawing), one layer per kind; the recommended
-    sites' service areas belong to the after-plan view.  A kind with more than
-    :data:`ISO_DISSOLVE_ABOVE` areas is drawn dissolved per 街道 (:func:`dissolve_by_street`)."""
+    sites' service areas belong to the after-plan view.  Areas merged per 街道 by the assessment
+    (``merged``) are drawn as they are, their tooltip names the 街道 and how many were merged; a
+    kind with more than :data:`ISO_DISSOLVE_ABOVE` per-facility areas is drawn dissolved per 街道
+    (:func:`dissolve_by_street`)."""
     iso = a.isochrones
     if iso is None or len(iso) == 0:
         return
@@ -387,11 +394,16 @@ def _isochrone_layers(to: _Target, a: Any, datum: str, mk: str) -> None:
     names = a.area.streets["name"]
     for kind, (style, who) in _ISO_STYLE.items():
         part = metric[metric["kind"] == kind]
-        if len(part) > ISO_DISSOLVE_ABOVE:
+        if "merged" in part.columns and part["merged"].astype(bool).any():  # merged per 街道 by assess
+            geoms = _shift(part.to_crs("EPSG:4326"), datum).geometry
+            tips = [ISO_MERGED_ZH["tooltip"].format(street=_e(name), who=who, mk=mk, n=n) if m
+                    else f"{who} {_e(name)} {mk}分钟服务范围"
+                    for name, n, m in zip(part["name"], part["facilities"], part["merged"].astype(bool), strict=True)]
+        elif len(part) > ISO_DISSOLVE_ABOVE:
             merged = dissolve_by_street(part, _iso_street_of(a, kind))
             merged = merged.set_geometry(_simplified(merged.geometry, ISO_TOLERANCE_M, coverage=False).values)
             geoms = _shift(merged.to_crs("EPSG:4326"), datum).geometry
-            tips = [f"{_e(names.get(sid, sid))}：{who}{mk}分钟服务范围（{n}处合并）"
+            tips = [ISO_MERGED_ZH["tooltip"].format(street=_e(names.get(sid, sid)), who=who, mk=mk, n=n)
                     for sid, n in zip(merged["street_id"], merged["count"], strict=True)]
         else:
             geoms = _shift(part.to_crs("EPSG:4326"), datum).geometry
