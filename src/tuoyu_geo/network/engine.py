@@ -1,4 +1,4 @@
-"""The walk-network engine: :class:`WalkNet` (arrays, edge STRtree, CSR adjacency built once from a
+"""The walk-network engine: :class:`WalkNet` (arrays, KD-tree snap index, CSR adjacency built once from a
 graph), snapping points to edges (:class:`Snap`) and exact sparse cutoff walking distances.
 
 Distance model
@@ -51,6 +51,7 @@ from scipy.sparse.csgraph import connected_components
 from .. import settings
 from .._errors import DataError, NetworkError
 from .build import graph_crs
+from .nearest import SegmentIndex
 from .sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class WalkNet:
     """A walk graph in array form, built once and then only read.
 
     Holds the node ids and coordinates, one edge per street (the reverse twin of a two-way
-    street dropped) with its length, key and geometry, an STRtree of the edge lines, the
+    street dropped) with its length, key and geometry, a KD-tree of the edge segments, the
     undirected CSR adjacency (shortest parallel edge) and the node × edge incidence.
 
     Build it with :meth:`from_graph` (a networkx graph), :meth:`from_edges` (edge and node
@@ -191,9 +192,11 @@ class WalkNet:
     change afterwards (build a new WalkNet from a changed graph).
 
     Building is vectorised: one pass of C-level comprehensions over a networkx graph's adjacency
-    (none for tables), then numpy.  Edge lines, their lengths, the STRtree, the incidence and the
-    x-order are built on first use (straight lines from the node coordinates where an edge has
-    no geometry, with ``shapely.linestrings``).
+    (none for tables), then numpy.  The snap index, the incidence and the x-order are built on
+    first use; snapping needs no shapely line of a straight street (the segment between its end
+    nodes, see :mod:`~tuoyu_geo.network.nearest`), and the edge lines and their STRtree are built
+    only when asked for (straight lines from the node coordinates where an edge has no geometry,
+    with ``shapely.linestrings``).
 
     Attributes
     ----------
@@ -205,8 +208,10 @@ class WalkNet:
         Node coordinates.
     eu, ev, length, key, geoms, geom_len : numpy.ndarray
         Per edge: end node indices, ``length`` (m), multigraph key, line geometry, geometry length.
+    snap_index : tuoyu_geo.network.nearest.SegmentIndex
+        KD-tree of the edge segments (nearest edge of points; ties → lowest edge index).
     tree : shapely.STRtree
-        Over :attr:`geoms`.
+        Over :attr:`geoms` (built on first use only).
     adj : scipy.sparse.csr_matrix
         ``n_nodes × n_nodes`` undirected adjacency (metres).
     incidence : scipy.sparse.csr_matrix
@@ -267,26 +272,48 @@ class WalkNet:
         ids = self._node_ids
         return ids if ids.dtype == object else _objects(ids.tolist())
 
-    @cached_property
-    def geoms(self) -> np.ndarray:
-        """Edge geometries; straight lines between the end nodes where none was given."""
-        g = self.given_geoms.copy()
+    def edge_lines(self, edges: np.ndarray) -> np.ndarray:
+        """Line geometries of the edges at positions ``edges``: the given line, or the straight
+        segment between the end nodes (``shapely.linestrings``) where none was given."""
+        edges = np.asarray(edges, dtype=np.int64)
+        if "geoms" in self.__dict__:
+            return self.geoms[edges]
+        g = self.given_geoms[edges]
         missing = shapely.is_missing(g)
         if missing.any():
-            a, b = self.eu[missing], self.ev[missing]
+            a, b = self.eu[edges[missing]], self.ev[edges[missing]]
             pts = np.stack([np.stack([self.x[a], self.y[a]], 1), np.stack([self.x[b], self.y[b]], 1)], 1)
             g[missing] = shapely.linestrings(pts)
         return g
 
     @cached_property
+    def geoms(self) -> np.ndarray:
+        """Edge geometries; straight lines between the end nodes where none was given (built on
+        first use: service areas need them, snapping and distances do not)."""
+        return self.edge_lines(np.arange(self.n_edges))
+
+    @cached_property
     def geom_len(self) -> np.ndarray:
-        """Length of every edge geometry (CRS units)."""
-        return shapely.length(self.geoms)
+        """Length of every edge geometry (CRS units); for a straight edge ``sqrt(dx·dx + dy·dy)``,
+        GEOS's formula (bit-identical to ``shapely.length`` of the segment), no line built."""
+        g = self.given_geoms
+        given = ~shapely.is_missing(g)
+        dx, dy = self.x[self.ev] - self.x[self.eu], self.y[self.ev] - self.y[self.eu]
+        out = np.sqrt(dx * dx + dy * dy)
+        if given.any():
+            out[given] = shapely.length(g[given])
+        return out
 
     @cached_property
     def tree(self) -> shapely.STRtree:
-        """STRtree over :attr:`geoms`."""
+        """STRtree over :attr:`geoms` (built on first use; snapping uses :attr:`snap_index`)."""
         return shapely.STRtree(self.geoms)
+
+    @cached_property
+    def snap_index(self) -> SegmentIndex:
+        """KD-tree of the edges' segments (:class:`~tuoyu_geo.network.nearest.SegmentIndex`): the
+        nearest edge of points, exact, with numpy."""
+        return SegmentIndex.of_edges(self.x, self.y, self.eu, self.ev, self.given_geoms)
 
     @cached_property
     def euclid_ratio(self) -> float:
@@ -313,8 +340,10 @@ class WalkNet:
         return self.x[self.xorder]
 
     def prepare(self) -> WalkNet:
-        """Build every lazily built part now (edge lines, STRtree, incidence, x-order); returns self."""
-        for name in ("geoms", "geom_len", "tree", "euclid_ratio", "incidence", "xorder", "xsorted"):
+        """Build every lazily built part that snapping and distances use now (snap index, geometry
+        lengths, incidence, x-order); returns self.  Edge lines and their STRtree (:attr:`geoms`,
+        :attr:`tree`) are only built when asked for (service areas)."""
+        for name in ("snap_index", "geom_len", "euclid_ratio", "incidence", "xorder", "xsorted"):
             getattr(self, name)
         return self
 
@@ -457,11 +486,9 @@ class WalkNet:
     # -------------------------------------------------------------------- queries
 
     def nearest_edges(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index of the nearest edge of every point (x, y in :attr:`crs`) and the distance to it."""
-        pts = shapely.points(x, y)
-        idx, dist = self.tree.query_nearest(pts, return_distance=True, all_matches=False)
-        order = np.argsort(idx[0], kind="stable")
-        return idx[1][order], dist[order]
+        """Index of the nearest edge of every point (x, y in :attr:`crs`) and the distance to it (of
+        edges at exactly the same distance, the lowest index)."""
+        return self.snap_index.nearest(x, y)
 
     def components(self) -> tuple[np.ndarray, np.ndarray]:
         """(component of every node, size of every component); component 0 is the largest."""
@@ -615,14 +642,9 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
         e = np.empty(0)
         return Snap(ids=ids, u=np.empty(0, object), v=np.empty(0, object), key=np.empty(0, object), offset_m=e,
                     dist_u_m=e, dist_v_m=e, snap_m=e, x=e, y=e, px=e, py=e, edge_index=np.empty(0, np.int64), net=net)
-    (pi, ei), dist = net.tree.query_nearest(geoms, return_distance=True, all_matches=False)
-    order = np.argsort(pi, kind="stable")
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    keep = np.ones(len(pi), dtype=bool)
-    keep[1:] = pi[1:] != pi[:-1]
-    pi, ei, dist = pi[keep], ei[keep].astype(np.int64), dist[keep]
-    assert len(pi) == n and (pi == np.arange(n)).all()
-    eg = net.geoms[ei]
+    pxy = shapely.get_coordinates(geoms)
+    ei, dist = net.snap_index.nearest(pxy[:, 0], pxy[:, 1])
+    eg = net.edge_lines(ei)
     proj = shapely.line_locate_point(eg, geoms)
     gl = net.geom_len[ei]
     L = net.length[ei]
@@ -631,7 +653,6 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
     off = np.clip(off, 0.0, L)
     xy = shapely.get_coordinates(shapely.line_interpolate_point(eg, proj))
     _warn_far(net, ids, dist, warn_m)
-    pxy = shapely.get_coordinates(geoms)
     return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.key[ei], offset_m=off,
                 dist_u_m=off, dist_v_m=L - off, snap_m=np.asarray(dist, dtype=float), x=xy[:, 0], y=xy[:, 1],
                 px=pxy[:, 0], py=pxy[:, 1], edge_index=ei, net=net)
