@@ -37,7 +37,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import networkx as nx
@@ -63,15 +63,15 @@ __all__ = ["Snap", "WalkNet", "as_net", "distance_matrix", "node_distances", "sn
 
 _NAN = float("nan")
 _get_length = operator.methodcaller("get", "length", _NAN)
-_get_geometry = operator.methodcaller("get", "geometry")
+_item_length = operator.itemgetter("length")
+_get_geometry = operator.itemgetter("geometry")
+_get_x, _get_y = operator.itemgetter("x"), operator.itemgetter("y")
 _LENGTH_FIX = "build the graph with osmnx or tuoyu_geo.network (they add 'length')"
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
     """A 1-D object array of ``values`` (never a 2-D array of tuples)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _plain(values: Sequence[Any]) -> list[Any]:
@@ -79,46 +79,88 @@ def _plain(values: Sequence[Any]) -> list[Any]:
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
-def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """(u index, v index, length, {key: attributes} per adjacent pair) of every directed edge, in
-    adjacency order; see :func:`_pick` for the keys and geometries of chosen edges.
+class _Positions:
+    """Node id → position in ``nodes``, for many ids at once.
+
+    When every id is an int (osmnx's OSM ids, synthetic graphs), the ids are read into an int64
+    array by ``np.fromiter`` and looked up with a pandas hash index (or not at all when the ids
+    are the positions 0 … n−1); otherwise one dict lookup per id (C-level ``map``).
+    """
+
+    def __init__(self, nodes: list[Any]):
+        self._dict: dict[Any, int] | None = None
+        self._index: pd.Index | None = None
+        try:
+            ids = np.fromiter(nodes, np.int64, len(nodes))
+        except (TypeError, ValueError, OverflowError):
+            ids = None
+        if ids is None or ids.tolist() != nodes:  # not all ints (e.g. 1.5 read as 1, or "7" as 7)
+            self._dict = dict(zip(nodes, range(len(nodes)), strict=True))
+        elif not np.array_equal(ids, np.arange(len(ids))):
+            self._index = pd.Index(ids)
+
+    def __call__(self, ids: Any, count: int) -> np.ndarray:
+        """Positions of ``count`` ids (an iterable of node ids of the graph)."""
+        if self._dict is not None:
+            return np.fromiter(map(self._dict.__getitem__, ids), np.int64, count)
+        v = np.fromiter(ids, np.int64, count)
+        return v if self._index is None else self._index.get_indexer(v)
+
+
+def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None,
+                                                                 list, int]:
+    """(u index, v index, length, {key: attributes} per adjacent pair or None for a graph without
+    keys, attribute dict per edge, number of adjacent pairs) of every directed edge, in adjacency
+    order; see :func:`_pick` for the keys and geometries of chosen edges.
 
     C-level passes over the adjacency dicts (``itertools.chain``, ``map``, ``np.fromiter``): no
-    Python bytecode runs per edge.
+    Python bytecode runs per edge.  networkx deletes a pair's key dict with its last edge, so
+    there are more edges than pairs exactly when some pair has parallel edges.
     """
-    idx = dict(zip(nodes, range(len(nodes)), strict=True))
     adj = getattr(G, "_adj", G.adj)
+    nbrs = list(adj.values())
+    pos = _Positions(nodes)
+    deg = np.fromiter(map(len, nbrs), np.int64, len(nbrs))
+    npairs = int(deg.sum())
+    eu = np.repeat(pos(adj, len(nbrs)), deg)
+    ev = pos(chain.from_iterable(nbrs), npairs)
     if G.is_multigraph():
-        kds = list(chain.from_iterable(map(dict.values, adj.values())))
+        kds: list | None = list(chain.from_iterable(map(dict.values, nbrs)))
+        ds = list(chain.from_iterable(map(dict.values, kds)))
+        if len(ds) != npairs:  # parallel edges: repeat the pair's ends for each
+            mult = np.fromiter(map(len, kds), np.int64, npairs)
+            eu, ev = np.repeat(eu, mult), np.repeat(ev, mult)
     else:
-        kds = [{0: d} for nbrs in adj.values() for d in nbrs.values()]
-    deg = np.fromiter(map(len, adj.values()), np.int64, len(adj))
-    eu = np.repeat(np.fromiter(map(idx.__getitem__, adj), np.int64, len(adj)), deg)
-    ev = np.fromiter(map(idx.__getitem__, chain.from_iterable(adj.values())), np.int64, len(kds))
-    mult = np.fromiter(map(len, kds), np.int64, len(kds))
-    if len(mult) and not (mult == 1).all():
-        eu, ev = np.repeat(eu, mult), np.repeat(ev, mult)
+        kds = None
+        ds = list(chain.from_iterable(map(dict.values, nbrs)))
     try:
-        lens = np.fromiter(map(_get_length, chain.from_iterable(map(dict.values, kds))), float, len(eu))
+        try:
+            lens = np.fromiter(map(_item_length, ds), float, len(ds))
+        except KeyError:  # an edge without a length: NaN, refused by _setup
+            lens = np.fromiter(map(_get_length, ds), float, len(ds))
     except (TypeError, ValueError):
         raise NetworkError("graph edges need a numeric 'length' (metres)", fix=_LENGTH_FIX) from None
-    return eu, ev, lens, kds
+    return eu, ev, lens, kds, ds, npairs
 
 
-def _pick(kds: list, n_edges: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, geometries) of the edges at positions ``keep`` (C-level passes over the kept ones only
-    when every adjacent pair has one edge)."""
+def _pick(kds: list | None, ds: list, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, geometries) of the edges at positions ``keep``: C-level passes over the kept ones only
+    (when every adjacent pair has one edge), geometries read only from the edges that have one."""
     keep = keep.tolist()  # Python ints index lists ~3× faster than numpy ints
-    if len(kds) == n_edges:  # one edge per adjacent pair (the usual case)
-        chosen = list(map(kds.__getitem__, keep))
-        keys = list(map(next, map(iter, chosen)))
-        geoms = list(map(_get_geometry, map(next, map(iter, map(dict.values, chosen)))))
+    if kds is None:  # a graph without keys: key 0
+        keys = np.zeros(len(keep), dtype=object)
+    elif len(kds) == len(ds):  # one edge per adjacent pair (the usual case)
+        keys = _objects(list(map(next, map(iter, map(kds.__getitem__, keep)))))
     else:
-        ds = list(chain.from_iterable(map(dict.values, kds)))
         allkeys = list(chain.from_iterable(kds))
-        keys = list(map(allkeys.__getitem__, keep))
-        geoms = list(map(_get_geometry, map(ds.__getitem__, keep)))
-    return _objects(keys), _objects(geoms)
+        keys = _objects(list(map(allkeys.__getitem__, keep)))
+    geoms = np.full(len(keep), None, dtype=object)
+    has = np.fromiter(map(operator.contains, map(ds.__getitem__, keep), repeat("geometry")), bool, len(keep))
+    if has.any():
+        w = np.flatnonzero(has)
+        at = np.asarray(keep, dtype=np.int64)[w].tolist()
+        geoms[w] = np.fromiter(map(_get_geometry, map(ds.__getitem__, at)), object, len(w))
+    return keys, geoms
 
 
 def _one_per_street(a_all: np.ndarray, b_all: np.ndarray, l_all: np.ndarray, n: int | None = None) -> np.ndarray:
@@ -226,17 +268,17 @@ class WalkNet:
         crs = graph_crs(G)
         nodes = list(G.nodes)
         nd = getattr(G, "_node", G.nodes)  # raw dicts: the views are ~5× slower on 10⁵ nodes
-        x = np.array([d["x"] for d in nd.values()], dtype=float)
-        y = np.array([d["y"] for d in nd.values()], dtype=float)
-        a_all, b_all, l_all, kds = _graph_edges(G, nodes)
+        x = np.fromiter(map(_get_x, nd.values()), float, len(nodes))
+        y = np.fromiter(map(_get_y, nd.values()), float, len(nodes))
+        a_all, b_all, l_all, kds, ds, npairs = _graph_edges(G, nodes)
         keep = _one_per_street(a_all, b_all, l_all, len(nodes))
-        key, geoms = _pick(kds, len(a_all), keep)
+        key, geoms = _pick(kds, ds, keep)
         self._setup(crs=crs, nodes=_objects(nodes), x=x, y=y, eu=a_all[keep], ev=b_all[keep], length=l_all[keep],
-                    key=key, geoms=geoms, source=G)
+                    key=key, geoms=geoms, source=G, size=(len(nodes), npairs))
 
     def _setup(self, *, crs: Any, nodes: np.ndarray, x: np.ndarray, y: np.ndarray, eu: np.ndarray, ev: np.ndarray,
                length: np.ndarray, key: np.ndarray, geoms: np.ndarray | None, source: Any = None,
-               adj: sp.csr_matrix | None = None) -> None:
+               adj: sp.csr_matrix | None = None, size: tuple[int, int] | None = None) -> None:
         """Store the (already de-duplicated) edge table and build the adjacency (unless given).
 
         ``nodes`` may be an object array or a plain int64/str array (turned into Python objects on
@@ -254,7 +296,7 @@ class WalkNet:
         self.given_geoms = geoms if geoms is not None else np.full(len(self.length), None, dtype=object)
         self.adj = adj if adj is not None else _adjacency(self.eu, self.ev, self.length, len(nodes))
         self.source = source
-        self._size = _size(source) if source is not None else None
+        self._size = (size or _size(source)) if source is not None else None
         self._warned: set[tuple[float, tuple[str, ...]]] = set()  # far-point warnings already logged
 
     @classmethod

@@ -2,7 +2,7 @@
 
 Every edge is a chain of straight segments: one segment between its end nodes for a straight
 street (no stored geometry), the segments of its line for a curved one.  The segments are cut
-into *chunks* no longer than about the median segment length; a ``scipy.spatial.cKDTree`` holds the chunk
+into *chunks* no longer than twice the median segment length; a ``scipy.spatial.cKDTree`` holds the chunk
 midpoints.  For a point p, the K nearest chunk midpoints give candidate segments; the exact
 point-to-segment distance (GEOS's formula, :func:`point_segment_distance`) of every candidate is
 computed with numpy, and the nearest edge is the one of the nearest candidate.
@@ -79,7 +79,7 @@ class SegmentIndex:
         self.owner = np.asarray(owner, dtype=np.int64)
         seg_len = np.hypot(bx - ax, by - ay)
         pos = seg_len[seg_len > 0]
-        step = float(np.median(pos)) if len(pos) else 1.0
+        step = 2.0 * float(np.median(pos)) if len(pos) else 1.0
         m = np.maximum(np.ceil(seg_len / step), 1.0).astype(np.int64)  # chunks per segment
         self.chunk_seg = np.repeat(np.arange(len(ax), dtype=np.int64), m)
         first = np.cumsum(m) - m
