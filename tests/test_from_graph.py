@@ -88,3 +88,21 @@ def test_bad_lengths_are_refused(length, needle):
         d["length"] = length
     with pytest.raises(NetworkError, match=needle):
         nw.WalkNet.from_graph(G)
+
+
+def test_keys_of_a_multigraph_without_parallel_edges_are_read_when_needed():
+    """MultiDiGraph a→b (key "x", 5 m), b→a (key "y", 5 m: the twin, dropped), b→c (key 5, 2 m).
+    Kept edges: a–b with key "x", b–c with key 5.  A point at (11, 1) is 1 m from b–c (x = 10,
+    y from 0 to 2): its Snap carries key 5, read from the graph for that edge alone; the whole
+    key array, read later, is ["x", 5]."""
+    G = nx.MultiDiGraph(crs=CRS)
+    for n, (x, y) in (("a", (0, 0)), ("b", (10, 0)), ("c", (10, 2))):
+        G.add_node(n, x=X0 + x, y=Y0 + y)
+    G.add_edge("a", "b", key="x", length=5.0)
+    G.add_edge("b", "a", key="y", length=5.0)
+    G.add_edge("b", "c", key=5, length=2.0)
+    net = nw.WalkNet.from_graph(G)
+    s = net.snap([shapely.Point(X0 + 11, Y0 + 1)])
+    assert (s.u[0], s.v[0], s.key[0], s.snap_m[0]) == ("b", "c", 5, 1.0)
+    assert net._key is None  # not read for the snap
+    assert net.key.tolist() == ["x", 5]

@@ -109,9 +109,9 @@ class _Positions:
 
 def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None,
                                                                  list, int]:
-    """(u index, v index, length, {key: attributes} per adjacent pair or None for a graph without
-    keys, attribute dict per edge, number of adjacent pairs) of every directed edge, in adjacency
-    order; see :func:`_pick` for the keys and geometries of chosen edges.
+    """(u index, v index, length, {key: attributes} per adjacent pair — only when some pair has
+    parallel edges, else None —, attribute dict per edge, number of adjacent pairs) of every
+    directed edge, in adjacency order; see :func:`_pick` for the keys and geometries of chosen edges.
 
     C-level passes over the adjacency dicts (``itertools.chain``, ``map``, ``np.fromiter``): no
     Python bytecode runs per edge.  networkx deletes a pair's key dict with its last edge, so
@@ -124,14 +124,14 @@ def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.n
     npairs = int(deg.sum())
     eu = np.repeat(pos(adj, len(nbrs)), deg)
     ev = pos(chain.from_iterable(nbrs), npairs)
+    kds: list | None = None
     if G.is_multigraph():
-        kds: list | None = list(chain.from_iterable(map(dict.values, nbrs)))
-        ds = list(chain.from_iterable(map(dict.values, kds)))
+        ds = list(chain.from_iterable(map(dict.values, chain.from_iterable(map(dict.values, nbrs)))))
         if len(ds) != npairs:  # parallel edges: repeat the pair's ends for each
+            kds = list(chain.from_iterable(map(dict.values, nbrs)))
             mult = np.fromiter(map(len, kds), np.int64, npairs)
             eu, ev = np.repeat(eu, mult), np.repeat(ev, mult)
     else:
-        kds = None
         ds = list(chain.from_iterable(map(dict.values, nbrs)))
     try:
         try:
@@ -143,14 +143,15 @@ def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.n
     return eu, ev, lens, kds, ds, npairs
 
 
-def _pick(kds: list | None, ds: list, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, geometries) of the edges at positions ``keep``: C-level passes over the kept ones only
-    (when every adjacent pair has one edge), geometries read only from the edges that have one."""
+def _pick(G: nx.MultiDiGraph, kds: list | None, ds: list, keep: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(keys, geometries) of the edges at positions ``keep``: geometries read only from the edges
+    that have one; keys None (read from the graph when needed, :meth:`WalkNet.edge_keys`) when
+    every adjacent pair of a multigraph has one edge, 0 for a graph without keys."""
     keep = keep.tolist()  # Python ints index lists ~3× faster than numpy ints
-    if kds is None:  # a graph without keys: key 0
-        keys = np.zeros(len(keep), dtype=object)
-    elif len(kds) == len(ds):  # one edge per adjacent pair (the usual case)
-        keys = _objects(list(map(next, map(iter, map(kds.__getitem__, keep)))))
+    if not G.is_multigraph():
+        keys: np.ndarray | None = np.zeros(len(keep), dtype=object)
+    elif kds is None:  # one edge per adjacent pair (the usual case): its key is the pair's only key
+        keys = None
     else:
         allkeys = list(chain.from_iterable(kds))
         keys = _objects(list(map(allkeys.__getitem__, keep)))
@@ -272,22 +273,22 @@ class WalkNet:
         y = np.fromiter(map(_get_y, nd.values()), float, len(nodes))
         a_all, b_all, l_all, kds, ds, npairs = _graph_edges(G, nodes)
         keep = _one_per_street(a_all, b_all, l_all, len(nodes))
-        key, geoms = _pick(kds, ds, keep)
+        key, geoms = _pick(G, kds, ds, keep)
         self._setup(crs=crs, nodes=_objects(nodes), x=x, y=y, eu=a_all[keep], ev=b_all[keep], length=l_all[keep],
                     key=key, geoms=geoms, source=G, size=(len(nodes), npairs))
 
     def _setup(self, *, crs: Any, nodes: np.ndarray, x: np.ndarray, y: np.ndarray, eu: np.ndarray, ev: np.ndarray,
-               length: np.ndarray, key: np.ndarray, geoms: np.ndarray | None, source: Any = None,
+               length: np.ndarray, key: np.ndarray | None, geoms: np.ndarray | None, source: Any = None,
                adj: sp.csr_matrix | None = None, size: tuple[int, int] | None = None) -> None:
         """Store the (already de-duplicated) edge table and build the adjacency (unless given).
 
         ``nodes`` may be an object array or a plain int64/str array (turned into Python objects on
-        first use of :attr:`nodes`)."""
+        first use of :attr:`nodes`); ``key`` None reads the keys from ``source`` when needed."""
         self.crs = crs if isinstance(crs, pyproj.CRS) else pyproj.CRS.from_user_input(crs)
         self._node_ids = nodes
         self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         self.eu, self.ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
-        self.length, self.key = np.asarray(length, dtype=float), key
+        self.length, self._key = np.asarray(length, dtype=float), key
         if len(self.length) == 0:
             raise NetworkError("the walk graph has no edges", fix="give a walk network covering the study area")
         if np.isnan(self.length).any() or (self.length < 0).any():
@@ -307,6 +308,24 @@ class WalkNet:
         return self
 
     # ------------------------------------------------------------ lazily built parts
+
+    @property
+    def key(self) -> np.ndarray:
+        """Multigraph key of every edge (object array)."""
+        if self._key is None:
+            self._key = self.edge_keys(np.arange(self.n_edges))
+        return self._key
+
+    def edge_keys(self, edges: np.ndarray) -> np.ndarray:
+        """Keys of the edges at positions ``edges``.  Built from a multigraph whose adjacent pairs
+        all have one edge, the keys are not read at build time: each is its pair's only key in the
+        (unchanged) source graph, read here for the edges asked for."""
+        edges = np.asarray(edges, dtype=np.int64)
+        if self._key is not None:
+            return self._key[edges]
+        adj = getattr(self.source, "_adj", self.source.adj)
+        us, vs = self.nodes[self.eu[edges]].tolist(), self.nodes[self.ev[edges]].tolist()
+        return _objects(list(map(next, map(iter, map(operator.getitem, map(adj.__getitem__, us), vs)))))
 
     @cached_property
     def nodes(self) -> np.ndarray:
@@ -695,7 +714,7 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
     off = np.clip(off, 0.0, L)
     xy = shapely.get_coordinates(shapely.line_interpolate_point(eg, proj))
     _warn_far(net, ids, dist, warn_m)
-    return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.key[ei], offset_m=off,
+    return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.edge_keys(ei), offset_m=off,
                 dist_u_m=off, dist_v_m=L - off, snap_m=np.asarray(dist, dtype=float), x=xy[:, 0], y=xy[:, 1],
                 px=pxy[:, 0], py=pxy[:, 1], edge_index=ei, net=net)
 
