@@ -195,3 +195,17 @@ def test_index_of_only_curved_or_degenerate_edges():
     assert e.tolist() == [0] and d.tolist() == [5.0]
     net = _net([(0, 0), (100, 0)], [(0, 1)], lines={0: [(0, 0), (50, 50), (100, 0)]})
     assert len(net.snap_index.owner) == 2 and set(net.snap_index.owner.tolist()) == {0}
+
+
+def test_points_and_nodes_without_finite_coordinates():
+    """A node at NaN: its edge (1–2) is nearest to nothing, so (3, 1) snaps to edge 0 (0,0)–(10,0)
+    at 1 m.  A point at (NaN, 1) cannot be snapped: DataError naming the points."""
+    from tuoyu_geo._errors import DataError
+
+    net = nw.WalkNet.from_arrays(crs=CRS, x=[X0, X0 + 10, np.nan], y=[Y0, Y0, Y0 + 5], u=[0, 1], v=[1, 2],
+                                 length=[10.0, 5.0])
+    e, d = net.nearest_edges(np.array([X0 + 3, np.nan]), np.array([Y0 + 1, Y0]))
+    assert e.tolist() == [0, -1] and d.tolist() == [1.0, np.inf]
+    assert net.snap(_pts([(3, 1)])).edge_index.tolist() == [0]
+    with pytest.raises(DataError, match="non-finite"):
+        net.snap(gpd.GeoSeries([Point(np.nan, Y0 + 1)], crs=CRS))

@@ -703,8 +703,14 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
         e = np.empty(0)
         return Snap(ids=ids, u=np.empty(0, object), v=np.empty(0, object), key=np.empty(0, object), offset_m=e,
                     dist_u_m=e, dist_v_m=e, snap_m=e, x=e, y=e, px=e, py=e, edge_index=np.empty(0, np.int64), net=net)
-    pxy = shapely.get_coordinates(geoms)
+    pxy = np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)])
+    if not np.isfinite(pxy).all():
+        raise DataError("points with non-finite coordinates cannot be snapped to the network", file="points",
+                        fix="give every community/institution/candidate a location")
     ei, dist = net.snap_index.nearest(pxy[:, 0], pxy[:, 1])
+    if (ei < 0).any():
+        raise NetworkError("the walk graph has no edge with finite node coordinates",
+                           fix="give every network node its x/y (validate the network)")
     eg = net.edge_lines(ei)
     proj = shapely.line_locate_point(eg, geoms)
     gl = net.geom_len[ei]

@@ -75,8 +75,12 @@ class SegmentIndex:
     """
 
     def __init__(self, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, owner: np.ndarray):
+        owner = np.asarray(owner, dtype=np.int64)
+        ok = np.isfinite(ax) & np.isfinite(ay) & np.isfinite(bx) & np.isfinite(by)
+        if not ok.all():  # a segment without coordinates is nearest to nothing
+            ax, ay, bx, by, owner = ax[ok], ay[ok], bx[ok], by[ok], owner[ok]
         self.ax, self.ay, self.bx, self.by = ax, ay, bx, by
-        self.owner = np.asarray(owner, dtype=np.int64)
+        self.owner = owner
         seg_len = np.hypot(bx - ax, by - ay)
         pos = seg_len[seg_len > 0]
         step = 2.0 * float(np.median(pos)) if len(pos) else 1.0
@@ -113,7 +117,8 @@ class SegmentIndex:
         return point_segment_distance(px, py, self.ax[seg], self.ay[seg], self.bx[seg], self.by[seg])
 
     def nearest(self, px: Any, py: Any, *, k: int = _K) -> tuple[np.ndarray, np.ndarray]:
-        """(edge index, distance) of the nearest edge of every point; ties → the lower edge index.
+        """(edge index, distance) of the nearest edge of every point; ties → the lower edge index;
+        (-1, inf) for a point without finite coordinates or when no segment has them.
 
         ``k`` chunk midpoints are examined per point first (any k ≥ 1 gives the same answer; a
         small k sends more points to the exact fallback)."""
@@ -122,6 +127,11 @@ class SegmentIndex:
         edge = np.full(n, -1, dtype=np.int64)
         best = np.full(n, np.inf)
         nchunk = len(self.chunk_seg)
+        fin = np.isfinite(px) & np.isfinite(py)
+        if not fin.all():
+            e_f, d_f = self.nearest(px[fin], py[fin], k=k)
+            edge[fin], best[fin] = e_f, d_f
+            return edge, best
         if n == 0 or nchunk == 0:
             return edge, best
         k = max(1, min(int(k), nchunk))
