@@ -3,8 +3,6 @@ a brute-force shapely reference (every edge line, ``shapely.distance``)."""
 
 from __future__ import annotations
 
-import logging
-
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -166,7 +164,6 @@ def test_bundled_area_snaps_as_the_strtree_does():
     """The bundled 徐汇 network: communities, institutions, candidates and 3,000 random points snap
     at exactly the distance the STRtree of all edge lines gives, to the lowest-index edge among
     those the STRtree finds equidistant, and at the same attachment point."""
-    logging.getLogger("tuoyu_geo").setLevel(logging.ERROR)
     a = datasets.shanghai_xuhui()
     net = nw.WalkNet.from_graph(a.graph)
     rng = np.random.default_rng(7)
