@@ -11,8 +11,8 @@ edge ``length``).  Sources and targets are random nodes (given as points at the 
 Methods, each run in a forked child process (peak memory = VmHWM increase over the child's start):
 
 * ``distance_matrix`` cold, three ways: given the networkx graph (builds its WalkNet — one
-  C-level pass over the adjacency, numpy de-duplication and CSR, edge lines and STRtree on the
-  first snap —, snaps, computes); given node/edge arrays (``WalkNet.from_arrays``, what a
+  C-level pass over the adjacency, numpy de-duplication and CSR, the KD-tree snap index of the
+  edge segments on the first snap —, snaps, computes); given node/edge arrays (``WalkNet.from_arrays``, what a
   GeoParquet/GeoPackage network gives); given an engine cache entry (``.npz``, what a second run
   of ``load_area`` reads);
 * ``distance_matrix`` warm (given a WalkNet built and prepared beforehand: snapping + distances);
@@ -152,7 +152,7 @@ def part1(args) -> None:
         return nw.distance_matrix(G, src_pts, tgt_pts, max_distance_m=cut)
 
     def ours_warm():
-        net = nw.WalkNet.from_graph(G).prepare()  # CSR, edge lines, STRtree built once, reused by every call
+        net = nw.WalkNet.from_graph(G).prepare()  # CSR, snap index, x-order built once, reused by every call
         t0 = time.perf_counter()
         m = nw.distance_matrix(net, src_pts, tgt_pts, max_distance_m=cut)
         return time.perf_counter() - t0, m

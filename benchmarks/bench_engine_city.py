@@ -27,8 +27,9 @@ Steps per size:
   26,500 points, the 20,000 × 6,500 distances within 1,000 m, 2SFCA); time of compute_access only;
 * ``access (networkx graph)`` — ``compute_access`` on an area holding a networkx graph (what an
   area read from GraphML does; the engine is built inside), up to ``--networkx-max-nodes``;
-* memory breakdown: RSS added by the engine's core arrays, its edge lines, the STRtree, the
-  incidence matrix, and by the networkx graph of the same network.
+* memory breakdown: RSS added by the engine's core arrays, its snap index (KD-tree of the edge
+  segments, what snapping uses), its edge lines and their STRtree (built only for service areas),
+  the incidence matrix, and by the networkx graph of the same network.
 """
 
 from __future__ import annotations
@@ -194,10 +195,12 @@ def run_size(n_nodes: int, layers: dict, area, args, folder: Path) -> list[dict]
         base = _kb("VmRSS")
         net = nw.read_walknet(files["parquet"], metric_crs=mcrs, cache_dir=folder / "cache-parquet")
         out["engine arrays + CSR"] = _kb("VmRSS") - base
-        for part in ("geoms", "tree", "incidence"):
-            b = _kb("VmRSS")
-            getattr(net, part)
-            out[{"geoms": "edge lines", "tree": "STRtree", "incidence": "incidence"}[part]] = _kb("VmRSS") - b
+        parts = {"snap_index": "snap index", "geoms": "edge lines", "tree": "STRtree", "incidence": "incidence"}
+        for part, label in parts.items():
+            if hasattr(type(net), part):  # the snap index is new in the engine of issue 12
+                b = _kb("VmRSS")
+                getattr(net, part)
+                out[label] = _kb("VmRSS") - b
         del net
         if nn <= args.networkx_max_nodes:
             b = _kb("VmRSS")

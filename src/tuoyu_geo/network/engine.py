@@ -1,4 +1,4 @@
-"""The walk-network engine: :class:`WalkNet` (arrays, edge STRtree, CSR adjacency built once from a
+"""The walk-network engine: :class:`WalkNet` (arrays, KD-tree snap index, CSR adjacency built once from a
 graph), snapping points to edges (:class:`Snap`) and exact sparse cutoff walking distances.
 
 Distance model
@@ -37,7 +37,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import networkx as nx
@@ -51,6 +51,7 @@ from scipy.sparse.csgraph import connected_components
 from .. import settings
 from .._errors import DataError, NetworkError
 from .build import graph_crs
+from .nearest import SegmentIndex
 from .sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -62,15 +63,15 @@ __all__ = ["Snap", "WalkNet", "as_net", "distance_matrix", "node_distances", "sn
 
 _NAN = float("nan")
 _get_length = operator.methodcaller("get", "length", _NAN)
-_get_geometry = operator.methodcaller("get", "geometry")
+_item_length = operator.itemgetter("length")
+_get_geometry = operator.itemgetter("geometry")
+_get_x, _get_y = operator.itemgetter("x"), operator.itemgetter("y")
 _LENGTH_FIX = "build the graph with osmnx or tuoyu_geo.network (they add 'length')"
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
     """A 1-D object array of ``values`` (never a 2-D array of tuples)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _plain(values: Sequence[Any]) -> list[Any]:
@@ -78,46 +79,89 @@ def _plain(values: Sequence[Any]) -> list[Any]:
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
-def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """(u index, v index, length, {key: attributes} per adjacent pair) of every directed edge, in
-    adjacency order; see :func:`_pick` for the keys and geometries of chosen edges.
+class _Positions:
+    """Node id → position in ``nodes``, for many ids at once.
+
+    When every id is an int (osmnx's OSM ids, synthetic graphs), the ids are read into an int64
+    array by ``np.fromiter`` and looked up with a pandas hash index (or not at all when the ids
+    are the positions 0 … n−1); otherwise one dict lookup per id (C-level ``map``).
+    """
+
+    def __init__(self, nodes: list[Any]):
+        self._dict: dict[Any, int] | None = None
+        self._index: pd.Index | None = None
+        try:
+            ids = np.fromiter(nodes, np.int64, len(nodes))
+        except (TypeError, ValueError, OverflowError):
+            ids = None
+        if ids is None or ids.tolist() != nodes:  # not all ints (e.g. 1.5 read as 1, or "7" as 7)
+            self._dict = dict(zip(nodes, range(len(nodes)), strict=True))
+        elif not np.array_equal(ids, np.arange(len(ids))):
+            self._index = pd.Index(ids)
+
+    def __call__(self, ids: Any, count: int) -> np.ndarray:
+        """Positions of ``count`` ids (an iterable of node ids of the graph)."""
+        if self._dict is not None:
+            return np.fromiter(map(self._dict.__getitem__, ids), np.int64, count)
+        v = np.fromiter(ids, np.int64, count)
+        return v if self._index is None else self._index.get_indexer(v)
+
+
+def _graph_edges(G: nx.MultiDiGraph, nodes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None,
+                                                                 list, int]:
+    """(u index, v index, length, {key: attributes} per adjacent pair — only when some pair has
+    parallel edges, else None —, attribute dict per edge, number of adjacent pairs) of every
+    directed edge, in adjacency order; see :func:`_pick` for the keys and geometries of chosen edges.
 
     C-level passes over the adjacency dicts (``itertools.chain``, ``map``, ``np.fromiter``): no
-    Python bytecode runs per edge.
+    Python bytecode runs per edge.  networkx deletes a pair's key dict with its last edge, so
+    there are more edges than pairs exactly when some pair has parallel edges.
     """
-    idx = dict(zip(nodes, range(len(nodes)), strict=True))
     adj = getattr(G, "_adj", G.adj)
+    nbrs = list(adj.values())
+    pos = _Positions(nodes)
+    deg = np.fromiter(map(len, nbrs), np.int64, len(nbrs))
+    npairs = int(deg.sum())
+    eu = np.repeat(pos(adj, len(nbrs)), deg)
+    ev = pos(chain.from_iterable(nbrs), npairs)
+    kds: list | None = None
     if G.is_multigraph():
-        kds = list(chain.from_iterable(map(dict.values, adj.values())))
+        ds = list(chain.from_iterable(map(dict.values, chain.from_iterable(map(dict.values, nbrs)))))
+        if len(ds) != npairs:  # parallel edges: repeat the pair's ends for each
+            kds = list(chain.from_iterable(map(dict.values, nbrs)))
+            mult = np.fromiter(map(len, kds), np.int64, npairs)
+            eu, ev = np.repeat(eu, mult), np.repeat(ev, mult)
     else:
-        kds = [{0: d} for nbrs in adj.values() for d in nbrs.values()]
-    deg = np.fromiter(map(len, adj.values()), np.int64, len(adj))
-    eu = np.repeat(np.fromiter(map(idx.__getitem__, adj), np.int64, len(adj)), deg)
-    ev = np.fromiter(map(idx.__getitem__, chain.from_iterable(adj.values())), np.int64, len(kds))
-    mult = np.fromiter(map(len, kds), np.int64, len(kds))
-    if len(mult) and not (mult == 1).all():
-        eu, ev = np.repeat(eu, mult), np.repeat(ev, mult)
+        ds = list(chain.from_iterable(map(dict.values, nbrs)))
     try:
-        lens = np.fromiter(map(_get_length, chain.from_iterable(map(dict.values, kds))), float, len(eu))
+        try:
+            lens = np.fromiter(map(_item_length, ds), float, len(ds))
+        except KeyError:  # an edge without a length: NaN, refused by _setup
+            lens = np.fromiter(map(_get_length, ds), float, len(ds))
     except (TypeError, ValueError):
         raise NetworkError("graph edges need a numeric 'length' (metres)", fix=_LENGTH_FIX) from None
-    return eu, ev, lens, kds
+    return eu, ev, lens, kds, ds, npairs
 
 
-def _pick(kds: list, n_edges: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, geometries) of the edges at positions ``keep`` (C-level passes over the kept ones only
-    when every adjacent pair has one edge)."""
+def _pick(G: nx.MultiDiGraph, kds: list | None, ds: list, keep: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(keys, geometries) of the edges at positions ``keep``: geometries read only from the edges
+    that have one; keys None (read from the graph when needed, :meth:`WalkNet.edge_keys`) when
+    every adjacent pair of a multigraph has one edge, 0 for a graph without keys."""
     keep = keep.tolist()  # Python ints index lists ~3× faster than numpy ints
-    if len(kds) == n_edges:  # one edge per adjacent pair (the usual case)
-        chosen = list(map(kds.__getitem__, keep))
-        keys = list(map(next, map(iter, chosen)))
-        geoms = list(map(_get_geometry, map(next, map(iter, map(dict.values, chosen)))))
+    if not G.is_multigraph():
+        keys: np.ndarray | None = np.zeros(len(keep), dtype=object)
+    elif kds is None:  # one edge per adjacent pair (the usual case): its key is the pair's only key
+        keys = None
     else:
-        ds = list(chain.from_iterable(map(dict.values, kds)))
         allkeys = list(chain.from_iterable(kds))
-        keys = list(map(allkeys.__getitem__, keep))
-        geoms = list(map(_get_geometry, map(ds.__getitem__, keep)))
-    return _objects(keys), _objects(geoms)
+        keys = _objects(list(map(allkeys.__getitem__, keep)))
+    geoms = np.full(len(keep), None, dtype=object)
+    has = np.fromiter(map(operator.contains, map(ds.__getitem__, keep), repeat("geometry")), bool, len(keep))
+    if has.any():
+        w = np.flatnonzero(has)
+        at = np.asarray(keep, dtype=np.int64)[w].tolist()
+        geoms[w] = np.fromiter(map(_get_geometry, map(ds.__getitem__, at)), object, len(w))
+    return keys, geoms
 
 
 def _one_per_street(a_all: np.ndarray, b_all: np.ndarray, l_all: np.ndarray, n: int | None = None) -> np.ndarray:
@@ -181,7 +225,7 @@ class WalkNet:
     """A walk graph in array form, built once and then only read.
 
     Holds the node ids and coordinates, one edge per street (the reverse twin of a two-way
-    street dropped) with its length, key and geometry, an STRtree of the edge lines, the
+    street dropped) with its length, key and geometry, a KD-tree of the edge segments, the
     undirected CSR adjacency (shortest parallel edge) and the node × edge incidence.
 
     Build it with :meth:`from_graph` (a networkx graph), :meth:`from_edges` (edge and node
@@ -191,9 +235,11 @@ class WalkNet:
     change afterwards (build a new WalkNet from a changed graph).
 
     Building is vectorised: one pass of C-level comprehensions over a networkx graph's adjacency
-    (none for tables), then numpy.  Edge lines, their lengths, the STRtree, the incidence and the
-    x-order are built on first use (straight lines from the node coordinates where an edge has
-    no geometry, with ``shapely.linestrings``).
+    (none for tables), then numpy.  The snap index, the incidence and the x-order are built on
+    first use; snapping needs no shapely line of a straight street (the segment between its end
+    nodes, see :mod:`~tuoyu_geo.network.nearest`), and the edge lines and their STRtree are built
+    only when asked for (straight lines from the node coordinates where an edge has no geometry,
+    with ``shapely.linestrings``).
 
     Attributes
     ----------
@@ -205,8 +251,10 @@ class WalkNet:
         Node coordinates.
     eu, ev, length, key, geoms, geom_len : numpy.ndarray
         Per edge: end node indices, ``length`` (m), multigraph key, line geometry, geometry length.
+    snap_index : tuoyu_geo.network.nearest.SegmentIndex
+        KD-tree of the edge segments (nearest edge of points; ties → lowest edge index).
     tree : shapely.STRtree
-        Over :attr:`geoms`.
+        Over :attr:`geoms` (built on first use only).
     adj : scipy.sparse.csr_matrix
         ``n_nodes × n_nodes`` undirected adjacency (metres).
     incidence : scipy.sparse.csr_matrix
@@ -221,26 +269,26 @@ class WalkNet:
         crs = graph_crs(G)
         nodes = list(G.nodes)
         nd = getattr(G, "_node", G.nodes)  # raw dicts: the views are ~5× slower on 10⁵ nodes
-        x = np.array([d["x"] for d in nd.values()], dtype=float)
-        y = np.array([d["y"] for d in nd.values()], dtype=float)
-        a_all, b_all, l_all, kds = _graph_edges(G, nodes)
+        x = np.fromiter(map(_get_x, nd.values()), float, len(nodes))
+        y = np.fromiter(map(_get_y, nd.values()), float, len(nodes))
+        a_all, b_all, l_all, kds, ds, npairs = _graph_edges(G, nodes)
         keep = _one_per_street(a_all, b_all, l_all, len(nodes))
-        key, geoms = _pick(kds, len(a_all), keep)
+        key, geoms = _pick(G, kds, ds, keep)
         self._setup(crs=crs, nodes=_objects(nodes), x=x, y=y, eu=a_all[keep], ev=b_all[keep], length=l_all[keep],
-                    key=key, geoms=geoms, source=G)
+                    key=key, geoms=geoms, source=G, size=(len(nodes), npairs))
 
     def _setup(self, *, crs: Any, nodes: np.ndarray, x: np.ndarray, y: np.ndarray, eu: np.ndarray, ev: np.ndarray,
-               length: np.ndarray, key: np.ndarray, geoms: np.ndarray | None, source: Any = None,
-               adj: sp.csr_matrix | None = None) -> None:
+               length: np.ndarray, key: np.ndarray | None, geoms: np.ndarray | None, source: Any = None,
+               adj: sp.csr_matrix | None = None, size: tuple[int, int] | None = None) -> None:
         """Store the (already de-duplicated) edge table and build the adjacency (unless given).
 
         ``nodes`` may be an object array or a plain int64/str array (turned into Python objects on
-        first use of :attr:`nodes`)."""
+        first use of :attr:`nodes`); ``key`` None reads the keys from ``source`` when needed."""
         self.crs = crs if isinstance(crs, pyproj.CRS) else pyproj.CRS.from_user_input(crs)
         self._node_ids = nodes
         self.x, self.y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         self.eu, self.ev = np.asarray(eu, dtype=np.int64), np.asarray(ev, dtype=np.int64)
-        self.length, self.key = np.asarray(length, dtype=float), key
+        self.length, self._key = np.asarray(length, dtype=float), key
         if len(self.length) == 0:
             raise NetworkError("the walk graph has no edges", fix="give a walk network covering the study area")
         if np.isnan(self.length).any() or (self.length < 0).any():
@@ -249,7 +297,7 @@ class WalkNet:
         self.given_geoms = geoms if geoms is not None else np.full(len(self.length), None, dtype=object)
         self.adj = adj if adj is not None else _adjacency(self.eu, self.ev, self.length, len(nodes))
         self.source = source
-        self._size = _size(source) if source is not None else None
+        self._size = (size or _size(source)) if source is not None else None
         self._warned: set[tuple[float, tuple[str, ...]]] = set()  # far-point warnings already logged
 
     @classmethod
@@ -261,32 +309,72 @@ class WalkNet:
 
     # ------------------------------------------------------------ lazily built parts
 
+    @property
+    def key(self) -> np.ndarray:
+        """Multigraph key of every edge (object array)."""
+        if self._key is None:
+            self._key = self.edge_keys(np.arange(self.n_edges))
+        return self._key
+
+    def edge_keys(self, edges: np.ndarray) -> np.ndarray:
+        """Keys of the edges at positions ``edges``.  Built from a multigraph whose adjacent pairs
+        all have one edge, the keys are not read at build time: each is its pair's only key in the
+        (unchanged) source graph, read here for the edges asked for."""
+        edges = np.asarray(edges, dtype=np.int64)
+        if self._key is not None:
+            return self._key[edges]
+        adj = getattr(self.source, "_adj", self.source.adj)
+        us, vs = self.nodes[self.eu[edges]].tolist(), self.nodes[self.ev[edges]].tolist()
+        return _objects(list(map(next, map(iter, map(operator.getitem, map(adj.__getitem__, us), vs)))))
+
     @cached_property
     def nodes(self) -> np.ndarray:
         """Graph node ids (object array of Python objects); position = internal node index."""
         ids = self._node_ids
         return ids if ids.dtype == object else _objects(ids.tolist())
 
-    @cached_property
-    def geoms(self) -> np.ndarray:
-        """Edge geometries; straight lines between the end nodes where none was given."""
-        g = self.given_geoms.copy()
+    def edge_lines(self, edges: np.ndarray) -> np.ndarray:
+        """Line geometries of the edges at positions ``edges``: the given line, or the straight
+        segment between the end nodes (``shapely.linestrings``) where none was given."""
+        edges = np.asarray(edges, dtype=np.int64)
+        if "geoms" in self.__dict__:
+            return self.geoms[edges]
+        g = self.given_geoms[edges]
         missing = shapely.is_missing(g)
         if missing.any():
-            a, b = self.eu[missing], self.ev[missing]
+            a, b = self.eu[edges[missing]], self.ev[edges[missing]]
             pts = np.stack([np.stack([self.x[a], self.y[a]], 1), np.stack([self.x[b], self.y[b]], 1)], 1)
             g[missing] = shapely.linestrings(pts)
         return g
 
     @cached_property
+    def geoms(self) -> np.ndarray:
+        """Edge geometries; straight lines between the end nodes where none was given (built on
+        first use: service areas need them, snapping and distances do not)."""
+        return self.edge_lines(np.arange(self.n_edges))
+
+    @cached_property
     def geom_len(self) -> np.ndarray:
-        """Length of every edge geometry (CRS units)."""
-        return shapely.length(self.geoms)
+        """Length of every edge geometry (CRS units); for a straight edge ``sqrt(dx·dx + dy·dy)``,
+        GEOS's formula (bit-identical to ``shapely.length`` of the segment), no line built."""
+        g = self.given_geoms
+        given = ~shapely.is_missing(g)
+        dx, dy = self.x[self.ev] - self.x[self.eu], self.y[self.ev] - self.y[self.eu]
+        out = np.sqrt(dx * dx + dy * dy)
+        if given.any():
+            out[given] = shapely.length(g[given])
+        return out
 
     @cached_property
     def tree(self) -> shapely.STRtree:
-        """STRtree over :attr:`geoms`."""
+        """STRtree over :attr:`geoms` (built on first use; snapping uses :attr:`snap_index`)."""
         return shapely.STRtree(self.geoms)
+
+    @cached_property
+    def snap_index(self) -> SegmentIndex:
+        """KD-tree of the edges' segments (:class:`~tuoyu_geo.network.nearest.SegmentIndex`): the
+        nearest edge of points, exact, with numpy."""
+        return SegmentIndex.of_edges(self.x, self.y, self.eu, self.ev, self.given_geoms)
 
     @cached_property
     def euclid_ratio(self) -> float:
@@ -313,8 +401,10 @@ class WalkNet:
         return self.x[self.xorder]
 
     def prepare(self) -> WalkNet:
-        """Build every lazily built part now (edge lines, STRtree, incidence, x-order); returns self."""
-        for name in ("geoms", "geom_len", "tree", "euclid_ratio", "incidence", "xorder", "xsorted"):
+        """Build every lazily built part that snapping and distances use now (snap index, geometry
+        lengths, incidence, x-order); returns self.  Edge lines and their STRtree (:attr:`geoms`,
+        :attr:`tree`) are only built when asked for (service areas)."""
+        for name in ("snap_index", "geom_len", "euclid_ratio", "incidence", "xorder", "xsorted"):
             getattr(self, name)
         return self
 
@@ -457,11 +547,9 @@ class WalkNet:
     # -------------------------------------------------------------------- queries
 
     def nearest_edges(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index of the nearest edge of every point (x, y in :attr:`crs`) and the distance to it."""
-        pts = shapely.points(x, y)
-        idx, dist = self.tree.query_nearest(pts, return_distance=True, all_matches=False)
-        order = np.argsort(idx[0], kind="stable")
-        return idx[1][order], dist[order]
+        """Index of the nearest edge of every point (x, y in :attr:`crs`) and the distance to it (of
+        edges at exactly the same distance, the lowest index)."""
+        return self.snap_index.nearest(x, y)
 
     def components(self) -> tuple[np.ndarray, np.ndarray]:
         """(component of every node, size of every component); component 0 is the largest."""
@@ -615,14 +703,15 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
         e = np.empty(0)
         return Snap(ids=ids, u=np.empty(0, object), v=np.empty(0, object), key=np.empty(0, object), offset_m=e,
                     dist_u_m=e, dist_v_m=e, snap_m=e, x=e, y=e, px=e, py=e, edge_index=np.empty(0, np.int64), net=net)
-    (pi, ei), dist = net.tree.query_nearest(geoms, return_distance=True, all_matches=False)
-    order = np.argsort(pi, kind="stable")
-    pi, ei, dist = pi[order], ei[order], dist[order]
-    keep = np.ones(len(pi), dtype=bool)
-    keep[1:] = pi[1:] != pi[:-1]
-    pi, ei, dist = pi[keep], ei[keep].astype(np.int64), dist[keep]
-    assert len(pi) == n and (pi == np.arange(n)).all()
-    eg = net.geoms[ei]
+    pxy = np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)])
+    if not np.isfinite(pxy).all():
+        raise DataError("points with non-finite coordinates cannot be snapped to the network", file="points",
+                        fix="give every community/institution/candidate a location")
+    ei, dist = net.snap_index.nearest(pxy[:, 0], pxy[:, 1])
+    if (ei < 0).any():
+        raise NetworkError("the walk graph has no edge with finite node coordinates",
+                           fix="give every network node its x/y (validate the network)")
+    eg = net.edge_lines(ei)
     proj = shapely.line_locate_point(eg, geoms)
     gl = net.geom_len[ei]
     L = net.length[ei]
@@ -631,8 +720,7 @@ def _snap(net: WalkNet, points: Any, *, ids: Sequence[Any] | None, warn_m: float
     off = np.clip(off, 0.0, L)
     xy = shapely.get_coordinates(shapely.line_interpolate_point(eg, proj))
     _warn_far(net, ids, dist, warn_m)
-    pxy = shapely.get_coordinates(geoms)
-    return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.key[ei], offset_m=off,
+    return Snap(ids=ids, u=net.nodes[net.eu[ei]], v=net.nodes[net.ev[ei]], key=net.edge_keys(ei), offset_m=off,
                 dist_u_m=off, dist_v_m=L - off, snap_m=np.asarray(dist, dtype=float), x=xy[:, 0], y=xy[:, 1],
                 px=pxy[:, 0], py=pxy[:, 1], edge_index=ei, net=net)
 
