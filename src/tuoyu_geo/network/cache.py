@@ -3,7 +3,7 @@ seconds.
 
 An entry is one uncompressed ``.npz`` file (numpy arrays only, read with ``allow_pickle=False``):
 node ids and coordinates, the de-duplicated edge table (ends, length, key), the given edge lines
-as flat coordinates and the CSR adjacency, all in the area's metric CRS.  The STRtree is not stored: rebuilding
+as flat coordinates and the CSR adjacency, all in the area's metric CRS.  The snap index is not stored: rebuilding
 it is as fast as reading it back (it is built on the first snap).
 
 The entry's name is a SHA-256 over the cache format version, the metric CRS and, for every input

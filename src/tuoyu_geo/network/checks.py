@@ -1,6 +1,6 @@
 """Checks of a study area against its walk network: the Chinese-datum check and the reach check.
 
-Both use the edge STRtree of a :class:`~tuoyu_geo.network.WalkNet`.  :func:`tuoyu_geo.loading.load_area`
+Both snap probe points to a :class:`~tuoyu_geo.network.WalkNet` (its snap index, :mod:`~tuoyu_geo.network.nearest`).  :func:`tuoyu_geo.loading.load_area`
 runs them on every area read with a network; :func:`tuoyu_geo.area.make_area` does not.
 """
 
