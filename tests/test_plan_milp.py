@@ -534,3 +534,16 @@ def test_a_solution_that_breaks_the_model_is_never_passed_on(monkeypatch):
     answer["x"] = [1.0, 0.0]
     sol = solvers.solve(m, solver="highs", start=np.array([0.0, 1.0]))
     assert sol.status == Status.OPTIMAL and sol.x.tolist() == [1.0, 0.0]
+
+
+def test_relative_gap_of_a_zero_objective_is_infinite():
+    """``|obj − bound| / |obj|``: 10 against 12 → 0.2; equal within 1e-9 → 0; a stage that found 0 (e.g.
+    no child covered) against a bound of 19,000 has no finite relative gap (it printed as 1.9e13)."""
+    import math
+
+    from tuoyu_geo.solvers import _gap
+
+    assert _gap(10.0, 12.0) == pytest.approx(0.2)
+    assert _gap(5.0, 5.0 + 1e-12) == 0.0
+    assert _gap(0.0, 19_000.0) == math.inf
+    assert _gap(0.0, 0.0) == 0.0

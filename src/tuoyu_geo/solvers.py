@@ -166,9 +166,14 @@ class Solution:
 
 
 def _gap(obj: float, bound: float) -> float:
+    """Relative gap ``|obj − bound| / |obj|`` (HiGHS's definition); 0 when they agree within 1e-9, and
+    infinite when the objective is 0 but the bound is not (e.g. a coverage stage that found nothing
+    against a bound of 19,000 children: no finite relative figure says how far it is)."""
     if not (math.isfinite(obj) and math.isfinite(bound)):
         return math.inf
-    return abs(obj - bound) / max(abs(obj), 1e-9) if abs(obj - bound) > 1e-9 else 0.0
+    if abs(obj - bound) <= 1e-9:
+        return 0.0
+    return abs(obj - bound) / abs(obj) if abs(obj) > 1e-9 else math.inf
 
 
 def solve(model: MILP, *, solver: str = settings.DEFAULT_SOLVER, time_limit_s: float | None = None,
