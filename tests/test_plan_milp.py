@@ -547,3 +547,14 @@ def test_relative_gap_of_a_zero_objective_is_infinite():
     assert _gap(5.0, 5.0 + 1e-12) == 0.0
     assert _gap(0.0, 19_000.0) == math.inf
     assert _gap(0.0, 0.0) == 0.0
+
+
+def test_site_counts_auto_only_below_the_candidate_limit(fx, monkeypatch):  # noqa: F811
+    """``site_counts = "auto"``: count rows only below ``SITE_COUNTS_MAX_CANDIDATES`` allowed candidates.
+    The hand fixture allows 4 (K1–K4); K1 and K3 are interchangeable (10 万元 + 1 per place, 20 places
+    only), the others differ → one count row.  Limit 5: 4 < 5 → 1 row; limit 4: none."""
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "site_counts": "auto"})
+    monkeypatch.setattr(settings, "SITE_COUNTS_MAX_CANDIDATES", 5)
+    assert len(_model(fx).blocks.get("site_counts", [])) == 1
+    monkeypatch.setattr(settings, "SITE_COUNTS_MAX_CANDIDATES", 4)
+    assert len(_model(fx).blocks.get("site_counts", [])) == 0

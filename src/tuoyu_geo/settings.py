@@ -66,13 +66,18 @@ PLAN_FORMULATION: str = "cumulative"
 #: stage of the bundled area down, and ``value_cuts`` gained nothing on budget-bound plans (off);
 #: ``floor_cuts`` are on for large areas only (``FLOOR_CUTS_MIN_CANDIDATES``); with ``site_counts`` the capacity-aware plan
 #: was proven optimal in 36–44 s (3 runs), without it not in 60 s.
-PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "site_counts": True,
+PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "site_counts": "auto",
                                     "complete_start": True, "budget_cuts": True, "floor_cuts": "auto",
                                     "cap_coefficients": True, "value_cuts": False, "merge_demand": "highs"}
 #: with ``floor_cuts = "auto"``: on from this many allowed candidates (measured: on the 5,000-candidate
 #: city they take the cost stage from a 34 % gap to 0.6 % in 120 s; on the 162-candidate bundled area
 #: they keep the capacity-aware plan from being proven optimal within 60 s)
 FLOOR_CUTS_MIN_CANDIDATES: int = 1000
+#: with ``site_counts = "auto"``: on below this many allowed candidates (measured: on the S2 city, 2,000
+#: candidates, its three count rows of 6,000–10,000 columns held HiGHS's first round of cuts for 46 s and
+#: the cost stage found nothing better than its start in 60 s; without them it reached gap 7.8e-4.
+#: On the bundled capacity-aware plan, before merged demand rows, they made it provable in a minute)
+SITE_COUNTS_MAX_CANDIDATES: int = 1000
 #: above this many service areas of one kind (existing 普惠 institutions, recommended sites) an
 #: assessment computes them merged per 街道 of their facilities — one area per (街道, kind), the union
 #: of its facilities' areas computed directly (:func:`tuoyu_geo.network.grouped_service_areas`) —

@@ -105,7 +105,8 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
         raise InfeasiblePlanError([u.as_tuple() for u in unmet], fix=fixes)
     for rule in RULES:
         rule.build(model)
-    if settings.PLAN_MILP.get("site_counts", True):
+    counts = settings.PLAN_MILP.get("site_counts", "auto")
+    if counts is True or (counts == "auto" and int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES):
         model.add_site_counts()
     if settings.PLAN_MILP.get("value_cuts", False) and (options.budget_wan is not None
                                                         or options.budget_per_year_wan is not None):
