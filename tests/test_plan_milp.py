@@ -558,3 +558,19 @@ def test_site_counts_auto_only_below_the_candidate_limit(fx, monkeypatch):  # no
     assert len(_model(fx).blocks.get("site_counts", [])) == 1
     monkeypatch.setattr(settings, "SITE_COUNTS_MAX_CANDIDATES", 4)
     assert len(_model(fx).blocks.get("site_counts", [])) == 0
+
+
+def test_cli_commands_that_plan_say_when_the_plan_is_not_proven(capsys):
+    """``export``, ``map``, ``report`` and ``demo`` plan on the fly without printing the plan's table:
+    a plan cut off by the time limit gets one line with its optimality note (how far it may be, in
+    万元); a proven plan, or no plan, prints nothing."""
+    import types
+
+    from tuoyu_geo import cli
+
+    note = "not proven optimal: the cost may be at most 284.0 万元 from the best possible (stage 'cost')"
+    cli._plan_note(types.SimpleNamespace(plan=types.SimpleNamespace(status="time_limit", optimality=note)))
+    assert capsys.readouterr().out.strip() == f"方案 plan: {note}"
+    cli._plan_note(types.SimpleNamespace(plan=types.SimpleNamespace(status="optimal", optimality="proven")))
+    cli._plan_note(types.SimpleNamespace(plan=None))
+    assert capsys.readouterr().out == ""

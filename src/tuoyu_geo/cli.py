@@ -177,6 +177,13 @@ def _assessment_summary(a: Any, **extra: Any) -> None:
     _summary(**assessment_summary(a), **extra)
 
 
+def _plan_note(a: Any) -> None:
+    """One line saying how far from proven optimal a plan made by this command may be (commands that
+    plan on the fly without printing the plan's table; nothing when the plan is proven optimal)."""
+    if a.plan is not None and str(a.plan.status) != "optimal":
+        _out(f"方案 plan: {a.plan.optimality}")
+
+
 def _error_fields(exc: BaseException) -> dict[str, Any]:
     """The ``error`` object of the JSON summary: type, message, exit code, problems (DataError)."""
     fields: dict[str, Any] = {"type": type(exc).__name__, "message": terminal_text(str(exc))}
@@ -389,6 +396,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     a = _assess(args, plan=_plan_arg(args, area), area=area)
     path = save_map(coverage_map(a, tiles=args.tiles, offline=True if args.offline else None), args.out)
     _assessment_summary(a)
+    _plan_note(a)
     _wrote(path)
     return EXIT_OK
 
@@ -409,6 +417,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.map:
             paths["map"] = save_map(coverage_map(a, tiles="none", offline=True), args.map, offline=True)
     _assessment_summary(a)
+    _plan_note(a)
     for p in paths.values():
         _wrote(p)
     return EXIT_OK
@@ -433,6 +442,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         written.extend(export_plan(a, args.out, timings=dict(a.timings)).values())
     for line in summary_lines(a):
         _out(line)
+    _plan_note(a)
     _assessment_summary(a, wall_time_s=round(time.perf_counter() - t0, 1))
     _out(f"用时 wall time {time.perf_counter() - t0:.1f} s")
     for p in written:
@@ -494,6 +504,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     cmp = _compare(args, area, network=net) if args.budgets else None
     files = write_report(a, args.out, pdf=not args.no_pdf, comparison=cmp)
     _assessment_summary(a, pdf_problem=files.pdf_problem)
+    _plan_note(a)
     _wrote(files.html)
     if files.pdf is not None:
         _wrote(files.pdf)
