@@ -730,3 +730,35 @@ def test_info_and_validate_read_a_read_only_area(area_dir, readonly_dir, capsys)
     assert main(["validate", str(readonly_dir / "area")]) == 0
     assert main(["info", str(readonly_dir / "area"), "--no-progress"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_parent_folder_made_meanwhile_by_another_writer(tmp_path, monkeypatch):
+    """Two districts written in parallel both create ``districts/``: the one that loses the race sees
+    FileExistsError from ``mkdir`` (seen once in ``test_batch``).  Simulated: the first ``mkdir`` of
+    ``out/districts`` makes the folder and then raises, as if another process had made it first — the
+    write still succeeds, and only ``out/districts/D1`` (made by this writer) counts as created.  When
+    what appeared meanwhile is a file (``out/other``), it is an OutputError naming the path."""
+    from pathlib import Path
+
+    from tuoyu_geo import OutputError, writer
+
+    real = Path.mkdir
+    raced = []
+
+    def racing_mkdir(self, *a, **k):
+        if self.name in ("districts", "other") and self not in raced:
+            raced.append(self)
+            if self.name == "districts":
+                real(self)
+            else:
+                self.write_text("x")
+            raise FileExistsError(17, "File exists", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    out = tmp_path / "out"
+    out.mkdir()
+    created = writer._make_parents([out / "districts" / "D1" / "a.csv"])
+    assert created == [out / "districts" / "D1"]
+    with pytest.raises(OutputError, match="other"):
+        writer._make_parents([out / "other" / "a.csv"])

@@ -227,6 +227,11 @@ def _make_parents(targets: Sequence[Path]) -> list[Path]:
         for p in reversed([p for p in (folder, *folder.parents) if not os.path.exists(p)]):
             try:
                 p.mkdir()
+            except FileExistsError as exc:
+                if p.is_dir():  # made meanwhile by another writer (districts in parallel): not ours to remove
+                    continue
+                _remove_dirs(created)
+                raise output_error(t, exc) from exc
             except OSError as exc:
                 _remove_dirs(created)
                 raise output_error(t, exc) from exc
