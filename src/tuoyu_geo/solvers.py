@@ -201,11 +201,15 @@ def _checked(model: MILP, sol: Solution, start: np.ndarray | None) -> Solution:
     start when that does (``time_limit``: not proven), else no solution (``error``).  A solver's answer
     is never passed on unchecked: CBC 2.10 has returned, under a time limit, a "solution" of the
     bundled capacity-aware cost stage that costs less than its own bound and breaks rows."""
-    if sol.x is None or model.violation(sol.x) <= _FEASIBLE_TOL:
+    if sol.x is None:
         return sol
+    broken = model.violation(sol.x)
+    if broken <= _FEASIBLE_TOL:
+        return sol
+    keep = start is not None and model.violation(start) <= _FEASIBLE_TOL
     log.warning("%s returned a solution that breaks the model (largest violation %.3g); %s", sol.solver,
-                model.violation(sol.x), "keeping the MIP start" if start is not None else "no solution")
-    if start is not None and model.violation(start) <= _FEASIBLE_TOL:
+                broken, "keeping the MIP start" if keep else "no solution")
+    if keep:
         x = np.asarray(start, float)
         obj = float(model.arrays()[0] @ x)
         return dataclasses.replace(sol, x=x, objective=obj, status=Status.TIME_LIMIT, gap=_gap(obj, sol.bound))
