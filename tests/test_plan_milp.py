@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_plan import _plan, fx  # noqa: F401  (fixture)
 
@@ -152,7 +153,7 @@ def test_cumulative_open_never_closes(fx):  # noqa: F811
 
     model = _model(fx, years=(2026, 2027))
     j = model.site_index("K1")
-    sj, st, sc = model._o
+    sj, st, sc, _ = model._n  # the size columns Y
     c2026, c2027 = sc[(sj == j) & (st == 0)], sc[(sj == j) & (st == 1)]
     assert len(c2026) == len(c2027) == 1  # K1 holds only 20 places
     obj = np.zeros(model.milp.n_cols)
@@ -210,12 +211,17 @@ def test_value_cuts_of_the_hand_rows(fx, monkeypatch):  # noqa: F811
     needs = [r[5] for r in model.shortfall_rows]
     assert needs[:3] == pytest.approx([5.0, 18.0, 2.0]) and lo.tolist() == pytest.approx(needs, abs=1e-6)
     A = model.milp.arrays()[4].tocsr()
-    row = model.blocks["value_cuts"][1]
-    k4 = model._o[2][model._o[0] == model.site_index("K4")]
-    assert A[row, k4].toarray().ravel().tolist() == pytest.approx([18.0])
-    j1 = model._o[2][model._o[0] == model.site_index("K1")]
-    s1 = model.blocks["value_cuts"][0]
-    assert A[s1, j1].toarray().ravel().tolist() == pytest.approx([30.0 / 6])
+
+    def whole_site(row, site):
+        """The row's coefficient on ``site`` open at its one size: its open column's (fixed cost)
+        plus its size column's (cost per place) — one column when ``site_vars`` is off."""
+        j = model.site_index(site)
+        cols = np.unique(np.r_[model.open_terms(sites=model.site_ids == site)[0], model._n[2][model._n[0] == j]])
+        assert (model._n[0] == j).sum() == 1  # K1 and K4 hold one size each
+        return float(A[row, cols].sum())
+
+    assert whole_site(model.blocks["value_cuts"][1], "K4") == pytest.approx(18.0)
+    assert whole_site(model.blocks["value_cuts"][0], "K1") == pytest.approx(30.0 / 6)
 
 
 def test_free_sites_tie_break_to_fewer_sites(fx, monkeypatch):  # noqa: F811
@@ -241,6 +247,7 @@ def test_free_sites_tie_break_to_fewer_sites(fx, monkeypatch):  # noqa: F811
             x = sol.x.copy()
             x[k4["all"]] = 0.0
             x[k4["col"]] = 1.0
+            x[k4["open"]] = 1.0  # its one "open" column (PLAN_MILP["site_vars"]), or the same size column
             sol = dataclasses.replace(sol, x=x)
         return sol
 
@@ -248,9 +255,10 @@ def test_free_sites_tie_break_to_fewer_sites(fx, monkeypatch):  # noqa: F811
 
     def spy(model, **kw):
         j = model.site_index("K4")
-        sj, _, sc = model._o
+        sj, _, sc, _ = model._n  # its size columns
+        oc, _ = model.open_terms(sites=model.site_ids == "K4")
         stages = [st for st, _ in S.STAGES if st == "cost" or len(model.objective_terms(st)[0])]
-        k4.update(all=sc[sj == j], col=int(sc[sj == j][0]), calls=0, stages=len(stages))
+        k4.update(all=np.r_[sc[sj == j], oc], col=int(sc[sj == j][0]), open=oc, calls=0, stages=len(stages))
         return real_build(model, **kw)
 
     monkeypatch.setattr(S, "solve", with_k4)
@@ -259,7 +267,7 @@ def test_free_sites_tie_break_to_fewer_sites(fx, monkeypatch):  # noqa: F811
     assert sorted(plan.sites.index) == ["K1", "K2", "K3"]
     assert plan.objective_values["cost"] == pytest.approx(0.0, abs=1e-9)
     # the cost stage's objective: 0 万元 per site and place, plus the tie-break on every open column
-    assert k4["last_objective"][k4["all"]] == pytest.approx(settings.SITE_TIE_BREAK_WAN) and \
+    assert k4["last_objective"][k4["open"]] == pytest.approx(settings.SITE_TIE_BREAK_WAN) and \
         settings.SITE_TIE_BREAK_WAN > 0
 
 
@@ -574,3 +582,118 @@ def test_cli_commands_that_plan_say_when_the_plan_is_not_proven(capsys):
     cli._plan_note(types.SimpleNamespace(plan=types.SimpleNamespace(status="optimal", optimality="proven")))
     cli._plan_note(types.SimpleNamespace(plan=None))
     assert capsys.readouterr().out == ""
+
+
+def _coverage_rows(model):
+    """The coverage rows of the first year as {row: sorted columns}, and the objective weight of each
+    row's coverage column."""
+    A = model.milp.arrays()[4].tocsr()
+    rows = model.blocks["步行覆盖:0"]
+    _, z, w, _ = model.coverage_terms[0]
+    return [sorted(A.indices[A.indptr[r]:A.indptr[r + 1]].tolist()) for r in rows], z, w
+
+
+def test_open_column_per_site_and_year(fx, monkeypatch):  # noqa: F811
+    """``site_vars``: one "open" column per (candidate, year), ``o = Σ_p Y[j, p]``.  The coverage rows
+    of C2 (K1), C3 (K2, 6 sizes), C4 (K3, K4) and C5 (K3) read it: 2, 2, 3 and 2 columns (with the
+    coverage column), where reading the size columns gives 2, 7, 3, 2.  The open row of K2 holds its
+    6 sizes and its open column."""
+    model = _model(fx)
+    rows, _, _ = _coverage_rows(model)
+    assert sorted(map(len, rows)) == [2, 2, 2, 3]
+    j2 = model.site_index("K2")
+    o2, _ = model.open_terms(sites=model.site_ids == "K2")
+    A = model.milp.arrays()[4].tocsr()
+    (r,) = [r for r in model.blocks["指定点位:open"] if A[r, o2[0]] != 0]
+    y2 = model._n[2][model._n[0] == j2]
+    assert sorted(A.indices[A.indptr[r]:A.indptr[r + 1]].tolist()) == sorted([*y2.tolist(), int(o2[0])])
+    assert A[r, y2].toarray().ravel().tolist() == [-1.0] * 6 and A[r, o2[0]] == 1.0
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "site_vars": False})
+    rows, _, _ = _coverage_rows(_model(fx))
+    assert sorted(map(len, rows)) == [2, 2, 3, 7]
+
+
+def test_same_reach_communities_share_a_coverage_row(fx, monkeypatch):  # noqa: F811
+    """C6 (30 infants) at C2's place reaches what C2 reaches (K1 only): with ``merge_reach`` C2 and C6
+    share one coverage row weighted 50 + 30 = 80 (4 rows, weights 80, 80, 60, 40); without it 5 rows
+    (50, 30, 80, 60, 40).  The plan is the same either way: K1, K2, K3, coverage 230 + 30 = 260."""
+    from shapely.geometry import Point
+    from test_plan import POINTS, POL
+
+    from tuoyu_geo.access import compute_access
+
+    area, _ = fx
+    cs = area.communities
+    c6 = cs.loc[["C2"]].rename(index={"C2": "C6"}).assign(community_id="C6", name="己", infants=30, population=1200,
+                                                       geometry=[Point(*POINTS["C2"])])
+    area6 = area.replace(communities=pd.concat([cs, c6]))
+    fx6 = (area6, compute_access(area6, POL))
+    for merge, weights in ((True, [40, 60, 80, 80]), (False, [30, 40, 50, 60, 80])):
+        monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "merge_reach": merge})
+        _, _, w = _coverage_rows(_model(fx6))
+        assert sorted(w.tolist()) == weights
+        plan = _plan(fx6)
+        assert sorted(plan.sites.index) == ["K1", "K2", "K3"]
+        assert plan.objective_values["coverage"] == pytest.approx(260)
+
+
+def test_factor_open_keeps_every_value(fx):  # noqa: F811
+    """``factor_open`` rewrites ``Σ coef·Y`` with the open columns.  On 300 random whole plans of the
+    2-year model (each (site, year) at one random size or closed, ``o = Σ Y``), every places and
+    cost selection — by a year, opening in a year, at the end, one 街道 — has the value computed by
+    hand from the sites' sizes: the state by year t is ``Σ fixed_j·open_jt + cost_per_place_j·places_jt``
+    (places: ``Σ places_jt``), what opens in year t is the state by t less the state by t − 1."""
+    model = _model(fx, years=(2026, 2027))
+    rng = np.random.default_rng(5)
+    j, t, cols, size = model._n
+    oj, ot, oc = model._o
+    pairs = sorted(set(zip(j.tolist(), t.tolist(), strict=True)))
+    for _ in range(300):
+        x = np.zeros(model.milp.n_cols)
+        for a, b in pairs:
+            if rng.random() < 0.6:
+                x[rng.choice(cols[(j == a) & (t == b)])] = 1.0
+        for a, b, o in zip(oj, ot, oc, strict=True):
+            x[o] = x[cols[(j == a) & (t == b)]].sum()
+
+        def state(year, mask, cost, x=x):
+            if year < 0:
+                return 0.0
+            total = 0.0
+            for a, b in pairs:
+                if b == year and mask[a]:
+                    on = cols[(j == a) & (t == b)]
+                    places = float(x[on] @ size[(j == a) & (t == b)])
+                    total += (model.fixed_cost[a] * x[on].sum() + model.cost_per_place[a] * places) if cost else places
+            return total
+
+        for cost in (False, True):
+            for mask in (np.ones(model.n_sites, bool), model.site_street == "S2"):
+                want = {"upto0": state(0, mask, cost), "upto1": state(1, mask, cost), "end": state(1, mask, cost),
+                        "year0": state(0, mask, cost), "year1": state(1, mask, cost) - state(0, mask, cost)}
+                for key, sel in (("upto0", {"upto": 0}), ("upto1", {"upto": 1}), ("end", {}),
+                                 ("year0", {"year": 0}), ("year1", {"year": 1})):
+                    terms = model.cost_terms if cost else model.places_terms
+                    c, v = terms(sites=mask, **sel)
+                    fc, fv = model.factor_open(c, v)
+                    assert x[c] @ v == pytest.approx(want[key], abs=1e-9)
+                    assert x[fc] @ fv == pytest.approx(want[key], abs=1e-9)
+
+
+def test_factor_open_by_hand(fx):  # noqa: F811
+    """K2 holds 20, 25, 28, 30, 33 or 35 places.  A row counting its places capped at a need of 10
+    (every size counts 10) reads K2's open column only, with 10.  Its places uncapped read the open
+    column with 20 (the smallest size) and the five larger sizes with 5, 8, 10, 13, 15.  Its cost
+    (10 万元 + 1 万元 per place) reads the open column with 10 + 20 = 30 and the sizes with 5 … 15."""
+    model = _model(fx)
+    k2 = model.site_ids == "K2"
+    (o2,) = model.open_terms(sites=k2)[0]
+    c, v = model.places_terms(sites=k2)
+    fc, fv = model.factor_open(c, np.minimum(v, 10.0))
+    assert fc.tolist() == [o2] and fv.tolist() == [10.0]
+    fc, fv = model.factor_open(c, v)
+    got = dict(zip(fc.tolist(), fv.tolist(), strict=True))
+    assert got.pop(o2) == 20.0 and sorted(got.values()) == [5.0, 8.0, 10.0, 13.0, 15.0]
+    cc, cv = model.cost_terms(sites=k2)
+    got = dict(zip(cc.tolist(), cv.tolist(), strict=True))
+    assert got.pop(o2) == 30.0 and sorted(got.values()) == [5.0, 8.0, 10.0, 13.0, 15.0]

@@ -255,6 +255,7 @@ class PlanModel:
     n: dict = field(init=False)        # (j, k, t) → column
     _o: tuple = field(init=False)      # arrays (site, year, column) of the open variables
     _n: tuple = field(init=False)      # arrays (site, year, column, class size) of the class counts
+    _open_of: tuple | None = field(init=False, default=None)  # see _options
     blocks: dict = field(default_factory=lambda: defaultdict(list))
     penalties: dict = field(default_factory=lambda: defaultdict(list))
     objectives: dict = field(default_factory=lambda: defaultdict(list))
@@ -292,6 +293,18 @@ class PlanModel:
         self._o = (j, t, cols)
         self._n = (j, t, cols, p)
         self.open, self.n = {}, {}
+        if settings.PLAN_MILP.get("site_vars", True) and len(rows):
+            # one "open" column per (candidate, year), o = Σ_p Y[j, p, t]: rows that ask "is j open"
+            # (coverage, fixed cost, site counts, 一街道一普惠) read one column instead of one per size.
+            # Continuous (integral whenever the Y are): declared integer, HiGHS branched on it and the
+            # 2-year shortfall stage went from 10 s to the 30 s limit
+            key, inv = np.unique(j * self.n_years + t, return_inverse=True)
+            ocols = self.milp.add_vars(len(key), lb=0, ub=1)
+            self.add_rows(f"{self.rule('sites').name}:open", np.r_[inv, np.arange(len(key))], np.r_[cols, ocols],
+                          np.r_[-np.ones(len(cols)), np.ones(len(key))], len(key), lo=0.0, hi=0.0)
+            self._o = (key // self.n_years, key % self.n_years, ocols)
+            # size column (consecutive from cols[0]) → its (candidate, year); sizes of each
+            self._open_of = (int(cols[0]), inv, ocols, np.bincount(inv, minlength=len(key)))
         if self.cumulative and self.n_years > 1:
             col = {(a, b, q): c for a, b, q, c in zip(j.tolist(), t.tolist(), p.tolist(), cols.tolist(), strict=True)}
             prev = [(c, col[(a, b + 1, q)]) for (a, b, q), c in col.items() if (a, b + 1, q) in col]
@@ -350,7 +363,7 @@ class PlanModel:
         most = max_places_within(budget, opts)
         if most is None or most >= sum(max((p for _, p in o), default=0) for o in opts):
             return
-        cols, size = self.places_terms(upto=upto, year=year)
+        cols, size = self.factor_open(*self.places_terms(upto=upto, year=year))
         if len(cols):
             self.add_row(block, cols, size, hi=float(most))
 
@@ -451,7 +464,8 @@ class PlanModel:
         nj, nt, nc, size = self._n
         wo, wn = self._select(oj, ot, sites, upto, year), self._select(nj, nt, sites, upto, year)
         ko, kn = wo != 0, wn != 0
-        return (np.r_[oc[ko], nc[kn]], np.r_[(self.fixed_cost[oj] * wo)[ko], (self.cost_per_place[nj] * size * wn)[kn]])
+        return self.factor_open(np.r_[oc[ko], nc[kn]],
+                                np.r_[(self.fixed_cost[oj] * wo)[ko], (self.cost_per_place[nj] * size * wn)[kn]])
 
     def coverage_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(community, candidate) pairs within reach that can add coverage."""
@@ -490,10 +504,46 @@ class PlanModel:
             # one site with at least ``need`` meets the row alone: more counts for nothing (valid for
             # integer columns; much tighter where a site is larger than what the row needs)
             coef = np.minimum(coef, need)
+        cols, coef = self.factor_open(cols, coef)
         self.add_row(block, np.r_[cols, sv], np.r_[coef, 1.0], lo=float(need))
         mask = np.ones(self.n_sites, bool) if sites is None else np.asarray(sites, bool)
         self.shortfall_rows.append((stage, int(sv[0]), mask, upto, float(ratio), float(need)))
         return sv
+
+    def factor_open(self, cols: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Terms ``Σ coef·Y`` rewritten with the "open" columns (``PLAN_MILP["site_vars"]``): in each
+        group of a (candidate, year)'s size columns with coefficients of one sign, the smallest
+        magnitude ``m`` moves to its open column, ``m·o + Σ (coef − m)·Y`` — equal because
+        ``o = Σ Y`` — and the size columns left with 0 drop out.  A row whose need is at most a site's
+        smallest size (coefficients capped at the need) reads one column per site.  Other columns
+        (e.g. shortfall or open columns) are kept as they are; repeated columns are summed.
+
+        A group is factored only when it holds every size of its (candidate, year), as
+        :meth:`places_terms` and :meth:`cost_terms` give them; else it is kept as it is."""
+        cols, coef = np.asarray(cols, np.int64), np.asarray(coef, float)
+        if self._open_of is None or not len(cols):
+            return cols, coef
+        cols, pos = np.unique(cols, return_inverse=True)
+        coef = np.bincount(pos, weights=coef, minlength=len(cols))
+        first, group, ocols, sizes = self._open_of
+        k = cols - first
+        y = (k >= 0) & (k < len(group)) & (coef != 0)
+        out_c, out_v = [cols[~y]], [coef[~y]]
+        for sign in (1.0, -1.0):
+            part = y & (sign * coef > 0)
+            if not part.any():
+                continue
+            c, v = cols[part], sign * coef[part]
+            ug, inv, count = np.unique(group[c - first], return_inverse=True, return_counts=True)
+            m = np.full(len(ug), np.inf)
+            np.minimum.at(m, inv, v)
+            m[count != sizes[ug]] = 0.0  # some sizes missing: keep the group as it is
+            rest = v - m[inv]
+            keep = rest > 1e-12
+            out_c += [ocols[ug][m > 0], c[keep]]
+            out_v += [sign * m[m > 0], sign * rest[keep]]
+        uc, pos = np.unique(np.concatenate(out_c), return_inverse=True)
+        return uc, np.bincount(pos, weights=np.concatenate(out_v), minlength=len(uc))
 
     def _row_options(self, mask: np.ndarray, upto: int | None) -> list[list[tuple[float, int]]]:
         """(cost, places) choices of the allowed sites in ``mask`` that can be open by year ``upto``."""

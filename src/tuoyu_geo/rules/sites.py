@@ -191,20 +191,26 @@ class Coverage(Rule):
         return mask
 
     def _cover(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray) -> None:
-        ui = np.unique(pi)
-        z = model.milp.add_vars(len(ui), lb=0, ub=1)
-        model.add_objective("coverage", z, model.infants[ui])
-        model.coverage_terms.append((np.arange(len(ui)), z, model.infants[ui], model.infants[ui]))
-        zpos = np.full(len(model.infants), -1, np.int64)
-        zpos[ui] = np.arange(len(ui))
-        opened = {int(j): model.open_terms(sites=self._site(model, j), upto=t)[0] for j in np.unique(pj)}
-        rr, cc, vv = [np.arange(len(ui))], [z], [np.ones(len(ui))]
-        for i, j in zip(pi, pj, strict=True):
-            o = opened[int(j)]
-            rr.append(np.full(len(o), zpos[i]))
+        """``z_g ≤ Σ_{j within reach} open_j`` per community — or, with ``PLAN_MILP["merge_reach"]``
+        (not with ``equity``, whose rows are per 街道), per group of communities with the same
+        candidates in reach, weighted by the group's infants: the same plans and the same LP bound
+        (the communities of a group have identical rows), with fewer rows."""
+        w = model.infants
+        ui, gi = np.unique(pi, return_inverse=True)
+        gj, wg = pj, w[ui]
+        if settings.PLAN_MILP.get("merge_reach", True) and not model.options.equity:
+            gi, gj, wg = self.merge_same_reach(pi, pj, w)
+        z = model.milp.add_vars(len(wg), lb=0, ub=1)
+        model.add_objective("coverage", z, wg)
+        model.coverage_terms.append((np.arange(len(wg)), z, wg, wg))
+        opened = {int(j): model.open_terms(sites=self._site(model, j), upto=t) for j in np.unique(gj)}
+        rr, cc, vv = [np.arange(len(wg))], [z], [np.ones(len(wg))]
+        for g, j in zip(gi, gj, strict=True):
+            o, coef = opened[int(j)]
+            rr.append(np.full(len(o), g))
             cc.append(o)
-            vv.append(-np.ones(len(o)))
-        model.add_rows(f"{self.name}:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), len(ui),
+            vv.append(-coef)
+        model.add_rows(f"{self.name}:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), len(wg),
                        hi=0.0)
         if model.options.equity and t == model.n_years - 1:
             self._max_min(model, ui, z)
@@ -275,9 +281,10 @@ class Coverage(Rule):
         cap = settings.PLAN_MILP.get("cap_coefficients", True)
         for j in js:
             pc, size = model.places_terms(sites=self._site(model, j), upto=t)
+            pc, size = model.factor_open(pc, np.minimum(size, reach_demand[j]) if cap else size)
             rr.append(np.full(len(pc), jpos[j]))
             cc.append(pc)
-            vv.append(-(np.minimum(size, reach_demand[j]) if cap else size))
+            vv.append(-size)
         model.add_rows(f"{self.name}:capacity:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv),
                        len(js), hi=0.0)
         if settings.PLAN_MILP.get("disaggregate", True):
