@@ -697,3 +697,24 @@ def test_factor_open_by_hand(fx):  # noqa: F811
     cc, cv = model.cost_terms(sites=k2)
     got = dict(zip(cc.tolist(), cv.tolist(), strict=True))
     assert got.pop(o2) == 30.0 and sorted(got.values()) == [5.0, 8.0, 10.0, 13.0, 15.0]
+
+
+def test_min_cost_for_places_against_enumeration():
+    """``min_cost_for_places`` (dynamic programming over places) against every selection of at most
+    one size per site, enumerated, on 200 random instances of 1–4 sites with 1–4 sizes each."""
+    import itertools
+
+    from tuoyu_geo.plan.model import min_cost_for_places
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        options = [[(float(rng.integers(5, 40)), int(p)) for p in rng.choice(np.arange(10, 60, 5), rng.integers(1, 5),
+                                                                           replace=False)]
+                   for _ in range(rng.integers(1, 5))]
+        need = int(rng.integers(0, 150))
+        best = np.inf
+        for pick in itertools.product(*[[None, *opt] for opt in options]):
+            chosen = [o for o in pick if o is not None]
+            if sum(p for _, p in chosen) >= need:
+                best = min(best, sum(c for c, _ in chosen))
+        assert min_cost_for_places(need, options) == pytest.approx(best)

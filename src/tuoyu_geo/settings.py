@@ -62,6 +62,10 @@ PLAN_FORMULATION: str = "cumulative"
 #: row and one flow per candidate (exact; :meth:`tuoyu_geo.rules.sites.Coverage.merge_same_reach`);
 #: ``"highs"`` (default): with HiGHS only — on the bundled capacity-aware plan it took HiGHS from 35 s to
 #: ≈ 18 s, while CBC 2.10 lost the merged model in its preprocessing (see ``solvers._solve_cbc``).
+#: ``site_vars`` — one continuous "open" column per (candidate, year), ``o = Σ_p Y``, read by every
+#: "is it open" row, with each places/cost row's smallest size coefficient moved onto it
+#: (:meth:`tuoyu_geo.plan.model.PlanModel.factor_open`; same LP, 2-year plan 148k → 38k nonzeros);
+#: ``merge_reach`` — plain coverage: communities with the same candidates in reach share one row.
 #: Measured (benchmarks/README.md): ``floor_cuts`` and ``value_cuts`` slow the capacity-aware cost
 #: stage of the bundled area down, and ``value_cuts`` gained nothing on budget-bound plans (off);
 #: ``floor_cuts`` are on for large areas only (``FLOOR_CUTS_MIN_CANDIDATES``); with ``site_counts`` the capacity-aware plan

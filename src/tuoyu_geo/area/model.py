@@ -233,13 +233,13 @@ def _metric_crs(streets: gpd.GeoDataFrame) -> str:
 
 
 def _project_graph(graph: Any, metric_crs: str) -> Any:
-    import osmnx as ox
-
     if not hasattr(graph, "graph") and hasattr(graph, "to_crs"):  # a WalkNet engine (network layer)
         return graph.to_crs(metric_crs)
     gcrs = graph.graph.get("crs")
     if gcrs is not None and pyproj.CRS.from_user_input(gcrs).equals(pyproj.CRS.from_user_input(metric_crs)):
         return graph
+    import osmnx as ox  # only here: importing osmnx takes ≈ 1.6 s (a plan re-makes its area with the engine)
+
     return ox.project_graph(graph, to_crs=metric_crs)
 
 

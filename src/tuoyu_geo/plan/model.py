@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -154,13 +154,21 @@ def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]
         return 0.0
     dp = np.full(need + 1, np.inf)
     dp[0] = 0.0
+    at = np.arange(need + 1)
     for opt in options:
-        new = dp.copy()
-        for c, places in opt:
-            src = dp[np.maximum(np.arange(need + 1) - int(places), 0)]
-            np.minimum(new, src + c, out=new)
-        dp = new
+        if not opt:
+            continue
+        cost, places = _option_arrays(tuple(opt))
+        # every size of the site at once: dp[v − p] + c (at least v places: v − p floored at 0)
+        src = dp[np.maximum(at[None, :] - places[:, None], 0)] + cost[:, None]
+        dp = np.minimum(dp, src.min(axis=0))
     return float(dp[need])
+
+
+@lru_cache(maxsize=4096)
+def _option_arrays(opt: tuple[tuple[float, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(costs, places) of one site's choices as arrays (cached: candidates of one kind share them)."""
+    return np.array([c for c, _ in opt], float), np.array([p for _, p in opt], np.int64)
 
 
 def _cost_step(values: Sequence[float], *, top: float, most_steps: int) -> float | None:
