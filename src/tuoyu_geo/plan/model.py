@@ -14,7 +14,10 @@ phased):
 * ``"classes"`` — ``open[j, t]`` ∈ {0, 1} and class counts ``n[j, k, t]`` ∈ ℤ≥0, places
   ``Σ_k size_k n[j, k, t]`` within ``min_j … max_j`` (per year; measured slower, kept for the benchmark).
 
-Without phasing the first two are the same model.  The rules (:mod:`tuoyu_geo.rules`) add their
+Without phasing the first two are the same model.  With ``PLAN_MILP["site_vars"]`` (default) each
+(candidate, year) also has a continuous "open" column ``o = Σ_p Y[j, p, t]`` that the "is it open"
+expressions (:meth:`PlanModel.open_terms`) return, and places and cost rows are written with it
+(:meth:`PlanModel.factor_open`).  The rules (:mod:`tuoyu_geo.rules`) add their
 blocks through :meth:`PlanModel.add_row` / :meth:`PlanModel.add_rows` (every row belongs to a named
 block) and read expressions through :meth:`places_terms`, :meth:`open_terms` and :meth:`cost_terms`
 — ``upto=t`` is the state by year t, ``year=t`` what opens in year t, neither the state at the end —
