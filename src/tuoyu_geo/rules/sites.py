@@ -195,11 +195,8 @@ class Coverage(Rule):
         (not with ``equity``, whose rows are per 街道), per group of communities with the same
         candidates in reach, weighted by the group's infants: the same plans and the same LP bound
         (the communities of a group have identical rows), with fewer rows."""
-        w = model.infants
-        ui, gi = np.unique(pi, return_inverse=True)
-        gj, wg = pj, w[ui]
-        if settings.PLAN_MILP.get("merge_reach", True) and not model.options.equity:
-            gi, gj, wg = self.merge_same_reach(pi, pj, w)
+        merge = bool(settings.PLAN_MILP.get("merge_reach", True)) and not model.options.equity
+        gi, gj, wg = self._demand_groups(pi, pj, model.infants, merge=merge)
         z = model.milp.add_vars(len(wg), lb=0, ub=1)
         model.add_objective("coverage", z, wg)
         model.coverage_terms.append((np.arange(len(wg)), z, wg, wg))
@@ -213,7 +210,7 @@ class Coverage(Rule):
         model.add_rows(f"{self.name}:{t}", np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), len(wg),
                        hi=0.0)
         if model.options.equity and t == model.n_years - 1:
-            self._max_min(model, ui, z)
+            self._max_min(model, np.unique(pi), z)  # not merged: one z per community, in id order
 
     def _max_min(self, model: Any, ui: np.ndarray, z: np.ndarray) -> None:
         """``m ≤ (covered infants_s + Σ_{i in s} w_i z_i) / infants_s`` for every 街道 s with community
@@ -260,14 +257,22 @@ class Coverage(Rule):
         gj = np.concatenate([pj[start[k]:start[k] + count[k]] for k in first]) if len(first) else pj[:0]
         return gi, gj, np.bincount(g_of, weights=demand[ui], minlength=len(first))
 
+    @classmethod
+    def _demand_groups(cls, pi: np.ndarray, pj: np.ndarray, weight: np.ndarray, *,
+                       merge: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(group of each pair, candidate of each pair, weight of each group): communities with the
+        same candidates in reach merged (:meth:`merge_same_reach`), or one group per community (in
+        id order)."""
+        if merge:
+            return cls.merge_same_reach(pi, pj, weight)
+        ui, gi = np.unique(pi, return_inverse=True)
+        return gi, pj, weight[ui]
+
     def _assign(self, model: Any, t: int, pi: np.ndarray, pj: np.ndarray) -> None:
         f, w = model.demand_factor, model.infants
         merge = settings.PLAN_MILP.get("merge_demand", "highs")
-        if merge is True or (merge == "highs" and str(model.options.solver).lower() == "highs"):
-            gi, gj, dg = self.merge_same_reach(pi, pj, f * w)
-        else:
-            ui, gi = np.unique(pi, return_inverse=True)
-            gj, dg = pj, f * w[ui]
+        gi, gj, dg = self._demand_groups(pi, pj, f * w, merge=merge is True or (
+            merge == "highs" and str(model.options.solver).lower() == "highs"))
         x = model.milp.add_vars(len(gi), lb=0, ub=dg[gi])
         model.add_objective("coverage", x, np.ones(len(gi)))
         model.add_rows(f"{self.name}:demand:{t}", gi, x, 1.0, len(dg), hi=dg)
