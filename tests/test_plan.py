@@ -507,3 +507,56 @@ def test_new_site_ids_never_collide_with_existing_institutions():
     assert sorted(after.institutions.index) == sorted(["K16", "new_K16", "I3", "I4", "new_K16_2"])
     assert int(after.institutions["places"].sum()) == 145
     assert after.institutions.loc["new_K16_2", "status"] == "规划"
+
+
+def _line_area(xs_sites: list[float], ys_sites: list[float]):
+    """A straight 10 km street along y = 0 (nodes every 100 m, EPSG:32651), 普惠 I1 at x = 0 and
+    I2 at x = 10,000, 民办 I3 at x = 2,000, and candidate sites at the given points."""
+    G = nx.MultiDiGraph(crs="EPSG:32651")
+    for k in range(101):
+        G.add_node(k, x=100.0 * k, y=0.0)
+    for k in range(100):
+        G.add_edge(k, k + 1, length=100.0)
+        G.add_edge(k + 1, k, length=100.0)
+    crs = "EPSG:32651"
+    insts = gpd.GeoDataFrame({"puhui": [True, True, False]}, index=pd.Index(["I1", "I2", "I3"]),
+                             geometry=[Point(0, 0), Point(10_000, 0), Point(2_000, 0)], crs=crs)
+    cands = gpd.GeoDataFrame(index=pd.Index([f"K{i}" for i in range(len(xs_sites))]),
+                             geometry=[Point(x, y) for x, y in zip(xs_sites, ys_sites, strict=True)], crs=crs)
+
+    class _Area:  # what nearest_puhui reads of a StudyArea
+        institutions = insts
+
+        @staticmethod
+        def points(layer):
+            return (cands if layer == "candidates" else insts).geometry
+
+    return _Area(), tg.WalkNet.from_graph(G)
+
+
+def test_nearest_puhui_grows_its_search():
+    """Sites whose nearest 普惠 is found at each cutoff of the growing search (1 km, 1.5, 2.25,
+    3.375 km, 5 km), worked out along the street: K0 at 300 m from I1; K1 1,400 m (second cutoff;
+    the 民办 I3 at 600 m does not count).  K2…K5 lie 50 m off the street, which adds a 50 m snap
+    leg (shorter than the straight line to I1/I2): K2 3,000 + 50 m; K3 4,900 + 50 m from I1
+    (5,150 from I2; last cutoff); K4 4,800 + 50 m from I2; K5 700 + 50 m.  Each differs from
+    the straight line (e.g. K3: 4,900.3 m), so a search that stopped short would show."""
+    from tuoyu_geo.plan.explain import nearest_puhui
+
+    xs = [300, 1_400, 3_000, 4_900, 5_200, 700]
+    area, net = _line_area(xs, [0, 0, 50, 50, 50, 50])
+    ids = [f"K{i}" for i in range(len(xs))]
+    near_id, near_m, how = nearest_puhui(area, ids, network=net)
+    assert how.startswith("network")
+    assert [near_id[k] for k in ids] == ["I1", "I1", "I1", "I1", "I2", "I1"]
+    assert [near_m[k] for k in ids] == pytest.approx([300, 1_400, 3_050, 4_950, 4_850, 750])
+
+
+def test_nearest_puhui_beyond_the_cutoff_is_straight_line():
+    """A site 5,500 m along the street from I1 and 4,500 m from I2, but whose point lies 6 km off
+    the street, has no walking path within 5 km: straight line to I2, hypot(4,500, 6,000) = 7,500 m."""
+    from tuoyu_geo.plan.explain import nearest_puhui
+
+    area, net = _line_area([5_500], [6_000])
+    near_id, near_m, _ = nearest_puhui(area, ["K0"], network=net)
+    assert near_id == {"K0": "I2"} and near_m["K0"] == pytest.approx(7_500)

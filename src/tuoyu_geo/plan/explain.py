@@ -25,6 +25,7 @@ CLASS_COLUMNS = {"乳儿班": "classes_infant", "托小班": "classes_small", "�
                  "混龄班": "classes_mixed"}
 #: network search radius (m) for the nearest existing 普惠 institution; straight line beyond
 NEAREST_CUTOFF_M = 5000.0
+NEAREST_START_M = 1000.0  # first cutoff of the growing search in nearest_puhui
 
 
 def _reach_lists(model: PlanModel) -> list[np.ndarray]:
@@ -80,6 +81,16 @@ def _runner_up(model: PlanModel, j: int, reach: list[np.ndarray], count: np.ndar
     return best
 
 
+def _search_cutoffs() -> tuple[float, ...]:
+    """The cutoffs :func:`nearest_puhui` tries in turn: 1 km, ×1.5 each time, up to
+    :data:`NEAREST_CUTOFF_M` (a walking search costs about the square of its cutoff)."""
+    out, c = [], min(NEAREST_START_M, NEAREST_CUTOFF_M)
+    while c < NEAREST_CUTOFF_M:
+        out.append(c)
+        c *= 1.5
+    return (*out, NEAREST_CUTOFF_M)
+
+
 def nearest_puhui(area, site_ids: list[str], *, network=None) -> tuple[dict, dict, str]:
     """Nearest existing 普惠 institution of each site: walking metres on ``network`` (a WalkNet,
     within :data:`NEAREST_CUTOFF_M`), else — and beyond the cutoff — straight-line metres."""
@@ -94,12 +105,20 @@ def nearest_puhui(area, site_ids: list[str], *, network=None) -> tuple[dict, dic
     if network is not None:
         # an engine (WalkNet / straight-line fallback) or a networkx graph
         dm = network.distance_matrix if hasattr(network, "distance_matrix") else partial(distance_matrix, network)
-        d = dm(sp_pts, ip, max_distance_m=NEAREST_CUTOFF_M).tocsr()
-        for r, s in enumerate(site_ids):
-            a, b = d.indptr[r], d.indptr[r + 1]
-            if b > a:
+        # growing cutoffs: a site with a 普惠 institution within a smaller cutoff has its nearest
+        # there (every pair within a cutoff is returned), so only the others search farther
+        left = np.arange(len(site_ids))
+        for cutoff in _search_cutoffs():
+            d = dm(sp_pts.iloc[left], ip, max_distance_m=cutoff).tocsr()
+            found = np.diff(d.indptr) > 0
+            for r in np.flatnonzero(found):
+                a, b = d.indptr[r], d.indptr[r + 1]
                 k = a + int(np.argmin(d.data[a:b]))
+                s = site_ids[left[r]]
                 near_id[s], near_m[s] = str(pu.index[d.indices[k]]), float(d.data[k])
+            left = left[~found]
+            if not len(left):
+                break
         factor = getattr(network, "detour_factor", None)
         how = (f"network (cutoff {NEAREST_CUTOFF_M:.0f} m; euclidean beyond)" if factor is None else
                f"straight-line × {factor:g} (no walk network; cutoff {NEAREST_CUTOFF_M:.0f} m; euclidean beyond)")
