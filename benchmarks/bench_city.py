@@ -371,7 +371,9 @@ def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_samp
         p = plan_sites(state["area"], state["acc"], state["policy"], network=state["net"], scorecard=state["st"],
                        time_limit_s=time_limit)
         state["plan"] = p
-        return {"sites": len(p.sites), "status": str(p.status)}
+        return {"sites": len(p.sites), "status": str(p.status), "gap": float(p.gap),
+                "cost_wan": round(float(p.objective_values.get("cost", float("nan"))), 2),
+                "solve_s": round(p.solve_seconds, 2), "build_s": round(p.build_seconds, 2)}
 
     def assessment():
         a = assess(state["area"], state["policy"], network=state["net"], plan=state["plan"],
