@@ -71,9 +71,13 @@ def test_merged_area_of_two_facilities_by_hand(plus):
     assert shapely.symmetric_difference(merged[0], union).area <= 1e-6 * union.area
 
 
-def test_groups_are_separate_and_far_points_empty(plus):
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_groups_are_separate_and_far_points_empty(plus, threads, monkeypatch):
     """Two groups give two polygons in the order their labels first appear; a group whose only
-    point lies 400 m from the network (more than the 300 m cutoff) gets an empty polygon."""
+    point lies 400 m from the network (more than the 300 m cutoff) gets an empty polygon.  The same
+    in one thread and in a pool (``settings.SERVICE_AREA_THREADS``): one task per group, results in
+    group order."""
+    monkeypatch.setattr(settings, "SERVICE_AREA_THREADS", threads)
     pts = _pts([(0, 200), (-200, 0), (400, 400)])  # the last is 400 m from the east and north arms
     labels, geoms = nw.grouped_service_areas(plus, pts, ["n", "w", "far"], max_distance_m=300, buffer_m=W)
     assert list(labels) == ["n", "w", "far"]

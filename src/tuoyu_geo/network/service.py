@@ -9,7 +9,8 @@ inside cells the others certainly cover (:func:`_union_pruned`), which gives the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import networkx as nx
@@ -19,6 +20,7 @@ import shapely
 from scipy import ndimage
 from shapely.ops import substring
 
+from .. import settings
 from .engine import Snap, WalkNet, as_net, check_cutoff, snap_of
 from .sweep import sweep
 
@@ -198,14 +200,28 @@ def service_areas(graph: WalkNet | nx.MultiDiGraph, points: Any, *, max_distance
     net = as_net(graph, points)
     s = snap_of(net, points, graph=graph)
     r, c, v = _reached(net, s, cutoff)
-    out = np.empty(len(s), dtype=object)
     bounds = np.searchsorted(r, np.arange(len(s) + 1))
-    for i in range(len(s)):
+
+    def area_of(i: int) -> Any:
         if cutoff - s.snap_m[i] < 0:
-            out[i] = shapely.Polygon()
-            continue
+            return shapely.Polygon()
         pieces = _pieces(net, s, i, cutoff, c[bounds[i]:bounds[i + 1]], v[bounds[i]:bounds[i + 1]])
-        out[i] = _union(pieces, buffer_m, quad_segs, prune)
+        return _union(pieces, buffer_m, quad_segs, prune)
+
+    return _each(net, area_of, len(s))
+
+
+def _each(net: WalkNet, area_of: Callable[[int], Any], n: int) -> np.ndarray:
+    """``[area_of(k) for k in range(n)]`` as an object array, in a pool of
+    ``settings.SERVICE_AREA_THREADS`` threads (shapely releases the GIL in buffer and union)."""
+    out = np.empty(n, dtype=object)
+    threads = min(int(settings.SERVICE_AREA_THREADS), n)
+    if threads <= 1:
+        out[:] = [area_of(k) for k in range(n)]
+        return out
+    _ = net.geoms, net.geom_len, net.incidence  # built lazily: build them once, not in every thread
+    with ThreadPoolExecutor(threads) as pool:
+        out[:] = list(pool.map(area_of, range(n)))
     return out
 
 
@@ -220,7 +236,9 @@ def grouped_service_areas(graph: WalkNet | nx.MultiDiGraph, points: Any, groups:
     points of a group is the longer of their two pieces from the same end, so the pieces are those
     of the per-point areas without the ones inside others: the same polygon as the union of the
     per-point polygons (to floating-point noise), at a fraction of the cost.  The union drops the
-    pieces inside cells certainly covered by the others (:func:`_union_pruned`).
+    pieces inside cells certainly covered by the others (:func:`_union_pruned`).  The groups are
+    built in a pool of ``settings.SERVICE_AREA_THREADS`` threads (as are the points of
+    :func:`service_areas`), with the same polygons as in one.
 
     Parameters
     ----------
@@ -250,13 +268,13 @@ def grouped_service_areas(graph: WalkNet | nx.MultiDiGraph, points: Any, groups:
     g, c, v = g[first], c[first], v[first]
     bounds = np.searchsorted(g, np.arange(len(labels) + 1))
     members = pd.Series(np.arange(len(s))).groupby(codes).indices
-    out = np.empty(len(labels), dtype=object)
-    for k in range(len(labels)):
+
+    def area_of(k: int) -> Any:
         own = [_own_piece(net, s, i, cutoff) for i in members.get(k, ()) if s.snap_m[i] <= cutoff]
         if not own:
-            out[k] = shapely.Polygon()
-            continue
+            return shapely.Polygon()
         pieces = own + _node_pieces(net, cutoff, c[bounds[k]:bounds[k + 1]], v[bounds[k]:bounds[k + 1]],
                                     vectorised=True)
-        out[k] = _union(pieces, buffer_m, quad_segs, prune=True)
-    return np.asarray(labels, dtype=object), out
+        return _union(pieces, buffer_m, quad_segs, prune=True)
+
+    return np.asarray(labels, dtype=object), _each(net, area_of, len(labels))
