@@ -91,9 +91,10 @@ SITE_COUNTS_MAX_CANDIDATES: int = 1000
 #: the S2 benchmark city (2,381 areas) takes ≈ 25 s merged instead of ≈ 12 minutes
 #: (benchmarks/README.md, issue 17).  Up to it every facility keeps its own area.
 ISO_MERGE_ABOVE: int = 200
-#: threads that build merged service areas (one 街道's pieces and union per task; shapely releases
-#: the GIL): on the 2-core benchmark machine the S2 city's 1,918 recommended sites → 156 areas took
-#: 21.0 s in one thread and 12.7 s in two, with the same polygons.  1 = no thread pool
+#: threads that build service areas (one facility, or one 街道 when merged, per task; shapely
+#: releases the GIL in buffer and union): on the 2-core benchmark machine the S2 city's 1,918
+#: recommended sites → 156 merged areas took 21.0 s in one thread and 12.7 s in two, with the same
+#: polygons.  1 = no thread pool (e.g. inside a batch that already runs one process per CPU)
 SERVICE_AREA_THREADS: int = min(4, os.cpu_count() or 1)
 #: monetary unit of every cost figure
 COST_UNIT: str = "万元"
