@@ -291,11 +291,15 @@ def proxy_isochrones(a, net, k: int):
 
 
 def child(folder: Path, steps: list[str], time_limit: float, out: Path, iso_sample: int = 0,
-          network: str = "graphml") -> None:
+          network: str = "graphml", cpsat_start: bool = False) -> None:
     """Run the steps on the area in ``folder``; print one JSON line per step."""
     import gc
 
     import tuoyu_geo as tg
+    from tuoyu_geo import settings
+
+    if cpsat_start:
+        settings.PLAN_MILP = {**settings.PLAN_MILP, "cpsat_start": True}
     from tuoyu_geo.access import compute_access
     from tuoyu_geo.indicators import (
         community_scorecard,
@@ -441,7 +445,7 @@ def run_child(size: str, folder: Path, src: Path, steps: list[str], args, label:
         folder = folder / "parquet"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(folder), "--steps", ",".join(steps),
            "--time-limit", str(args.time_limit), "--out", str(out), "--iso-sample", str(args.iso_sample),
-           "--network", args.network]
+           "--network", args.network] + (["--cpsat-start"] if args.cpsat_start else [])
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     rows, code = [], None
@@ -503,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "tuoyu-bench-city"))
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--time-limit", type=float, default=120.0, help="plan_sites time_limit_s")
+    ap.add_argument("--cpsat-start", action="store_true",
+                    help="settings.PLAN_MILP['cpsat_start'] = True: the cost stage starts from a CP-SAT plan "
+                         "(needs OR-Tools)")
     ap.add_argument("--json", default=None, help="also write all figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the maps and exports written")
     ap.add_argument("--iso-sample", type=int, default=0,
@@ -523,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown steps {bad}; choose from {STEPS}")
     if args.child:
-        child(Path(args.child), steps, args.time_limit, Path(args.out), args.iso_sample, args.network)
+        child(Path(args.child), steps, args.time_limit, Path(args.out), args.iso_sample, args.network,
+              args.cpsat_start)
         return 0
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     bad = [s for s in sizes if s not in SIZES]

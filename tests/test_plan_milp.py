@@ -718,3 +718,69 @@ def test_min_cost_for_places_against_enumeration():
             if sum(p for _, p in chosen) >= need:
                 best = min(best, sum(c for c, _ in chosen))
         assert min_cost_for_places(need, options) == pytest.approx(best)
+
+
+def _cover_model() -> MILP:
+    """min 3a + 5b + 4c + y, a, b, c binary, y ∈ [0, 10] continuous; a + b ≥ 1, b + c ≥ 1, a + c ≥ 1,
+    y + 2b ≥ 1.5.  Two of a, b, c must open: {a, c} costs 7 + y = 1.5, i.e. 8.5; {a, b} 8 + 0 = 8;
+    {b, c} 9; all three 12.  Optimum 8 at (a, b, c, y) = (1, 1, 0, 0)."""
+    m = MILP()
+    a, b, c = m.add_vars(3, lb=0, ub=1, integer=True)
+    y = m.add_vars(1, lb=0, ub=10)[0]
+    for u, v in ((a, b), (b, c), (a, c)):
+        m.add_row(np.r_[u, v], np.ones(2), lo=1.0)
+    m.add_row(np.r_[y, b], np.r_[1.0, 2.0], lo=1.5)
+    m.set_objective(np.r_[3.0, 5.0, 4.0, 1.0], 1)
+    return m
+
+
+def test_cpsat_plan_by_hand():
+    """CP-SAT's plan of the hand cover model (see ``_cover_model``): (1, 1, 0, 0), cost 8.  Maximised
+    instead, 2a + 3b + 4c with a + b + c ≤ 2 (other rows dropped): b and c, 7."""
+    from tuoyu_geo.solvers import cpsat_plan
+
+    x = cpsat_plan(_cover_model(), time_limit_s=10)
+    assert x.tolist() == [1.0, 1.0, 0.0, 0.0]
+    m = MILP()
+    v = m.add_vars(3, lb=0, ub=1, integer=True)
+    m.add_row(v, np.ones(3), hi=2.0)
+    m.set_objective(np.r_[2.0, 3.0, 4.0], -1)
+    assert cpsat_plan(m, time_limit_s=10).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_cpsat_answer_that_breaks_the_model_is_not_used(monkeypatch):
+    """CP-SAT's answer is cleaned (``complete_start``) and checked like any solver's: made to break
+    the row y + 2b ≥ 1.5 (y forced to 0 with b = 0), it is dropped (None)."""
+    from tuoyu_geo import solvers
+
+    monkeypatch.setattr(solvers, "complete_start", lambda model, x: np.r_[1.0, 0.0, 1.0, 0.0])
+    assert solvers.cpsat_plan(_cover_model(), time_limit_s=10) is None
+
+
+@pytest.mark.parametrize(("flag", "threshold", "calls"), [("auto", 4, 1), ("auto", 5, 0), (True, 10**6, 1),
+                                                           (False, 0, 0)])
+def test_cpsat_start_only_for_the_cost_stage_of_large_areas(fx, monkeypatch, flag, threshold, calls):  # noqa: F811
+    """``PLAN_MILP["cpsat_start"]``: "auto" asks CP-SAT from ``CPSAT_MIN_CANDIDATES`` allowed
+    candidates (the hand area has 4), True always, False never; only in the cost stage.  Here
+    "CP-SAT" returns the dearest plan the stage allows (HiGHS maximising its cost): it is not used
+    as the start (it is dearer than the coverage stage's plan), and the plan stays the hand optimum
+    (cost 90)."""
+    from tuoyu_geo import solvers
+    from tuoyu_geo.plan import solve as plan_solve
+
+    seen = []
+
+    def fake(milp, **kw):
+        seen.append(kw)
+        dear = milp.copy()
+        dear.set_objective(np.concatenate(milp.cost), -milp.sense)
+        return solvers.solve(dear, solver="highs").x
+
+    monkeypatch.setattr(plan_solve, "cpsat_plan", fake)
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "cpsat_start": flag})
+    monkeypatch.setattr(settings, "CPSAT_MIN_CANDIDATES", threshold)
+    plan = _plan(fx)
+    _check_default(plan)
+    assert len(seen) == calls
+    cost = [s for s in plan.stages if s["stage"] == "cost"][0]
+    assert ("cpsat_used" in cost) == bool(calls) and not cost.get("cpsat_used", False)

@@ -73,11 +73,24 @@ PLAN_FORMULATION: str = "cumulative"
 PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "site_counts": "auto",
                                     "complete_start": True, "budget_cuts": True, "floor_cuts": "auto",
                                     "cap_coefficients": True, "value_cuts": False, "merge_demand": "highs",
-                                    "site_vars": True, "merge_reach": True}
+                                    "site_vars": True, "merge_reach": True, "cpsat_start": False}
 #: with ``floor_cuts = "auto"``: on from this many allowed candidates (measured: on the 5,000-candidate
 #: city they take the cost stage from a 34 % gap to 0.6 % in 120 s; on the 162-candidate bundled area
 #: they keep the capacity-aware plan from being proven optimal within 60 s)
 FLOOR_CUTS_MIN_CANDIDATES: int = 1000
+#: ``cpsat_start`` (off by default; needs OR-Tools, ``pip install "tuoyu-geo[cpsat]"``): the cost stage
+#: first asks CP-SAT for a plan (:func:`tuoyu_geo.solvers.cpsat_plan`, at most ``CPSAT_SHARE`` of the
+#: stage's time) and hands it to HiGHS as the MIP start; True, or "auto" = from this many allowed
+#: candidates.  Measured (benchmarks/README.md): on the S2 city (2,000 candidates, 30 s limit) the plan
+#: took 16.0–20.7 s instead of 29.5–31.3 s, proven optimal (CP-SAT 9–14 s, then HiGHS proves at its
+#: root in ≈ 2 s); but on S3 (5,000 candidates, 30 s) HiGHS was then left too little time for its
+#: root and reported gap 0.99 for a better plan, and on the bundled 2-year stages CP-SAT found no plan
+#: in 30 s — so it is not on by default
+CPSAT_MIN_CANDIDATES: int = 1000
+#: share of a stage's time CP-SAT may take before HiGHS starts
+CPSAT_SHARE: float = 0.75
+#: CP-SAT's parallel search workers (it is much weaker with one)
+CPSAT_WORKERS: int = max(2, min(8, os.cpu_count() or 1))
 #: with ``site_counts = "auto"``: on below this many allowed candidates (measured: on the S2 city, 2,000
 #: candidates, its three count rows of 6,000–10,000 columns held HiGHS's first round of cuts for 46 s and
 #: the cost stage found nothing better than its start in 60 s; without them it reached gap 7.8e-4.

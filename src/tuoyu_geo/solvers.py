@@ -247,6 +247,53 @@ def complete_start(model: MILP, start: np.ndarray) -> np.ndarray:
     return x
 
 
+def cpsat_plan(model: MILP, *, time_limit_s: float, mip_gap: float = settings.MIP_GAP,
+               workers: int | None = None) -> np.ndarray | None:
+    """A good solution of ``model`` from OR-Tools' CP-SAT, to hand to HiGHS as its MIP start.
+
+    CP-SAT (through ``ortools.linear_solver.python.model_builder``: the arrays in one call) searches
+    with ``workers`` parallel strategies and stops at ``mip_gap`` or ``time_limit_s``.  Its answer
+    is then cleaned and checked like every solver answer: integer columns rounded, continuous ones
+    re-optimised by one HiGHS LP (:func:`complete_start`), and kept only when it meets every bound,
+    row and integrality of ``model`` (:meth:`MILP.violation`).  Nothing CP-SAT says about optimality
+    is reported: it is a heuristic here, HiGHS proves.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The checked solution, or None (no solution in time, OR-Tools missing, or a broken answer).
+    """
+    try:
+        from ortools.linear_solver.python import model_builder as mb
+    except ImportError:  # pragma: no cover - environment dependent
+        log.warning("settings.PLAN_MILP['cpsat_start'] asks for CP-SAT, but OR-Tools is not installed "
+                    "(pip install \"tuoyu-geo[cpsat]\"): HiGHS starts without it")
+        return None
+    c, lb, ub, integer, A, lo, hi = model.arrays()
+    m = mb.Model()
+    m.helper.fill_model_from_sparse_data(lb, ub, c * model.sense, lo, hi, A.tocsr())
+    for k in np.flatnonzero(integer):
+        m.helper.set_var_integrality(int(k), True)
+    solver = mb.Solver("sat")
+    solver.set_time_limit_in_seconds(max(float(time_limit_s), 0.1))
+    n = int(workers if workers is not None else settings.CPSAT_WORKERS)
+    solver.set_solver_specific_parameters(f"relative_gap_limit:{float(mip_gap)!r},num_workers:{max(1, n)}")
+    t = time.perf_counter()
+    status = solver.solve(m)
+    seconds = time.perf_counter() - t
+    if status not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
+        log.info("CP-SAT: no solution (%s) in %.1f s", status.name, seconds)
+        return None
+    x = solver.values(m.get_variables()).to_numpy(dtype=float)
+    x = complete_start(model, x)
+    broken = model.violation(x)
+    if broken > _FEASIBLE_TOL:
+        log.warning("CP-SAT returned a solution that breaks the model (largest violation %.3g); not used", broken)
+        return None
+    log.info("CP-SAT: objective %.6g (%s) in %.1f s", float(c @ x), status.name, seconds)
+    return x
+
+
 def _new_highs(highspy):
     """A Highs object, built with file descriptor 1 pointed at /dev/null: the constructor prints its
     banner to stdout before any option (``output_flag``) can be set."""

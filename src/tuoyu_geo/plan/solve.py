@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import settings
 from .._errors import InfeasiblePlanError, SolverError
-from ..solvers import Status, complete_start, solve
+from ..solvers import Status, complete_start, cpsat_plan, solve
 from .model import PlanModel
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,13 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
     floor = settings.PLAN_MILP.get("floor_cuts", "auto")
     if floor is True or (floor == "auto" and int(model.allowed.sum()) >= settings.FLOOR_CUTS_MIN_CANDIDATES):
         model.hold_shortfalls(stage, v, tol)
+
+
+def _use_cpsat(model: PlanModel) -> bool:
+    """Whether the cost stage first asks CP-SAT for a plan (``settings.PLAN_MILP["cpsat_start"]``:
+    True, False or "auto" = from ``settings.CPSAT_MIN_CANDIDATES`` allowed candidates)."""
+    flag = settings.PLAN_MILP.get("cpsat_start", "auto")
+    return flag is True or (flag == "auto" and int(model.allowed.sum()) >= settings.CPSAT_MIN_CANDIDATES)
 
 
 #: rules whose hard constraints can together admit no plan
@@ -101,10 +108,22 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
             x = complete_start(model.milp, x)
         # each stage gets an equal share of the time left, so a hard stage cannot starve the later ones
         remaining = max(1.0, (time_limit_s - (time.perf_counter() - t_start)) / (len(todo) - k))
+        heuristic = {}
+        if stage == "cost" and _use_cpsat(model):
+            t0 = time.perf_counter()
+            y = cpsat_plan(model.milp, time_limit_s=settings.CPSAT_SHARE * remaining, mip_gap=mip_gap)
+            took = time.perf_counter() - t0
+            obj = np.concatenate(model.milp.cost)  # the stage's objective, as set above
+            better = y is not None and (x is None or sense * float(obj @ (y - x)) < 0)
+            heuristic = {"cpsat_seconds": round(took, 3), "cpsat_used": bool(better)}
+            if better:
+                x = y
+            remaining, seconds = max(1.0, remaining - took), seconds + took
         sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x)
         seconds += sol.seconds
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
-                        "bound": sol.bound, "gap": sol.gap, "seconds": round(sol.seconds, 3)})
+                        "bound": sol.bound, "gap": sol.gap,
+                        "seconds": round(sol.seconds + heuristic.get("cpsat_seconds", 0.0), 3), **heuristic})
         if sol.x is None and (x is None or sol.status == Status.INFEASIBLE):
             raise _no_solution(model, sol, stage, time_limit_s)
         if sol.x is None:  # keep the previous stage's plan: it meets every constraint of this stage
