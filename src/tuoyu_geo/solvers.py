@@ -18,6 +18,9 @@ Solvers
 
 A solution is reported ``"optimal"`` only when the solver proved optimality within ``mip_gap``.
 
+:func:`cpsat_plan` asks OR-Tools' CP-SAT (an optional dependency, ``tuoyu-geo[cpsat]``) for a good
+solution to hand to either solver as its MIP start; its claims about optimality are not used.
+
 Nothing is printed: the solvers' own logs go to this module's logger at DEBUG level (HiGHS line by
 line, CBC as one record) and a one-line result per solve at INFO, e.g.
 ``logging.getLogger("tuoyu_geo.solvers").setLevel(logging.DEBUG)`` with a handler to see them.
