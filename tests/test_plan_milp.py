@@ -784,3 +784,19 @@ def test_cpsat_start_only_for_the_cost_stage_of_large_areas(fx, monkeypatch, fla
     assert len(seen) == calls
     cost = [s for s in plan.stages if s["stage"] == "cost"][0]
     assert ("cpsat_used" in cost) == bool(calls) and not cost.get("cpsat_used", False)
+
+
+def test_cpsat_failure_leaves_the_plan_to_highs(fx, monkeypatch):  # noqa: F811
+    """Whatever goes wrong inside OR-Tools (here: building its model raises), ``cpsat_plan`` returns
+    None with a warning, and the plan is HiGHS's: the hand optimum, cost 90."""
+    from ortools.linear_solver.python import model_builder as mb
+
+    def boom(self, *a, **k):
+        raise RuntimeError("broken OR-Tools")
+
+    monkeypatch.setattr(mb.Solver, "solve", boom)
+    monkeypatch.setattr(settings, "PLAN_MILP", {**settings.PLAN_MILP, "cpsat_start": True})
+    plan = _plan(fx)
+    _check_default(plan)
+    cost = [s for s in plan.stages if s["stage"] == "cost"][0]
+    assert cost["cpsat_used"] is False

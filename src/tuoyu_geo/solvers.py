@@ -273,21 +273,26 @@ def cpsat_plan(model: MILP, *, time_limit_s: float, mip_gap: float = settings.MI
                     "(pip install \"tuoyu-geo[cpsat]\"): HiGHS starts without it")
         return None
     c, lb, ub, integer, A, lo, hi = model.arrays()
-    m = mb.Model()
-    m.helper.fill_model_from_sparse_data(lb, ub, c * model.sense, lo, hi, A.tocsr())
-    for k in np.flatnonzero(integer):
-        m.helper.set_var_integrality(int(k), True)
-    solver = mb.Solver("sat")
-    solver.set_time_limit_in_seconds(max(float(time_limit_s), 0.1))
-    n = int(workers if workers is not None else settings.CPSAT_WORKERS)
-    solver.set_solver_specific_parameters(f"relative_gap_limit:{float(mip_gap)!r},num_workers:{max(1, n)}")
     t = time.perf_counter()
-    status = solver.solve(m)
+    try:
+        m = mb.Model()
+        m.helper.fill_model_from_sparse_data(lb, ub, c * model.sense, lo, hi, A.tocsr())
+        for k in np.flatnonzero(integer):
+            m.helper.set_var_integrality(int(k), True)
+        solver = mb.Solver("sat")
+        solver.set_time_limit_in_seconds(max(float(time_limit_s), 0.1))
+        n = int(workers if workers is not None else settings.CPSAT_WORKERS)
+        solver.set_solver_specific_parameters(f"relative_gap_limit:{float(mip_gap)!r},num_workers:{max(1, n)}")
+        status = solver.solve(m)
+        x = (solver.values(m.get_variables()).to_numpy(dtype=float)
+             if status in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE) else None)
+    except Exception as exc:  # a heuristic: whatever goes wrong in OR-Tools, HiGHS starts without it
+        log.warning("CP-SAT failed (%s: %s); HiGHS starts without its plan", type(exc).__name__, exc)
+        return None
     seconds = time.perf_counter() - t
-    if status not in (mb.SolveStatus.OPTIMAL, mb.SolveStatus.FEASIBLE):
+    if x is None:
         log.info("CP-SAT: no solution (%s) in %.1f s", status.name, seconds)
         return None
-    x = solver.values(m.get_variables()).to_numpy(dtype=float)
     x = complete_start(model, x)
     broken = model.violation(x)
     if broken > _FEASIBLE_TOL:

@@ -63,7 +63,7 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
 def _use_cpsat(model: PlanModel) -> bool:
     """Whether the cost stage first asks CP-SAT for a plan (``settings.PLAN_MILP["cpsat_start"]``:
     True, False or "auto" = from ``settings.CPSAT_MIN_CANDIDATES`` allowed candidates)."""
-    flag = settings.PLAN_MILP.get("cpsat_start", "auto")
+    flag = settings.PLAN_MILP.get("cpsat_start", False)
     return flag is True or (flag == "auto" and int(model.allowed.sum()) >= settings.CPSAT_MIN_CANDIDATES)
 
 
