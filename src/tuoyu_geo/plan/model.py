@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -160,9 +160,8 @@ def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]
     for opt in options:
         if not opt:
             continue
-        cost, places = _option_arrays(tuple(opt))
         nxt = dp.copy()
-        for c, p in zip(cost.tolist(), places.tolist(), strict=True):
+        for c, p in ((float(c), int(p)) for c, p in opt):
             # at least v places with this size: dp[v − p] + c, i.e. dp[0] + c for v < p (contiguous
             # slices: 3.5× faster than one gather of every size at S2)
             k = min(p, need + 1)
@@ -171,12 +170,6 @@ def min_cost_for_places(need: int, options: Sequence[Sequence[tuple[float, int]]
                 np.minimum(nxt[p:], dp[:need + 1 - p] + c, out=nxt[p:])
         dp = nxt
     return float(dp[need])
-
-
-@lru_cache(maxsize=4096)
-def _option_arrays(opt: tuple[tuple[float, int], ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(costs, places) of one site's choices as arrays (cached: candidates of one kind share them)."""
-    return np.array([c for c, _ in opt], float), np.array([p for _, p in opt], np.int64)
 
 
 def _cost_step(values: Sequence[float], *, top: float, most_steps: int) -> float | None:

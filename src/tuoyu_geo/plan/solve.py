@@ -113,8 +113,8 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
             t0 = time.perf_counter()
             y = cpsat_plan(model.milp, time_limit_s=settings.CPSAT_SHARE * remaining, mip_gap=mip_gap)
             took = time.perf_counter() - t0
-            obj = np.concatenate(model.milp.cost)  # the stage's objective, as set above
-            better = y is not None and (x is None or sense * float(obj @ (y - x)) < 0)
+            # cheaper for the objective set above (``tie``: the cost with its tie-break)
+            better = y is not None and (x is None or sense * float(tie @ (y - x)) < 0)
             heuristic = {"cpsat_seconds": round(took, 3), "cpsat_used": bool(better)}
             if better:
                 x = y
