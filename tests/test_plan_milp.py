@@ -105,9 +105,9 @@ def _served(fx, **kw):  # noqa: F811
     seen = []
     orig = S._hold
 
-    def spy(model, stage, cols, coef, sense, v):
+    def spy(model, stage, cols, coef, sense, v, dp=None):
         before = len(model.blocks.get("步行覆盖:served", []))
-        orig(model, stage, cols, coef, sense, v)
+        orig(model, stage, cols, coef, sense, v, dp)
         seen.append(len(model.blocks.get("步行覆盖:served", [])) - before)
 
     S._hold = spy

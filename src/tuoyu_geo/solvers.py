@@ -118,6 +118,13 @@ class MILP:
         col = np.asarray(col, np.int64)
         return int(self.add_rows(np.zeros(len(col), np.int64), col, val, 1, lo=lo, hi=hi)[0])
 
+    def fix_upper(self, cols: np.ndarray, value: float = 0.0) -> None:
+        """Lower the upper bound of columns ``cols`` to ``value`` (e.g. rule sizes out)."""
+        ub = np.concatenate(self.ub) if self.ub else np.zeros(0)  # a new array: copies keep theirs
+        cols = np.asarray(cols, np.int64)
+        ub[cols] = np.minimum(ub[cols], value)
+        self.ub = [ub]
+
     def arrays(self) -> tuple:
         def cat(parts, dt):
             return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)

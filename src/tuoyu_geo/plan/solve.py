@@ -11,6 +11,7 @@ its solution, with the continuous part re-optimised for the next objective
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -20,7 +21,8 @@ import numpy as np
 
 from .. import settings
 from .._errors import InfeasiblePlanError, SolverError
-from ..solvers import Status, complete_start, cpsat_plan, solve
+from ..solvers import MILP, Solution, Status, complete_start, cpsat_plan, solve
+from .bounds import ShortfallBound, shortfall_bound
 from .model import PlanModel
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,11 @@ class LexResult:
     stages: tuple
 
 
-def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sense: int, v: float) -> None:
+def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sense: int, v: float,
+          dp: ShortfallBound | None = None) -> None:
     """Keep objective ``coef·x[cols]`` within the tolerance of ``v`` in the later stages (and let the
-    rules add what that implies row by row, :meth:`tuoyu_geo.rules.base.Rule.hold`)."""
+    rules add what that implies row by row, :meth:`tuoyu_geo.rules.base.Rule.hold`); with the stage's
+    bound ``dp``, fix out the sizes no plan within the tolerance of ``v`` can use."""
     if not len(cols):
         return
     tol = settings.LEX_TOLERANCE * max(1.0, abs(v))
@@ -55,9 +59,48 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
         implied = any([rule.hold(model, stage, v, tol) for rule in model.rules])
     if not implied:
         model.add_row(f"lexicographic:{len(model.blocks)}", cols, coef, **bound)
+    if dp is not None:
+        # no plan within the held value uses these sizes (tuoyu_geo.plan.bounds)
+        model.milp.fix_upper(dp.excluded(v + tol))
     floor = settings.PLAN_MILP.get("floor_cuts", "auto")
     if floor is True or (floor == "auto" and int(model.allowed.sum()) >= settings.FLOOR_CUTS_MIN_CANDIDATES):
         model.hold_shortfalls(stage, v, tol)
+
+
+def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_limit_s: float, mip_gap: float,
+                        start: np.ndarray | None) -> tuple[Solution, int]:
+    """Solve a minimising stage first among the sizes whose forced bound is within
+    ``settings.BOUND_FIX_SLACK`` of ``bound.lower``: a plan found there at most that value is optimal
+    for the whole stage (every plan not in the restricted model is worse).  A restricted model
+    without such a plan is widened — to the value of the plan it found (then it holds every better
+    plan, so its optimum is the stage's), else to four times the slack — until the time is spent;
+    then the whole stage is solved.  Returns the solution and the number of restricted solves."""
+    t0 = time.perf_counter()
+    u = bound.lower + settings.BOUND_FIX_SLACK * max(1.0, abs(bound.lower))
+    tries = 0
+    while tries < 4:
+        left = time_limit_s - (time.perf_counter() - t0)
+        if left <= 0.1:
+            break
+        out = bound.excluded(u)
+        trial = milp.copy()
+        trial.fix_upper(out)
+        ok = start is not None and not (np.asarray(start)[out] > 0.5).any()
+        sol = solve(trial, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start if ok else None)
+        tries += 1
+        if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
+            # every plan outside the restricted model is worse than u: its bound holds for the stage
+            b = max(sol.bound, bound.lower)
+            gap = 0.0 if abs(sol.objective - b) <= 1e-9 else min(sol.gap, abs(sol.objective - b) / max(abs(sol.objective), 1e-9))
+            return dataclasses.replace(sol, bound=b, gap=gap), tries
+        if sol.x is not None:
+            u, start = sol.objective, sol.x  # the next restricted model holds every plan as good
+        elif sol.status == Status.INFEASIBLE:
+            u = bound.lower + 4 * (u - bound.lower)
+        else:
+            break
+    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+    return solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start), tries
 
 
 def _use_cpsat(model: PlanModel) -> bool:
@@ -119,11 +162,19 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
             if better:
                 x = y
             remaining, seconds = max(1.0, remaining - took), seconds + took
-        sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x)
-        seconds += sol.seconds
+        bound = shortfall_bound(model, stage) if sense == 1 and settings.PLAN_MILP.get("bound_fixing", True) else None
+        t0 = time.perf_counter()
+        if bound is not None:
+            sol, tries = _solve_within_bound(model.milp, bound, solver=solver, time_limit_s=remaining,
+                                             mip_gap=mip_gap, start=x)
+            heuristic.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
+        else:
+            sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x)
+        took = time.perf_counter() - t0
+        seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
                         "bound": sol.bound, "gap": sol.gap,
-                        "seconds": round(sol.seconds + heuristic.get("cpsat_seconds", 0.0), 3), **heuristic})
+                        "seconds": round(took + heuristic.get("cpsat_seconds", 0.0), 3), **heuristic})
         if sol.x is None and (x is None or sol.status == Status.INFEASIBLE):
             raise _no_solution(model, sol, stage, time_limit_s)
         if sol.x is None:  # keep the previous stage's plan: it meets every constraint of this stage
@@ -136,5 +187,8 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                 status = sol.status
             gap = max(gap, sol.gap if math.isfinite(sol.gap) else math.inf)
         values[stage] = float(c @ x)
-        _hold(model, stage, cols, coef, sense, values[stage])
+        _hold(model, stage, cols, coef, sense, values[stage], bound)
+        if bound is not None:
+            details[-1]["fixed_columns"] = int(len(bound.excluded(values[stage] + settings.LEX_TOLERANCE
+                                                                  * max(1.0, abs(values[stage])))))
     return LexResult(x=x, values=values, status=status, gap=gap, seconds=seconds, stages=tuple(details))
