@@ -191,3 +191,18 @@ def test_later_stages_see_the_sizes_fixed_out(fx):  # noqa: F811
     out = bound.excluded(11.5 + 1e-5)
     assert len(out) == 7 and (ub[out] == 0).all()
     assert (ub[np.setdiff1d(bound.cols, out)] == 1).all()
+
+
+def test_dp_bound_raises_a_solver_bound():
+    """A stage cut off at objective 100 with the solver's bound 90 (gap 0.1): the DP bound 95 raises
+    it to gap 0.05; 99.995 to gap 5e-5, within the 1e-4 gap — proven optimal; 80 changes nothing."""
+    from tuoyu_geo.plan.solve import _raise_bound
+    from tuoyu_geo.solvers import Solution, Status
+
+    sol = Solution(x=np.ones(1), objective=100.0, bound=90.0, status=Status.TIME_LIMIT, gap=0.1, seconds=1.0,
+                   solver="highs")
+    r = _raise_bound(sol, 95.0, 1e-4)
+    assert (r.bound, r.gap, r.status) == (95.0, pytest.approx(0.05), Status.TIME_LIMIT)
+    r = _raise_bound(sol, 99.995, 1e-4)
+    assert (r.bound, r.gap, r.status) == (99.995, pytest.approx(5e-5), Status.OPTIMAL)
+    assert _raise_bound(sol, 80.0, 1e-4) == sol

@@ -139,7 +139,8 @@ def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBoun
         sites = [[j for j in np.flatnonzero(mk) if not (model.phased and model.available_year[j] > model.years[t])]
                  for mk in masks]
         opts = [[[(model.site_cost(j, p), p) for p in model.feasible[j]] for j in s] for s in sites]
-        work += sum(len(o) * len(s) for o, s in zip(opts, sites, strict=True)) * (top + 1)
+        # each site's 街道 without it, then every size: Σ (sizes of the 街道) × (its sites + 1) steps
+        work += sum(sum(map(len, o)) * (len(s) + 1) for o, s in zip(opts, sites, strict=True)) * (top + 1)
         if work > MAX_KNAPSACK_WORK:
             log.info("shortfall bound skipped: %d DP updates exceed MAX_KNAPSACK_WORK", work)
             return None

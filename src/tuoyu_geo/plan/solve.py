@@ -90,9 +90,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         tries += 1
         if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
             # every plan outside the restricted model is worse than u: its bound holds for the stage
-            b = max(sol.bound, bound.lower)
-            gap = 0.0 if abs(sol.objective - b) <= 1e-9 else min(sol.gap, abs(sol.objective - b) / max(abs(sol.objective), 1e-9))
-            return dataclasses.replace(sol, bound=b, gap=gap), tries
+            return _raise_bound(sol, bound.lower, mip_gap), tries
         if sol.x is not None:
             u, start = sol.objective, sol.x  # the next restricted model holds every plan as good
         elif sol.status == Status.INFEASIBLE:
@@ -100,7 +98,19 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         else:
             break
     left = max(1.0, time_limit_s - (time.perf_counter() - t0))
-    return solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start), tries
+    return _raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start), bound.lower,
+                        mip_gap), tries
+
+
+def _raise_bound(sol: Solution, lower: float, mip_gap: float) -> Solution:
+    """``sol`` with its (minimising) bound raised to ``lower`` where that is higher, its gap with it —
+    and proven optimal when that gap is within ``mip_gap``."""
+    if sol.x is None or not lower > sol.bound:
+        return sol
+    gap = 0.0 if abs(sol.objective - lower) <= 1e-9 else abs(sol.objective - lower) / max(abs(sol.objective), 1e-9)
+    gap = min(sol.gap, gap)
+    status = Status.OPTIMAL if sol.status == Status.TIME_LIMIT and gap <= mip_gap else sol.status
+    return dataclasses.replace(sol, bound=lower, gap=gap, status=status)
 
 
 def _use_cpsat(model: PlanModel) -> bool:
