@@ -206,3 +206,17 @@ def test_dp_bound_raises_a_solver_bound():
     r = _raise_bound(sol, 99.995, 1e-4)
     assert (r.bound, r.gap, r.status) == (99.995, pytest.approx(5e-5), Status.OPTIMAL)
     assert _raise_bound(sol, 80.0, 1e-4) == sol
+
+
+def test_too_much_work_skips_the_bound(fx, monkeypatch):  # noqa: F811
+    """Above ``MAX_BOUND_WORK`` element updates the bound is skipped (None) and the stage is solved
+    as it is, to the same optimum."""
+    import tuoyu_geo.plan.bounds as B
+
+    assert shortfall_bound(_model(fx, budget_wan=60)) is not None
+    monkeypatch.setattr(B, "MAX_BOUND_WORK", 100)
+    assert shortfall_bound(_model(fx, budget_wan=60)) is None
+    area, acc = fx
+    plan = plan_sites(area, acc, POL, budget_wan=60)
+    assert plan.objective_values["shortfall"] == pytest.approx(11.5)
+    assert "dp_bound" not in next(s for s in plan.stages if s["stage"] == "shortfall")
