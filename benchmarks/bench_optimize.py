@@ -167,7 +167,15 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="before,after")
     ap.add_argument("--variants", default="", help="comma-separated first words: default,budget,capacity-aware,phased")
     ap.add_argument("--ablate", action="store_true", help="also each strengthening switched off")
+    ap.add_argument("--highs-options", default=None,
+                    help="HiGHS options for every plan stage instead of settings.PLAN_HIGHS_OPTIONS, e.g. "
+                         "'mip_heuristic_run_rens=true' ('' for none)")
     a = ap.parse_args(argv)
+    if a.highs_options is not None:
+        from tuoyu_geo import settings
+
+        settings.PLAN_HIGHS_OPTIONS = {k: {"true": True, "false": False}.get(v, v) for k, v in
+                                       (kv.split("=", 1) for kv in a.highs_options.split(",") if kv)}
     if not a.no_mclp:
         _mclp(a)
     if not a.no_plan:

@@ -220,3 +220,20 @@ def test_too_much_work_skips_the_bound(fx, monkeypatch):  # noqa: F811
     plan = plan_sites(area, acc, POL, budget_wan=60)
     assert plan.objective_values["shortfall"] == pytest.approx(11.5)
     assert "dp_bound" not in next(s for s in plan.stages if s["stage"] == "shortfall")
+
+
+def test_every_stage_gets_the_plan_highs_options(fx, monkeypatch):  # noqa: F811
+    """``settings.PLAN_HIGHS_OPTIONS`` reaches every solve of a plan (restricted ones included)."""
+    import tuoyu_geo.plan.solve as S
+
+    seen, orig = [], S.solve
+
+    def spy(milp, **kw):
+        seen.append(kw.get("highs_options"))
+        return orig(milp, **kw)
+
+    monkeypatch.setattr(settings, "PLAN_HIGHS_OPTIONS", {"mip_heuristic_run_rens": False, "random_seed": 3})
+    monkeypatch.setattr(S, "solve", spy)
+    area, acc = fx
+    plan_sites(area, acc, POL, budget_wan=60)
+    assert len(seen) >= 5 and all(o == {"mip_heuristic_run_rens": False, "random_seed": 3} for o in seen)

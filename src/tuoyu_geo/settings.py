@@ -38,6 +38,9 @@ MIP_GAP: float = 1e-4
 #: and the interior-point solver (IPX) takes about a quarter of dual simplex's time on the
 #: 5,000 × 1,500 benchmark city; the plan's models solve faster with the default (benchmarks/README.md)
 COVERING_HIGHS_OPTIONS: dict = {"mip_lp_solver": "ipx"}
+#: HiGHS options for every stage of the site plan (``solvers.solve``'s ``highs_options``; see
+#: benchmarks/README.md for what was measured)
+PLAN_HIGHS_OPTIONS: dict = {"mip_heuristic_run_rens": False}
 #: relative tolerance used when an earlier lexicographic objective is held as a constraint
 LEX_TOLERANCE: float = 1e-6
 #: cost (万元) added per opened site in the cost stage only, so that equal-cost plans (e.g. free

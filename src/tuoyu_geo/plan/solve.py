@@ -86,7 +86,8 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         trial = milp.copy()
         trial.fix_upper(out)
         ok = start is not None and not (np.asarray(start)[out] > 0.5).any()
-        sol = solve(trial, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start if ok else None)
+        sol = solve(trial, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start if ok else None,
+                    highs_options=settings.PLAN_HIGHS_OPTIONS)
         tries += 1
         if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
             # every plan outside the restricted model is worse than u: its bound holds for the stage
@@ -98,7 +99,8 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         else:
             break
     left = max(1.0, time_limit_s - (time.perf_counter() - t0))
-    return _raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start), bound.lower,
+    return _raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
+                              highs_options=settings.PLAN_HIGHS_OPTIONS), bound.lower,
                         mip_gap), tries
 
 
@@ -179,7 +181,8 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                                              mip_gap=mip_gap, start=x)
             heuristic.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
         else:
-            sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x)
+            sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x,
+                        highs_options=settings.PLAN_HIGHS_OPTIONS)
         took = time.perf_counter() - t0
         seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
