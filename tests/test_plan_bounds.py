@@ -237,3 +237,18 @@ def test_every_stage_gets_the_plan_highs_options(fx, monkeypatch):  # noqa: F811
     area, acc = fx
     plan_sites(area, acc, POL, budget_wan=60)
     assert len(seen) >= 5 and all(o == {"mip_heuristic_run_rens": False, "random_seed": 3} for o in seen)
+
+
+def test_fix_upper_leaves_copies_alone():
+    """The restricted models are copies with sizes fixed out: fixing one never changes the stage's own."""
+    from tuoyu_geo.solvers import MILP
+
+    m = MILP()
+    m.add_vars(2, ub=1.0, integer=True)
+    m.add_vars(1, ub=5.0)
+    trial = m.copy()
+    trial.fix_upper([1, 2])
+    assert trial.arrays()[2].tolist() == [1.0, 0.0, 0.0]
+    assert m.arrays()[2].tolist() == [1.0, 1.0, 5.0]
+    m.fix_upper([])
+    assert m.arrays()[2].tolist() == [1.0, 1.0, 5.0]

@@ -107,8 +107,9 @@ def _served(fx, **kw):  # noqa: F811
 
     def spy(model, stage, cols, coef, sense, v, dp=None):
         before = len(model.blocks.get("步行覆盖:served", []))
-        orig(model, stage, cols, coef, sense, v, dp)
+        fixed = orig(model, stage, cols, coef, sense, v, dp)
         seen.append(len(model.blocks.get("步行覆盖:served", [])) - before)
+        return fixed
 
     S._hold = spy
     try:

@@ -120,8 +120,10 @@ class MILP:
 
     def fix_upper(self, cols: np.ndarray, value: float = 0.0) -> None:
         """Lower the upper bound of columns ``cols`` to ``value`` (e.g. rule sizes out)."""
-        ub = np.concatenate(self.ub) if self.ub else np.zeros(0)  # a new array: copies keep theirs
         cols = np.asarray(cols, np.int64)
+        if not len(cols):
+            return
+        ub = np.concatenate(self.ub)  # a new array: copies keep theirs
         ub[cols] = np.minimum(ub[cols], value)
         self.ub = [ub]
 

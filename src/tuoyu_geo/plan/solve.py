@@ -45,12 +45,13 @@ class LexResult:
 
 
 def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sense: int, v: float,
-          dp: ShortfallBound | None = None) -> None:
+          dp: ShortfallBound | None = None) -> int:
     """Keep objective ``coef·x[cols]`` within the tolerance of ``v`` in the later stages (and let the
     rules add what that implies row by row, :meth:`tuoyu_geo.rules.base.Rule.hold`); with the stage's
-    bound ``dp``, fix out the sizes no plan within the tolerance of ``v`` can use."""
+    bound ``dp``, fix out the sizes no plan within the tolerance of ``v`` can use.  Returns how many
+    size columns were fixed out."""
     if not len(cols):
-        return
+        return 0
     tol = settings.LEX_TOLERANCE * max(1.0, abs(v))
     bound = {"hi": v + tol} if sense == 1 else {"lo": v - tol}
     implied = False
@@ -59,12 +60,12 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
         implied = any([rule.hold(model, stage, v, tol) for rule in model.rules])
     if not implied:
         model.add_row(f"lexicographic:{len(model.blocks)}", cols, coef, **bound)
-    if dp is not None:
-        # no plan within the held value uses these sizes (tuoyu_geo.plan.bounds)
-        model.milp.fix_upper(dp.excluded(v + tol))
+    out = dp.excluded(v + tol) if dp is not None else np.zeros(0, np.int64)
+    model.milp.fix_upper(out)  # no plan within the held value uses these sizes (tuoyu_geo.plan.bounds)
     floor = settings.PLAN_MILP.get("floor_cuts", "auto")
     if floor is True or (floor == "auto" and int(model.allowed.sum()) >= settings.FLOOR_CUTS_MIN_CANDIDATES):
         model.hold_shortfalls(stage, v, tol)
+    return len(out)
 
 
 def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_limit_s: float, mip_gap: float,
@@ -200,8 +201,7 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                 status = sol.status
             gap = max(gap, sol.gap if math.isfinite(sol.gap) else math.inf)
         values[stage] = float(c @ x)
-        _hold(model, stage, cols, coef, sense, values[stage], bound)
+        fixed = _hold(model, stage, cols, coef, sense, values[stage], bound)
         if bound is not None:
-            details[-1]["fixed_columns"] = int(len(bound.excluded(values[stage] + settings.LEX_TOLERANCE
-                                                                  * max(1.0, abs(values[stage])))))
+            details[-1]["fixed_columns"] = fixed
     return LexResult(x=x, values=values, status=status, gap=gap, seconds=seconds, stages=tuple(details))
