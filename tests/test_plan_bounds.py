@@ -112,16 +112,18 @@ def _plans(model, year_budgets, total):
 
 @pytest.mark.parametrize("budget,years", [(45, None), (60, None), (85, None), (110, None),
                                           ((30, 40), (2026, 2027)), ((60, 40), (2026, 2027)),
-                                          ((45, 45), (2026, 2027)), ((25, 80), (2026, 2027))])
+                                          ((45, 45), (2026, 2027)), ((25, 80), (2026, 2027)),
+                                          ((30, None), (2026, 2027))])
 def test_bound_is_valid_against_every_plan(fx, budget, years):  # noqa: F811
     """Against every plan of the hand area (each site closed or at one size, opening in one year):
     the bound is at most the best plan's shortfall, and each option's forced bound at most the best
     shortfall of the plans holding it (open with those places by that year).  Single-year: the
     bound is the best plan's shortfall when the area-wide row is met (it is, for these budgets)."""
-    kw = {"budget_wan": budget} if years is None else {"years": years, "budget_per_year_wan": list(budget)}
+    kw = {"budget_wan": budget} if years is None else {
+        "years": years, "budget_per_year_wan": {y: b for y, b in zip(years, budget, strict=True) if b is not None}}
     model = _model(fx, **kw)
     bound = shortfall_bound(model)
-    year_budgets = [budget] if years is None else list(budget)
+    year_budgets = [budget] if years is None else [np.inf if b is None else b for b in budget]
     plans = list(_plans(model, year_budgets, sum(year_budgets)))
     values = [_stage_value(model, p) for p in plans]
     assert bound.lower <= min(values) + 1e-9
