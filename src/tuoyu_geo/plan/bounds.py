@@ -6,8 +6,9 @@ places in the 街道 by year t leaves the 街道's rows a least shortfall of ``�
 so what a budget of ``B`` 万元 can remove from the stage's shortfall by year t is a knapsack over
 街道: each 街道's value ``f_s(most places its sites give for cost c)`` (group knapsack per 街道, exact by
 dynamic programming on a cost grid), combined by max-plus convolution.  Summed over the years this
-bounds the stage from below — tighter than the LP relaxation, which buys fractions of sites with
-the last 万元 of every year (bundled 2-year plan: LP 4,506.4, this bound 4,519.6, optimum 4,523.2).
+bounds the stage from below.  Where the budget binds it is tighter than the LP relaxation, which
+buys fractions of sites with the last 万元 of every year (bundled 2-year plan: LP 4,506.4, this bound
+4,519.6, optimum 4,523.2; 3,000 万元 plan: LP 2,241.5, this bound 2,251.1 = the optimum).
 
 The same bound with one option forced — site j open with p places by year t — says how much a plan
 using it must leave short at least.  An option whose forced bound exceeds a stage value ``u`` is in
