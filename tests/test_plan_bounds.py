@@ -254,3 +254,29 @@ def test_fix_upper_leaves_copies_alone():
     assert m.arrays()[2].tolist() == [1.0, 1.0, 5.0]
     m.fix_upper([])
     assert m.arrays()[2].tolist() == [1.0, 1.0, 5.0]
+
+
+@pytest.mark.parametrize("budget,years", [(60, None), (85.3, None), ((30.5, 40), (2026, 2027))])
+def test_bound_is_valid_with_costs_off_the_grid(budget, years):
+    """Costs on no 0.01 grid (10.37 + 1.0137 per place …): the DP rounds each cost down to a coarser
+    grid, which can only raise what a budget buys — the bound stays at most every plan's value."""
+    from test_plan import hand_area
+
+    from tuoyu_geo.access import compute_access
+
+    area = hand_area(candidates={"fixed_cost": [10.37, 10.0, 9.99, 5.123], "cost_per_place": [1.0137, 1.0, 1.0, 0.999]})
+    fx2 = (area, compute_access(area, POL))
+    kw = {"budget_wan": budget} if years is None else {"years": years, "budget_per_year_wan": list(budget)}
+    model = _model(fx2, **kw)
+    bound = shortfall_bound(model)
+    assert bound is not None
+    year_budgets = [budget] if years is None else list(budget)
+    plans = list(_plans(model, year_budgets, sum(year_budgets)))
+    values = [_stage_value(model, p) for p in plans]
+    assert bound.lower <= min(values) + 1e-9
+    j, t, c, p = model._n
+    pos = {int(col): k for k, col in enumerate(bound.cols)}
+    for a, b, col, q in zip(j, t, c, p, strict=True):
+        holding = [v for plan, v in zip(plans, values, strict=True) if a in plan and plan[a][0] == q and plan[a][1] <= b]
+        if holding:
+            assert bound.forced[pos[int(col)]] <= min(holding) + 1e-9
