@@ -154,6 +154,18 @@ def _mclp(a) -> None:
                   f"time spopt/ours = {t[5] / o[5]:.1f}× (build {t[3] / max(o[3], 1e-9):.0f}×)")
 
 
+def _option_value(text: str):
+    """A HiGHS option value from the command line: true/false, an int, a float, else the text."""
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--p", type=int, default=50)
@@ -174,7 +186,7 @@ def main(argv=None) -> int:
     if a.highs_options is not None:
         from tuoyu_geo import settings
 
-        settings.PLAN_HIGHS_OPTIONS = {k: {"true": True, "false": False}.get(v, v) for k, v in
+        settings.PLAN_HIGHS_OPTIONS = {k: _option_value(v) for k, v in
                                        (kv.split("=", 1) for kv in a.highs_options.split(",") if kv)}
     if not a.no_mclp:
         _mclp(a)
