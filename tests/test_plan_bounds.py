@@ -11,7 +11,8 @@ The shortfall rows and what whole sites give them (value = places counted, cappe
 
 Need 5 + 14 + 18 = 37.  The most value for 60 万元 is K4 + K2 at 25 places (25 + 35 = 60 万元,
 18 + 7.5 = 25.5), so the bound is 37 − 25.5 = **11.5** (K4 + K2 at 20: 24; K4 + K1: 23; K3 + K2 at 20:
-24).  The LP relaxation buys K4 and 35/45 of K2 at 35 places: 18 + 8.17, bound 10.83.
+24).  The LP relaxation of this knapsack buys K4 and 35/45 of K2 at 35 places (the best value per
+万元 after K4: 10.5 / 45): 18 + 8.17, bound 10.83.
 
 Forced bounds (37 − the best value of a plan holding the option within 60 万元):
 K1 → K1 + K4 = 23 → 14; K3 → K3 + K2@20 = 24 → 13; K4 → 11.5; K2 at p places leaves 50 − p 万元,
