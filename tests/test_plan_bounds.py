@@ -199,8 +199,8 @@ def test_later_stages_see_the_sizes_fixed_out(fx):  # noqa: F811
 def test_dp_bound_raises_a_solver_bound():
     """A stage cut off at objective 100 with the solver's bound 90 (gap 0.1): the DP bound 95 raises
     it to gap 0.05; 99.995 to gap 5e-5, within the 1e-4 gap — proven optimal; 80 changes nothing."""
-    from tuoyu_geo.plan.solve import _raise_bound
     from tuoyu_geo.solvers import Solution, Status
+    from tuoyu_geo.solvers import raise_bound as _raise_bound
 
     sol = Solution(x=np.ones(1), objective=100.0, bound=90.0, status=Status.TIME_LIMIT, gap=0.1, seconds=1.0,
                    solver="highs")

@@ -208,6 +208,17 @@ def solve(model: MILP, *, solver: str = settings.DEFAULT_SOLVER, time_limit_s: f
     return _checked(model, sol, start)
 
 
+def raise_bound(sol: Solution, lower: float, mip_gap: float) -> Solution:
+    """``sol`` of a minimisation with its bound raised to ``lower`` (a valid bound known from
+    elsewhere) where that is higher, its gap with it — and proven optimal when that gap is within
+    ``mip_gap``."""
+    if sol.x is None or not lower > sol.bound:
+        return sol
+    gap = min(sol.gap, _gap(sol.objective, lower))
+    status = Status.OPTIMAL if sol.status == Status.TIME_LIMIT and gap <= mip_gap else sol.status
+    return dataclasses.replace(sol, bound=lower, gap=gap, status=status)
+
+
 def _checked(model: MILP, sol: Solution, start: np.ndarray | None) -> Solution:
     """``sol`` if its solution meets every bound, row and integrality of ``model``; otherwise the MIP
     start when that does (``time_limit``: not proven), else no solution (``error``).  A solver's answer

@@ -66,7 +66,7 @@ def max_plus_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> max_plus_convolve(np.array([0., 5., 5., 6.]), np.array([0., 0., 4., 4.])).tolist()
     [0.0, 5.0, 5.0, 9.0]
     """
-    if np.count_nonzero(np.diff(a) > 1e-12) > np.count_nonzero(np.diff(b) > 1e-12):
+    if _steps(a) > _steps(b):
         a, b = b, a
     out = a[0] + b
     for k in np.flatnonzero(np.diff(a) > 1e-12) + 1:
@@ -80,18 +80,8 @@ def _steps(v: np.ndarray) -> int:
 
 def _budget_by(model: PlanModel, t: int) -> float:
     """What the plan may have spent by year index ``t`` (万元; ``inf`` without a budget)."""
-    total = model.options.budget_wan
-    out = float(total) if total is not None else np.inf
-    if model.phased:
-        phasing = model.rule("phasing")
-        spent = 0.0
-        for k in range(t + 1):
-            b = phasing.year_budget(model, k)
-            if b is None:
-                return out
-            spent += float(b)
-        out = min(out, spent)
-    return out
+    b = model.rule("phasing").budget_by(model, t)
+    return np.inf if b is None else b
 
 
 def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBound | None:
@@ -123,10 +113,10 @@ def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBoun
     groups = list(by_mask.values())
     masks = [g[0][2] & model.allowed for g in groups] + [model.allowed & (owner < 0)]  # last: no rows
     j_all, t_all, c_all, p_all = model._n
-    costs = [model.site_cost(j, p) for j in np.flatnonzero(model.allowed) for p in model.feasible[j]]
+    choices = {j: [(model.site_cost(j, p), p) for p in model.feasible[j]] for j in np.flatnonzero(model.allowed)}
+    costs = [c for opt in choices.values() for c, _ in opt]
     finite = [b for b in budgets if np.isfinite(b)]
-    everything = sum(max((model.site_cost(j, p) for p in model.feasible[j]), default=0.0)
-                     for j in np.flatnonzero(model.allowed))  # what every site at its largest costs
+    everything = sum(max((c for c, _ in opt), default=0.0) for opt in choices.values())  # every site at its largest
     top_cost = min(max(budgets), everything)
     step = _cost_step([*costs, *finite], top=top_cost, most_steps=MAX_COST_STEPS) or top_cost / MAX_COST_STEPS
     work = 0
@@ -143,7 +133,7 @@ def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBoun
 
         sites = [[j for j in np.flatnonzero(mk) if not (model.phased and model.available_year[j] > model.years[t])]
                  for mk in masks]
-        opts = [[[(model.site_cost(j, p), p) for p in model.feasible[j]] for j in s] for s in sites]
+        opts = [[choices[j] for j in s] for s in sites]
         # each site's 街道 without it, then every size: Σ (sizes of the 街道) × (its sites + 1) steps
         work += sum(sum(map(len, o)) * (len(s) + 1) for o, s in zip(opts, sites, strict=True)) * (top + 1)
         if work > MAX_BOUND_WORK:

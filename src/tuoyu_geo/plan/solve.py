@@ -11,7 +11,6 @@ its solution, with the continuous part re-optimised for the next objective
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -21,7 +20,7 @@ import numpy as np
 
 from .. import settings
 from .._errors import InfeasiblePlanError, SolverError
-from ..solvers import MILP, Solution, Status, complete_start, cpsat_plan, solve
+from ..solvers import MILP, Solution, Status, complete_start, cpsat_plan, raise_bound, solve
 from .bounds import ShortfallBound, shortfall_bound
 from .model import PlanModel
 
@@ -92,7 +91,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         tries += 1
         if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
             # every plan outside the restricted model is worse than u: its bound holds for the stage
-            return _raise_bound(sol, bound.lower, mip_gap), tries
+            return raise_bound(sol, bound.lower, mip_gap), tries
         if sol.x is not None:
             u, start = sol.objective, sol.x  # the next restricted model holds every plan as good
         elif sol.status == Status.INFEASIBLE:
@@ -100,20 +99,9 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         else:
             break
     left = max(1.0, time_limit_s - (time.perf_counter() - t0))
-    return _raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
+    return raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
                               highs_options=settings.PLAN_HIGHS_OPTIONS), bound.lower,
                         mip_gap), tries
-
-
-def _raise_bound(sol: Solution, lower: float, mip_gap: float) -> Solution:
-    """``sol`` with its (minimising) bound raised to ``lower`` where that is higher, its gap with it —
-    and proven optimal when that gap is within ``mip_gap``."""
-    if sol.x is None or not lower > sol.bound:
-        return sol
-    gap = 0.0 if abs(sol.objective - lower) <= 1e-9 else abs(sol.objective - lower) / max(abs(sol.objective), 1e-9)
-    gap = min(sol.gap, gap)
-    status = Status.OPTIMAL if sol.status == Status.TIME_LIMIT and gap <= mip_gap else sol.status
-    return dataclasses.replace(sol, bound=lower, gap=gap, status=status)
 
 
 def _use_cpsat(model: PlanModel) -> bool:
@@ -164,14 +152,14 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
             x = complete_start(model.milp, x)
         # each stage gets an equal share of the time left, so a hard stage cannot starve the later ones
         remaining = max(1.0, (time_limit_s - (time.perf_counter() - t_start)) / (len(todo) - k))
-        heuristic = {}
+        extra = {}
         if stage == "cost" and _use_cpsat(model):
             t0 = time.perf_counter()
             y = cpsat_plan(model.milp, time_limit_s=settings.CPSAT_SHARE * remaining, mip_gap=mip_gap)
             took = time.perf_counter() - t0
             # cheaper for the objective set above (``tie``: the cost with its tie-break)
             better = y is not None and (x is None or sense * float(tie @ (y - x)) < 0)
-            heuristic = {"cpsat_seconds": round(took, 3), "cpsat_used": bool(better)}
+            extra = {"cpsat_seconds": round(took, 3), "cpsat_used": bool(better)}
             if better:
                 x = y
             remaining, seconds = max(1.0, remaining - took), seconds + took
@@ -180,7 +168,7 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
         if bound is not None:
             sol, tries = _solve_within_bound(model.milp, bound, solver=solver, time_limit_s=remaining,
                                              mip_gap=mip_gap, start=x)
-            heuristic.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
+            extra.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
         else:
             sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x,
                         highs_options=settings.PLAN_HIGHS_OPTIONS)
@@ -188,7 +176,7 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
         seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
                         "bound": sol.bound, "gap": sol.gap,
-                        "seconds": round(took + heuristic.get("cpsat_seconds", 0.0), 3), **heuristic})
+                        "seconds": round(took + extra.get("cpsat_seconds", 0.0), 3), **extra})
         if sol.x is None and (x is None or sol.status == Status.INFEASIBLE):
             raise _no_solution(model, sol, stage, time_limit_s)
         if sol.x is None:  # keep the previous stage's plan: it meets every constraint of this stage

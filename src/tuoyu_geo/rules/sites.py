@@ -129,13 +129,29 @@ class Phasing(Rule):
             return b.get(model.years[t])
         return b[t] if t < len(b) else None
 
+    def spent_by(self, model: Any, t: int) -> float | None:
+        """Budget of the years up to year index ``t`` (万元); None once one of them has none."""
+        out = 0.0
+        for k in range(t + 1):
+            b = self.year_budget(model, k)
+            if b is None:
+                return None
+            out += float(b)
+        return out
+
+    def budget_by(self, model: Any, t: int) -> float | None:
+        """What the plan may have spent by year index ``t`` (万元): the years' budgets so far (when
+        phased) or the total ``budget_wan``, whichever is less; None when neither bounds it."""
+        caps = [c for c in (self.spent_by(model, t) if model.phased else None, model.options.budget_wan)
+                if c is not None]
+        return min(float(c) for c in caps) if caps else None
+
     def build(self, model: Any) -> None:
         if not model.phased:
             return
-        spent: float | None = 0.0  # budget of the years so far (None once a year has none)
         for t, year in enumerate(model.years):
             b = self.year_budget(model, t)
-            spent = None if b is None or spent is None else spent + float(b)
+            spent = self.spent_by(model, t)
             if b is not None:
                 cols, cost = model.cost_terms(year=t)
                 model.add_row(f"{self.name}:{year}", cols, cost, hi=float(b))
@@ -143,9 +159,7 @@ class Phasing(Rule):
                 if b is not None:
                     model.add_budget_cut(f"{self.name}:places", float(b), year=t)
                 if spent is not None and t > 0:
-                    total = model.options.budget_wan
-                    model.add_budget_cut(f"{self.name}:places", min(spent, total if total is not None else spent),
-                                         upto=t)
+                    model.add_budget_cut(f"{self.name}:places", self.budget_by(model, t), upto=t)
 
 
 class Coverage(Rule):
