@@ -180,6 +180,18 @@ def test_budget_cut_is_what_whole_sites_buy(fx):  # noqa: F811
     assert "预算:places" not in _model(fx, budget_wan=200).blocks
 
 
+def test_phased_budget_cuts_by_hand(fx):  # noqa: F811
+    """2026: 30 万元, 2027: 25 万元, total 50 万元.  Opening in 2026 (K1, K2, K4): at most one site of
+    20 places (K4 25, K1 or K2 at 20 for 30) → 20; opening in 2027 (K3 too): K4 for 25 → 20; by 2027
+    the budget is min(30 + 25, 50) = 50: K2 at 35 for 45 → 35 (K4 + any other site costs ≥ 55).  With
+    a total of 60 the years' 55 binds: K4 + K1 (or K2 at 20) → 40."""
+    kw = {"years": (2026, 2027), "budget_per_year_wan": {2026: 30, 2027: 25}}
+    _, hi = _row_bounds(_model(fx, budget_wan=50, **kw), "分期建设:places")
+    assert hi.tolist() == [20.0, 20.0, 35.0]
+    _, hi = _row_bounds(_model(fx, budget_wan=60, **kw), "分期建设:places")
+    assert hi.tolist() == [20.0, 20.0, 40.0]
+
+
 def test_floor_cuts_after_the_shortfall_stage(fx):  # noqa: F811
     """Default hand plan (area-wide share only): S1 needs 5 places (K1 only, 20), S3 18 (K3 or K4), the
     area's 普惠 share 0.3·n ≥ 0.7·60 − 40 = 2, i.e. 7 places.  Every floor is 0 (K1 alone covers S1 …),
