@@ -18,6 +18,10 @@ Forced bounds (37 − the best value of a plan holding the option within 60 万�
 K1 → K1 + K4 = 23 → 14; K3 → K3 + K2@20 = 24 → 13; K4 → 11.5; K2 at p places leaves 50 − p 万元,
 enough for K4 (25) only when p ≤ 25: p = 20 → 24 → 13, p = 25 → 11.5; p = 28, 30, 33, 35 → K2 alone,
 37 − 0.3·p = 28.6, 28, 27.1, 26.5.
+
+Least cost of a plan within a shortfall (``ShortfallBound.least_cost``: the cheapest whole sites
+whose value reaches 37 − shortfall): ≤ 11.5 needs 25.5, only K4 + K2 at 25 (60 万元); ≤ 13 needs 24,
+K4 + K2 at 20 (55 万元; K1 + K4 gives 23); ≤ 19 needs 18, K4 alone (25 万元); ≤ 37 needs nothing (0).
 """
 
 from __future__ import annotations
@@ -65,6 +69,42 @@ def test_hand_bound_and_forced_bounds(fx):  # noqa: F811
     out = set(bound.excluded(11.5).tolist())
     kept = {k for k, v in _forced_by_option(model, bound).items() if v <= 11.5}
     assert kept == {("K4", 20), ("K2", 25)} and len(out) == len(bound.cols) - 2
+
+
+def test_hand_least_cost(fx):  # noqa: F811
+    """The module docstring's least costs: 60, 55, 25 and 0 万元 for shortfalls 11.5, 13, 19 and 37."""
+    bound = shortfall_bound(_model(fx, budget_wan=60))
+    assert [bound.least_cost(v) for v in (11.5, 13.0, 19.0, 37.0)] == [60.0, 55.0, 25.0, 0.0]
+
+
+def test_cost_stage_proven_by_the_least_cost(fx):  # noqa: F811
+    """Budget 60: every plan holding the shortfall optimum 11.5 costs 60 万元 (K4 + K2 at 25), so the
+    previous stage's plan (60 万元) is the cost stage's optimum without a solve; the record says so."""
+    area, acc = fx
+    plan = plan_sites(area, acc, POL, budget_wan=60)
+    rec = next(s for s in plan.stages if s["stage"] == "cost")
+    assert rec["least_cost_bound"] == pytest.approx(60.0) and rec["proven_by_bound"]
+    assert rec["status"] == "optimal" and rec["bound"] == pytest.approx(60.0)
+    assert plan.objective_values["cost"] == pytest.approx(60.0)
+
+
+def test_proven_start():
+    """A feasible start within the gap of a known bound is the proven optimum; not when it breaks a
+    row, lies beyond the gap, or the model maximises."""
+    from tuoyu_geo.solvers import MILP, Status, proven_start
+
+    m = MILP()
+    m.add_vars(2, ub=1.0, integer=True)
+    m.add_row(np.array([0, 1]), np.array([1.0, 1.0]), lo=1.0)
+    m.set_objective(np.array([100.0, 120.0]), 1)
+    sol = proven_start(m, np.array([1.0, 0.0]), 99.995, 1e-4)
+    assert (sol.status, sol.objective, sol.bound) == (Status.OPTIMAL, 100.0, 99.995)
+    assert sol.gap == pytest.approx(5e-5)
+    assert proven_start(m, np.array([1.0, 0.0]), 99.0, 1e-4) is None       # gap 0.01
+    assert proven_start(m, np.array([0.0, 0.0]), 0.0, 1e-4) is None        # breaks the row
+    assert proven_start(m, None, 100.0, 1e-4) is None
+    m.set_objective(np.array([100.0, 120.0]), -1)
+    assert proven_start(m, np.array([1.0, 0.0]), 100.0, 1e-4) is None      # a maximisation
 
 
 def test_hand_plan_within_the_bound(fx):  # noqa: F811
@@ -137,6 +177,9 @@ def test_bound_is_valid_against_every_plan(fx, budget, years):  # noqa: F811
         forced = bound.forced[pos[int(col)]]
         if holding:  # (an option in no plan may have any bound)
             assert forced <= min(holding) + 1e-9, (model.site_ids[a], q, b)
+    # no plan costs less than the least cost of its own shortfall
+    for plan, v in zip(plans, values, strict=True):
+        assert bound.least_cost(v) <= sum(model.site_cost(j, q) for j, (q, _) in plan.items()) + 1e-9
 
 
 def test_max_plus_convolve_against_brute_force():
@@ -239,7 +282,8 @@ def test_every_stage_gets_the_plan_highs_options(fx, monkeypatch):  # noqa: F811
     monkeypatch.setattr(S, "solve", spy)
     area, acc = fx
     plan_sites(area, acc, POL, budget_wan=60)
-    assert len(seen) >= 5 and all(o == {"mip_heuristic_run_rens": False, "random_seed": 3} for o in seen)
+    # (the cost stage needs no solve here: test_cost_stage_proven_by_the_least_cost)
+    assert len(seen) >= 4 and all(o == {"mip_heuristic_run_rens": False, "random_seed": 3} for o in seen)
 
 
 def test_fix_upper_leaves_copies_alone():

@@ -219,6 +219,23 @@ def raise_bound(sol: Solution, lower: float, mip_gap: float) -> Solution:
     return dataclasses.replace(sol, bound=lower, gap=gap, status=status)
 
 
+def proven_start(model: MILP, start: np.ndarray | None, lower: float, mip_gap: float) -> Solution | None:
+    """``start`` as the proven solution of a minimisation, without a solve, when it meets every row of
+    ``model`` and its objective is within ``mip_gap`` of ``lower`` (a valid bound known from
+    elsewhere); else ``None``."""
+    if start is None or model.sense != 1 or not math.isfinite(lower):
+        return None
+    x = np.asarray(start, float)
+    if model.violation(x) > _FEASIBLE_TOL:
+        return None
+    obj = float(model.arrays()[0] @ x)
+    gap = 0.0 if obj <= lower else _gap(obj, lower)
+    if gap > mip_gap:
+        return None
+    return Solution(x=x, objective=obj, bound=min(lower, obj), status=Status.OPTIMAL, gap=gap, seconds=0.0,
+                    solver="bound")
+
+
 def _checked(model: MILP, sol: Solution, start: np.ndarray | None) -> Solution:
     """``sol`` if its solution meets every bound, row and integrality of ``model``; otherwise the MIP
     start when that does (``time_limit``: not proven), else no solution (``error``).  A solver's answer

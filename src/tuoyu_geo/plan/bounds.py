@@ -53,10 +53,35 @@ class ShortfallBound:
     lower: float
     cols: np.ndarray
     forced: np.ndarray
+    step: float = 1.0
+    #: per year: the rows' need, and the most shortfall whole sites remove for each cost step
+    needs: tuple = ()
+    gains: tuple = ()
 
     def excluded(self, value: float) -> np.ndarray:
         """Size columns in no plan whose stage objective is at most ``value``."""
         return self.cols[self.forced > value + 1e-7 * max(1.0, abs(value))]
+
+    def least_cost(self, value: float) -> float:
+        """A lower bound on the cost (万元) of every plan whose stage objective is at most ``value``.
+
+        A plan costing ``C`` has spent at most ``C`` by every year, so its shortfall is at least
+        ``Σ_t need_t − gain_t(min(C, budget by t))``; the least ``C`` (on the cost grid, costs rounded
+        down) at which that is at most ``value`` bounds its cost from below.  Where the budget binds,
+        this is the budget itself: every 万元 less leaves more short.
+
+        >>> b = ShortfallBound("s", 4.0, np.zeros(0, np.int64), np.zeros(0), step=10.0,
+        ...                    needs=(10.0,), gains=(np.array([0.0, 3.0, 6.0]),))
+        >>> b.least_cost(4.0), b.least_cost(7.0), b.least_cost(10.0)
+        (20.0, 10.0, 0.0)
+        """
+        if not self.gains:
+            return 0.0
+        top = max(len(g) for g in self.gains)
+        k = np.arange(top)
+        left = sum(need - g[np.minimum(k, len(g) - 1)] for need, g in zip(self.needs, self.gains, strict=True))
+        ok = np.flatnonzero(left <= value + 1e-7 * max(1.0, abs(value)))
+        return float(ok[0] * self.step) if len(ok) else 0.0
 
 
 def max_plus_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -120,7 +145,7 @@ def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBoun
     top_cost = min(max(budgets), everything)
     step = _cost_step([*costs, *finite], top=top_cost, most_steps=MAX_COST_STEPS) or top_cost / MAX_COST_STEPS
     work = 0
-    lower_t, forced_t = [], []
+    lower_t, forced_t, needs, gains = [], [], [], []
     for t in range(model.n_years):
         top = int(np.floor(min(budgets[t], top_cost) / step + 1e-7))
         rows_t = [[r for r in g if (r[3] if r[3] is not None else model.n_years - 1) == t] for g in groups]
@@ -152,6 +177,8 @@ def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBoun
             log.info("shortfall bound skipped: %d DP updates exceed MAX_BOUND_WORK", work)
             return None
         lower_t.append(need - float(pre[-1][top]))
+        needs.append(float(need))
+        gains.append(pre[-1])
         forced: dict[tuple[int, int], float] = {}
         for g, (s, o) in enumerate(zip(sites, opts, strict=True)):
             rest = max_plus_convolve(pre[g], suf[g + 1])  # the other 街道 with at most x steps
@@ -170,4 +197,5 @@ def shortfall_bound(model: PlanModel, stage: str = "shortfall") -> ShortfallBoun
     for k, (j, t, p) in enumerate(zip(j_all.tolist(), t_all.tolist(), p_all.tolist(), strict=True)):
         # open with p places by year t: forced in t and every later year, free before
         out[k] = sum(lower_t[:t]) + sum(forced_t[u].get((j, int(p)), lower_t[u]) for u in range(t, model.n_years))
-    return ShortfallBound(stage=stage, lower=float(sum(lower_t)), cols=np.asarray(c_all, np.int64), forced=out)
+    return ShortfallBound(stage=stage, lower=float(sum(lower_t)), cols=np.asarray(c_all, np.int64), forced=out,
+                          step=float(step), needs=tuple(needs), gains=tuple(gains))

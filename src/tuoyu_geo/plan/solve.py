@@ -20,7 +20,16 @@ import numpy as np
 
 from .. import settings
 from .._errors import InfeasiblePlanError, SolverError
-from ..solvers import MILP, Solution, Status, complete_start, cpsat_plan, raise_bound, solve
+from ..solvers import (
+    MILP,
+    Solution,
+    Status,
+    complete_start,
+    cpsat_plan,
+    proven_start,
+    raise_bound,
+    solve,
+)
 from .bounds import ShortfallBound, shortfall_bound
 from .model import PlanModel
 
@@ -133,6 +142,7 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
     status, gap, seconds, x = Status.OPTIMAL, 0.0, 0.0, None
     todo = [(st, sense, *model.objective_terms(st)) for st, sense in STAGES]
     todo = [t for t in todo if t[0] == "cost" or len(t[2])]
+    held: tuple[ShortfallBound, float] | None = None  # the shortfall stage's DP bound and held value
     for stage, *_ in STAGES:
         if stage not in [t[0] for t in todo]:
             values[stage] = 0.0
@@ -164,14 +174,22 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                 x = y
             remaining, seconds = max(1.0, remaining - took), seconds + took
         bound = shortfall_bound(model, stage) if sense == 1 and settings.PLAN_MILP.get("bound_fixing", True) else None
+        least = held[0].least_cost(held[1]) if stage == "cost" and held is not None else -math.inf
         t0 = time.perf_counter()
-        if bound is not None:
+        proven = proven_start(model.milp, x, least, mip_gap) if math.isfinite(least) else None
+        if math.isfinite(least):
+            # every plan that holds the shortfall stage's optimum costs at least this (the budget it needs)
+            extra["least_cost_bound"] = round(least, 6)
+        if proven is not None:
+            sol = proven  # the previous stage's plan already costs that: nothing cheaper holds the stages
+            extra["proven_by_bound"] = True
+        elif bound is not None:
             sol, tries = _solve_within_bound(model.milp, bound, solver=solver, time_limit_s=remaining,
                                              mip_gap=mip_gap, start=x)
             extra.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
         else:
-            sol = solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x,
-                        highs_options=settings.PLAN_HIGHS_OPTIONS)
+            sol = raise_bound(solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x,
+                                    highs_options=settings.PLAN_HIGHS_OPTIONS), least, mip_gap)
         took = time.perf_counter() - t0
         seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
@@ -192,4 +210,6 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
         fixed = _hold(model, stage, cols, coef, sense, values[stage], bound)
         if bound is not None:
             details[-1]["fixed_columns"] = fixed
+            if stage == "shortfall":
+                held = (bound, values[stage] + settings.LEX_TOLERANCE * max(1.0, abs(values[stage])))
     return LexResult(x=x, values=values, status=status, gap=gap, seconds=seconds, stages=tuple(details))
