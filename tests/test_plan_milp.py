@@ -180,12 +180,16 @@ def test_budget_cut_is_what_whole_sites_buy(fx):  # noqa: F811
     assert "预算:places" not in _model(fx, budget_wan=200).blocks
 
 
-def test_phased_budget_cuts_by_hand(fx):  # noqa: F811
-    """2026: 30 万元, 2027: 25 万元, total 50 万元.  Opening in 2026 (K1, K2, K4): at most one site of
-    20 places (K4 25, K1 or K2 at 20 for 30) → 20; opening in 2027 (K3 too): K4 for 25 → 20; by 2027
-    the budget is min(30 + 25, 50) = 50: K2 at 35 for 45 → 35 (K4 + any other site costs ≥ 55).  With
-    a total of 60 the years' 55 binds: K4 + K1 (or K2 at 20) → 40."""
+def test_phased_budget_cuts_by_hand(fx, monkeypatch):  # noqa: F811
+    """With ``year_budget_cuts`` (off by default): 2026: 30 万元, 2027: 25 万元, total 50 万元.  Opening
+    in 2026 (K1, K2, K4): at most one site of 20 places (K4 25, K1 or K2 at 20 for 30) → 20; opening in
+    2027 (K3 too): K4 for 25 → 20; by 2027 the budget is min(30 + 25, 50) = 50: K2 at 35 for 45 → 35
+    (K4 + any other site costs ≥ 55).  With a total of 60 the years' 55 binds: K4 + K1 (or K2 at 20) →
+    40.  Off, the years get no cut (the total budget keeps its own, ``预算:places``)."""
     kw = {"years": (2026, 2027), "budget_per_year_wan": {2026: 30, 2027: 25}}
+    assert "分期建设:places" not in _model(fx, budget_wan=50, **kw).blocks
+    assert len(_model(fx, budget_wan=50, **kw).blocks["预算:places"]) == 1
+    monkeypatch.setitem(settings.PLAN_MILP, "year_budget_cuts", True)
     _, hi = _row_bounds(_model(fx, budget_wan=50, **kw), "分期建设:places")
     assert hi.tolist() == [20.0, 20.0, 35.0]
     _, hi = _row_bounds(_model(fx, budget_wan=60, **kw), "分期建设:places")
@@ -579,6 +583,58 @@ def test_site_counts_auto_only_below_the_candidate_limit(fx, monkeypatch):  # no
     assert len(_model(fx).blocks.get("site_counts", [])) == 1
     monkeypatch.setattr(settings, "SITE_COUNTS_MAX_CANDIDATES", 4)
     assert len(_model(fx).blocks.get("site_counts", [])) == 0
+
+
+def _fx_same_kind_in_s3():
+    """The hand area with K3 and K4 (both in S3) of one cost kind: 10 万元 + 1 per place."""
+    from test_plan import POL, hand_area
+
+    from tuoyu_geo.access import compute_access
+
+    area = hand_area(candidates={"fixed_cost": [10.0, 10.0, 10.0, 10.0]})
+    return area, compute_access(area, POL)
+
+
+def test_street_counts_by_hand(fx, monkeypatch):  # noqa: F811
+    """``street_counts``: one integer count per 街道, cost kind and year, of two or more candidates.  The
+    hand area has one candidate per 街道 but S3's K3 (10 万元 + 1/place) and K4 (5 + 1): no count.  With
+    K4 at 10 万元 too, S3 gets ``N = open_K3 + open_K4`` (0 … 2); phased over 2026–27, one per year (in
+    2026 only K4 is available: ``N = open_K4``).  Off, or above the candidate limit: none."""
+    assert "street_counts" not in _model(fx).blocks
+    fx2 = _fx_same_kind_in_s3()
+    model = _model(fx2)
+    rows = model.blocks["street_counts"]
+    assert len(rows) == 1
+    A = model.milp.arrays()[4].tocsr()[rows]
+    _, lb, ub, integer, *_ = model.milp.arrays()
+    count = [int(c) for c in A.indices if A[0, c] == -1.0]
+    assert len(count) == 1 and integer[count[0]] and ub[count[0]] == 2.0
+    assert sorted(A.data.tolist()) == [-1.0, 1.0, 1.0]
+    assert len(_model(fx2, years=(2026, 2027)).blocks["street_counts"]) == 2
+    monkeypatch.setitem(settings.PLAN_MILP, "street_counts", False)
+    assert "street_counts" not in _model(fx2).blocks
+    monkeypatch.setitem(settings.PLAN_MILP, "street_counts", "auto")
+    monkeypatch.setattr(settings, "SITE_COUNTS_MAX_CANDIDATES", 4)
+    assert "street_counts" not in _model(fx2).blocks
+
+
+@pytest.mark.parametrize("kw", [{"required": ["K3", "K4"]}, {"budget_wan": 60},
+                                {"years": (2026, 2027), "budget_per_year_wan": [30, 40]}])
+def test_street_counts_keep_every_plan(kw, monkeypatch):
+    """The counts add no plan and remove none: the same stage values with and without them — with K3
+    and K4 both required the count reaches its top (2)."""
+    from test_plan import POL
+
+    from tuoyu_geo.plan import plan_sites
+
+    area, acc = _fx_same_kind_in_s3()
+    on = plan_sites(area, acc, POL, **kw)
+    monkeypatch.setitem(settings.PLAN_MILP, "street_counts", False)
+    off = plan_sites(area, acc, POL, **kw)
+    for stage in ("rules", "shortfall", "residential", "coverage", "cost"):
+        assert on.objective_values[stage] == pytest.approx(off.objective_values[stage], abs=1e-6), stage
+    if "required" in kw:
+        assert set(on.sites.index) >= {"K3", "K4"}
 
 
 def test_cli_commands_that_plan_say_when_the_plan_is_not_proven(capsys):

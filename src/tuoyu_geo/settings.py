@@ -77,7 +77,16 @@ PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "
                                     "complete_start": True, "budget_cuts": True, "floor_cuts": "auto",
                                     "cap_coefficients": True, "value_cuts": False, "merge_demand": "highs",
                                     "site_vars": True, "merge_reach": True, "cpsat_start": False,
-                                    "bound_fixing": True}
+                                    "bound_fixing": True, "street_counts": "auto", "year_budget_cuts": False}
+#: ``street_counts`` — one integer count of open sites per 街道, cost kind (fixed cost, cost per place)
+#: and year (:meth:`tuoyu_geo.plan.model.PlanModel.add_site_counts` with ``by_street``), with
+#: ``"auto"`` below ``SITE_COUNTS_MAX_CANDIDATES`` allowed candidates.  Measured on the bundled area
+#: (benchmarks/README.md, six HiGHS seeds each): the 2-year plan 16.6 → 10.9 s on average (with
+#: ``year_budget_cuts`` off), the capacity-aware plan 3.1–9.0 → 1.3–1.5 s, the default 1.3–1.8 → 0.9–1.1 s.
+#: ``year_budget_cuts`` — the per-year budget cuts of a phased plan (places opening in, and by, each
+#: year within what whole sites buy); off: with the street counts they slowed the bundled 2-year plan
+#: from 11.2 to 14.7 s on average (six seeds) — the total budget keeps its cut (``budget_cuts``), which
+#: helps (3,000 万元 plan 2.8 → 1.7 s; 2-year plan with a 4,000 万元 total 8.1 → 6.3 s).
 #: ``bound_fixing``: a budget-bound shortfall stage is bounded by dynamic programming over 街道
 #: (:mod:`tuoyu_geo.plan.bounds`); the stage is first solved among the sizes whose forced bound is within
 #: ``BOUND_FIX_SLACK`` (relative) of it, and once its optimum is held the sizes beyond it are fixed out

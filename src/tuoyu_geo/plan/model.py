@@ -337,19 +337,30 @@ class PlanModel:
                 out.append((k, float(cap)))
         return out
 
-    def add_site_counts(self) -> None:
+    def add_site_counts(self, *, by_street: bool = False) -> None:
         """Integer counts of open sites per group of interchangeable candidates (same fixed cost, cost
         per place and sizes) and year: ``N[g, t] = Σ_{j in g} open[j]`` (by year t, or opening in year t).
 
         A valid equality that adds no solution; the solver branches on a count ("at most 27 sites of
         this kind") instead of on one of many interchangeable sites, which closes the gap left by a
         budget that no whole number of sites fills exactly.
+
+        ``by_street``: instead, one count per 街道 and cost kind (fixed cost, cost per place; sizes may
+        differ) — "how many sites of this kind in this 街道 by this year", the decision the place
+        targets, each read per 街道, turn on (block ``street_counts``).
         """
-        key = [(float(self.fixed_cost[j]), float(self.cost_per_place[j]), tuple(self.feasible[j]))
-               for j in range(self.n_sites)]
+        if by_street:
+            key = [(str(self.site_street[j]), float(self.fixed_cost[j]), float(self.cost_per_place[j]))
+                   for j in range(self.n_sites)]
+        else:
+            key = [(float(self.fixed_cost[j]), float(self.cost_per_place[j]), tuple(self.feasible[j]))
+                   for j in range(self.n_sites)]
+        block = "street_counts" if by_street else "site_counts"
         groups: dict[tuple, list[int]] = {}
         for j in np.flatnonzero(self.allowed):
             groups.setdefault(key[j], []).append(int(j))
+        if by_street:
+            groups = dict(sorted(groups.items()))  # 街道 by 街道
         for members in groups.values():
             if len(members) < 2:
                 continue
@@ -360,7 +371,7 @@ class PlanModel:
                 if not len(cols):
                     continue
                 nvar = self.milp.add_vars(1, lb=0, ub=len(members), integer=True)
-                self.add_row("site_counts", np.r_[cols, nvar], np.r_[coef, -1.0], lo=0.0, hi=0.0)
+                self.add_row(block, np.r_[cols, nvar], np.r_[coef, -1.0], lo=0.0, hi=0.0)
 
     def add_budget_cut(self, block: str, budget: float, *, upto: int | None = None,
                        year: int | None = None) -> None:

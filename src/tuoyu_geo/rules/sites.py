@@ -155,7 +155,7 @@ class Phasing(Rule):
             if b is not None:
                 cols, cost = model.cost_terms(year=t)
                 model.add_row(f"{self.name}:{year}", cols, cost, hi=float(b))
-            if settings.PLAN_MILP.get("budget_cuts", True):
+            if settings.PLAN_MILP.get("budget_cuts", True) and settings.PLAN_MILP.get("year_budget_cuts", False):
                 if b is not None:
                     model.add_budget_cut(f"{self.name}:places", float(b), year=t)
                 if spent is not None and t > 0:
