@@ -90,7 +90,7 @@ def test_cost_stage_proven_by_the_least_cost(fx):  # noqa: F811
 
 def test_proven_start():
     """A feasible start within the gap of a known bound is the proven optimum; not when it breaks a
-    row, lies beyond the gap, or the model maximises."""
+    row, lies beyond the gap or below the bound (a wrong bound), or the model maximises."""
     from tuoyu_geo.solvers import MILP, Status, proven_start
 
     m = MILP()
@@ -103,6 +103,7 @@ def test_proven_start():
     assert proven_start(m, np.array([1.0, 0.0]), 99.0, 1e-4) is None       # gap 0.01
     assert proven_start(m, np.array([0.0, 0.0]), 0.0, 1e-4) is None        # breaks the row
     assert proven_start(m, None, 100.0, 1e-4) is None
+    assert proven_start(m, np.array([1.0, 0.0]), 101.0, 1e-4) is None      # below its own bound: not trusted
     m.set_objective(np.array([100.0, 120.0]), -1)
     assert proven_start(m, np.array([1.0, 0.0]), 100.0, 1e-4) is None      # a maximisation
 

@@ -229,6 +229,10 @@ def proven_start(model: MILP, start: np.ndarray | None, lower: float, mip_gap: f
     if model.violation(x) > _FEASIBLE_TOL:
         return None
     obj = float(model.arrays()[0] @ x)
+    if obj < lower - 1e-6 * max(1.0, abs(lower)):
+        # below a bound that should hold for every feasible point: trust neither, let the solver decide
+        log.warning("a feasible start (objective %s) lies below the bound %s; solving the stage", obj, lower)
+        return None
     gap = 0.0 if obj <= lower else _gap(obj, lower)
     if gap > mip_gap:
         return None
