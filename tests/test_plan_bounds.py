@@ -270,21 +270,27 @@ def test_too_much_work_skips_the_bound(fx, monkeypatch):  # noqa: F811
 
 
 def test_every_stage_gets_the_plan_highs_options(fx, monkeypatch):  # noqa: F811
-    """``settings.PLAN_HIGHS_OPTIONS`` reaches every solve of a plan (restricted ones included)."""
+    """``settings.PLAN_HIGHS_OPTIONS`` reaches every solve of a plan (restricted ones included), and a
+    stage's own options (``PLAN_HIGHS_STAGE_OPTIONS``) that stage only: here RINS off in the coverage
+    stage, the plan's only maximisation."""
     import tuoyu_geo.plan.solve as S
 
     seen, orig = [], S.solve
 
     def spy(milp, **kw):
-        seen.append(kw.get("highs_options"))
+        seen.append((milp.sense, kw.get("highs_options")))
         return orig(milp, **kw)
 
-    monkeypatch.setattr(settings, "PLAN_HIGHS_OPTIONS", {"mip_heuristic_run_rens": False, "random_seed": 3})
+    base = {"mip_heuristic_run_rens": False, "random_seed": 3}
+    monkeypatch.setattr(settings, "PLAN_HIGHS_OPTIONS", base)
+    monkeypatch.setattr(settings, "PLAN_HIGHS_STAGE_OPTIONS", {"coverage": {"mip_heuristic_run_rins": False}})
     monkeypatch.setattr(S, "solve", spy)
     area, acc = fx
     plan_sites(area, acc, POL, budget_wan=60)
     # (the cost stage needs no solve here: test_cost_stage_proven_by_the_least_cost)
-    assert len(seen) >= 4 and all(o == {"mip_heuristic_run_rens": False, "random_seed": 3} for o in seen)
+    assert len(seen) >= 4 and any(sense == -1 for sense, _ in seen)
+    for sense, options in seen:
+        assert options == (base if sense == 1 else {**base, "mip_heuristic_run_rins": False})
 
 
 def test_fix_upper_leaves_copies_alone():

@@ -41,6 +41,12 @@ COVERING_HIGHS_OPTIONS: dict = {"mip_lp_solver": "ipx"}
 #: HiGHS options for every stage of the site plan (``solvers.solve``'s ``highs_options``; see
 #: benchmarks/README.md for what was measured)
 PLAN_HIGHS_OPTIONS: dict = {"mip_heuristic_run_rens": False}
+#: added to ``PLAN_HIGHS_OPTIONS`` in the named stages.  Coverage without RINS (a sub-MIP around the
+#: incumbent, which there is the 配建 plan): the bundled 2-year plan took 10.3 / 8.5 / 9.2 / 9.8 / 12.0 /
+#: 10.7 s over HiGHS seeds 0–5 instead of 11.0 / 9.4 / 10.2 / 10.3 / 12.8 / 11.7 (faster on every seed).
+#: Not in the other stages: without RINS the 配建 stage took 8.8–9.5 s instead of 4.5–7.9 (seeds 1–3),
+#: the shortfall stage 6.3 s instead of 2.5, the capacity-aware cost stage 10.7–11.1 s instead of 8.3
+PLAN_HIGHS_STAGE_OPTIONS: dict = {"coverage": {"mip_heuristic_run_rins": False}}
 #: relative tolerance used when an earlier lexicographic objective is held as a constraint
 LEX_TOLERANCE: float = 1e-6
 #: cost (万元) added per opened site in the cost stage only, so that equal-cost plans (e.g. free

@@ -76,8 +76,14 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
     return len(out)
 
 
+def _highs_options(stage: str) -> dict:
+    """HiGHS options of a stage: ``settings.PLAN_HIGHS_OPTIONS`` and the stage's own
+    (``settings.PLAN_HIGHS_STAGE_OPTIONS``)."""
+    return {**settings.PLAN_HIGHS_OPTIONS, **settings.PLAN_HIGHS_STAGE_OPTIONS.get(stage, {})}
+
+
 def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_limit_s: float, mip_gap: float,
-                        start: np.ndarray | None) -> tuple[Solution, int]:
+                        start: np.ndarray | None, highs_options: dict | None = None) -> tuple[Solution, int]:
     """Solve a minimising stage first among the sizes whose forced bound is within
     ``settings.BOUND_FIX_SLACK`` of ``bound.lower``: a plan found there at most that value is optimal
     for the whole stage (every plan not in the restricted model is worse).  A restricted model
@@ -96,7 +102,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         trial.fix_upper(out)
         ok = start is not None and not (np.asarray(start)[out] > 0.5).any()
         sol = solve(trial, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start if ok else None,
-                    highs_options=settings.PLAN_HIGHS_OPTIONS)
+                    highs_options=highs_options)
         tries += 1
         if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
             # every plan outside the restricted model is worse than u: its bound holds for the stage
@@ -109,7 +115,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
             break
     left = max(1.0, time_limit_s - (time.perf_counter() - t0))
     return raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
-                              highs_options=settings.PLAN_HIGHS_OPTIONS), bound.lower,
+                              highs_options=highs_options), bound.lower,
                         mip_gap), tries
 
 
@@ -185,11 +191,11 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
             extra["proven_by_bound"] = True
         elif bound is not None:
             sol, tries = _solve_within_bound(model.milp, bound, solver=solver, time_limit_s=remaining,
-                                             mip_gap=mip_gap, start=x)
+                                             mip_gap=mip_gap, start=x, highs_options=_highs_options(stage))
             extra.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
         else:
             sol = raise_bound(solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x,
-                                    highs_options=settings.PLAN_HIGHS_OPTIONS), least, mip_gap)
+                                    highs_options=_highs_options(stage)), least, mip_gap)
         took = time.perf_counter() - t0
         seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
