@@ -42,11 +42,14 @@ COVERING_HIGHS_OPTIONS: dict = {"mip_lp_solver": "ipx"}
 #: benchmarks/README.md for what was measured)
 PLAN_HIGHS_OPTIONS: dict = {"mip_heuristic_run_rens": False}
 #: added to ``PLAN_HIGHS_OPTIONS`` in the named stages.  Coverage without RINS (a sub-MIP around the
-#: incumbent, which there is the 配建 plan): the bundled 2-year plan took 10.3 / 8.5 / 9.2 / 9.8 / 12.0 /
-#: 10.7 s over HiGHS seeds 0–5 instead of 11.0 / 9.4 / 10.2 / 10.3 / 12.8 / 11.7 (faster on every seed).
+#: incumbent, which there is the 配建 plan) and without the root reduced-cost heuristic: the bundled
+#: 2-year plan took 9.4 / 7.7 / 8.7 / 8.9 / 11.5 / 10.4 s over HiGHS seeds 0–5 (mean 9.4); RINS off alone
+#: 10.3 / 8.5 / 9.2 / 9.8 / 12.0 / 10.7 (10.1); neither 11.0 / 9.4 / 10.2 / 10.3 / 12.8 / 11.7 (10.9).
 #: Not in the other stages: without RINS the 配建 stage took 8.8–9.5 s instead of 4.5–7.9 (seeds 1–3),
-#: the shortfall stage 6.3 s instead of 2.5, the capacity-aware cost stage 10.7–11.1 s instead of 8.3
-PLAN_HIGHS_STAGE_OPTIONS: dict = {"coverage": {"mip_heuristic_run_rins": False}}
+#: the shortfall stage 6.3 s instead of 2.5, the capacity-aware cost stage 10.7–11.1 s instead of 8.3;
+#: without the reduced-cost heuristic the dumped 配建 stage took 12.6 s instead of 6.0
+PLAN_HIGHS_STAGE_OPTIONS: dict = {"coverage": {"mip_heuristic_run_rins": False,
+                                               "mip_heuristic_run_root_reduced_cost": False}}
 #: relative tolerance used when an earlier lexicographic objective is held as a constraint
 LEX_TOLERANCE: float = 1e-6
 #: cost (万元) added per opened site in the cost stage only, so that equal-cost plans (e.g. free
