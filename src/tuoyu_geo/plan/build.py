@@ -108,8 +108,9 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
     counts = settings.PLAN_MILP.get("site_counts", "auto")
     if counts is True or (counts == "auto" and int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES):
         model.add_site_counts()
-    streets = settings.PLAN_MILP.get("street_counts", "auto")
-    if streets is True or (streets == "auto" and int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES):
+    per_street = settings.PLAN_MILP.get("street_counts", "auto")
+    if per_street is True or (per_street == "auto"
+                              and int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES):
         model.add_site_counts(by_street=True)
     if settings.PLAN_MILP.get("value_cuts", False) and (options.budget_wan is not None
                                                         or options.budget_per_year_wan is not None):
