@@ -52,6 +52,11 @@ class LexResult:
     stages: tuple
 
 
+def _lex_tolerance(v: float) -> float:
+    """How far a later stage may move an earlier stage's optimum ``v``: ``LEX_TOLERANCE × max(1, |v|)``."""
+    return settings.LEX_TOLERANCE * max(1.0, abs(v))
+
+
 def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sense: int, v: float,
           dp: ShortfallBound | None = None) -> int:
     """Keep objective ``coef·x[cols]`` within the tolerance of ``v`` in the later stages (and let the
@@ -60,7 +65,7 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
     size columns were fixed out."""
     if not len(cols):
         return 0
-    tol = settings.LEX_TOLERANCE * max(1.0, abs(v))
+    tol = _lex_tolerance(v)
     bound = {"hi": v + tol} if sense == 1 else {"lo": v - tol}
     implied = False
     if settings.PLAN_MILP.get("served_rows", True):
@@ -217,5 +222,5 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
         if bound is not None:
             details[-1]["fixed_columns"] = fixed
             if stage == "shortfall":
-                held = (bound, values[stage] + settings.LEX_TOLERANCE * max(1.0, abs(values[stage])))
+                held = (bound, values[stage] + _lex_tolerance(values[stage]))
     return LexResult(x=x, values=values, status=status, gap=gap, seconds=seconds, stages=tuple(details))

@@ -151,14 +151,13 @@ class Phasing(Rule):
             return
         for t, year in enumerate(model.years):
             b = self.year_budget(model, t)
-            spent = self.spent_by(model, t)
             if b is not None:
                 cols, cost = model.cost_terms(year=t)
                 model.add_row(f"{self.name}:{year}", cols, cost, hi=float(b))
             if settings.PLAN_MILP.get("budget_cuts", True) and settings.PLAN_MILP.get("year_budget_cuts", False):
                 if b is not None:
                     model.add_budget_cut(f"{self.name}:places", float(b), year=t)
-                if spent is not None and t > 0:
+                if t > 0 and self.spent_by(model, t) is not None:
                     model.add_budget_cut(f"{self.name}:places", self.budget_by(model, t), upto=t)
 
 
