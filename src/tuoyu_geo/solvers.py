@@ -219,6 +219,77 @@ def raise_bound(sol: Solution, lower: float, mip_gap: float) -> Solution:
     return dataclasses.replace(sol, bound=lower, gap=gap, status=status)
 
 
+def _binary_columns(model: MILP) -> np.ndarray:
+    _, lb, ub, integer, *_ = model.arrays()
+    return np.flatnonzero(integer & (lb >= 0) & (ub <= 1) & (ub > lb))
+
+
+def neighbourhood(model: MILP, x: np.ndarray, k: int) -> MILP | None:
+    """A copy of ``model`` holding only the plans within ``k`` flips of the binary columns of ``x``:
+    ``Σ_{x_j=1} (1 − y_j) + Σ_{x_j=0} y_j ≤ k``; ``None`` without binary columns."""
+    binary = _binary_columns(model)
+    if not len(binary):
+        return None
+    on = np.asarray(x, float)[binary] > 0.5
+    near = model.copy()
+    near.add_row(binary, np.where(on, -1.0, 1.0), hi=float(k - on.sum()))
+    return near
+
+
+def local_branching(model: MILP, *, solver: str, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
+                    k: int = 4, first_share: float = 1 / 3, search_share: float = 1 / 3,
+                    neighbourhood_s: float = 10.0, highs_options: Mapping[str, Any] | None = None) -> Solution:
+    """Solve ``model`` in three steps, for a solver whose own search stalls on a plan close to the best
+    (CBC on the bundled cost stages): the whole model for ``first_share`` of the time; then, while the
+    plan improves and ``search_share`` of the time is not spent, the plans within ``k`` binary flips of
+    the incumbent (local branching, Fischetti & Lodi, *Math. Program.* 98, 2003: one row
+    ``Σ_{x̄_j=1} (1 − x_j) + Σ_{x̄_j=0} x_j ≤ k``), each for at most ``neighbourhood_s`` — a
+    neighbourhood not searched through in that time is halved; then the whole model again from the
+    best plan, for the rest of the time.
+
+    The bound is the better of the two whole-model solves' (a neighbourhood's bound holds for the
+    neighbourhood only), and the plan the best found; it is proven optimal when that gap is within
+    ``mip_gap``.  Without a time limit, or when the first solve ends (optimal, infeasible, no plan),
+    it is that solve's answer.
+    """
+    if time_limit_s is None or not math.isfinite(time_limit_s):
+        return solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
+                     highs_options=highs_options)
+    t0 = time.perf_counter()
+    first = solve(model, solver=solver, time_limit_s=max(1.0, first_share * time_limit_s), mip_gap=mip_gap,
+                  start=start, highs_options=highs_options)
+    if first.x is None or first.status != Status.TIME_LIMIT:
+        return first
+    best, obj, sense = first.x, first.objective, model.sense
+    searched = 0
+    while (time.perf_counter() - t0) < (first_share + search_share) * time_limit_s:
+        near = neighbourhood(model, best, k)
+        if near is None:
+            break
+        left = (first_share + search_share) * time_limit_s - (time.perf_counter() - t0)
+        sol = solve(near, solver=solver, time_limit_s=max(1.0, min(neighbourhood_s, left)), mip_gap=mip_gap,
+                    start=best, highs_options=highs_options)
+        searched += 1
+        if sol.x is not None and sense * (sol.objective - obj) < -1e-9 * max(1.0, abs(obj)):
+            best, obj = sol.x, sol.objective  # better: search around it
+        elif sol.status == Status.TIME_LIMIT and k > 1:
+            k //= 2  # not searched through: a smaller neighbourhood
+        else:
+            break  # no better plan within k flips (or none found in the smallest)
+    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+    last = solve(model, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=best, highs_options=highs_options)
+    if last.x is not None and sense * (last.objective - obj) <= 0:
+        best, obj = last.x, last.objective
+    bounds = [b for b in (first.bound, last.bound) if math.isfinite(b)]
+    bound = (max(bounds) if sense == 1 else min(bounds)) if bounds else first.bound
+    gap = _gap(obj, bound)
+    status = Status.OPTIMAL if last.status == Status.OPTIMAL or gap <= mip_gap else Status.TIME_LIMIT
+    log.info("local branching: %d neighbourhood(s) (last of %d flips), %s → %s, bound %s", searched, k,
+             first.objective, obj, bound)
+    return Solution(x=np.asarray(best, float), objective=obj, bound=bound, status=status, gap=gap,
+                    seconds=time.perf_counter() - t0, solver=first.solver)
+
+
 def proven_start(model: MILP, start: np.ndarray | None, lower: float, mip_gap: float) -> Solution | None:
     """``start`` as the proven solution of a minimisation, without a solve, when it meets every row of
     ``model`` and its objective is within ``mip_gap`` of ``lower`` (a valid bound known from

@@ -26,6 +26,7 @@ from ..solvers import (
     Status,
     complete_start,
     cpsat_plan,
+    local_branching,
     proven_start,
     raise_bound,
     solve,
@@ -81,6 +82,18 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
     return len(out)
 
 
+def _solve_stage(milp: MILP, *, solver: str, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
+                 highs_options: dict | None = None) -> Solution:
+    """One whole stage: :func:`tuoyu_geo.solvers.solve`, or with ``settings.PLAN_MILP["local_branching"]``
+    (True, or ``"cbc"`` with CBC) :func:`tuoyu_geo.solvers.local_branching`."""
+    flag = settings.PLAN_MILP.get("local_branching", False)
+    if flag is True or (flag == "cbc" and str(solver).lower() == "cbc"):
+        return local_branching(milp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
+                               k=settings.LOCAL_BRANCHING_FLIPS, highs_options=highs_options)
+    return solve(milp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
+                 highs_options=highs_options)
+
+
 def _highs_options(stage: str) -> dict:
     """HiGHS options of a stage: ``settings.PLAN_HIGHS_OPTIONS`` and the stage's own
     (``settings.PLAN_HIGHS_STAGE_OPTIONS``)."""
@@ -119,9 +132,8 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         else:
             break
     left = max(1.0, time_limit_s - (time.perf_counter() - t0))
-    return raise_bound(solve(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
-                              highs_options=highs_options), bound.lower,
-                        mip_gap), tries
+    return raise_bound(_solve_stage(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
+                                    highs_options=highs_options), bound.lower, mip_gap), tries
 
 
 def _use_cpsat(model: PlanModel) -> bool:
@@ -199,8 +211,8 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                                              mip_gap=mip_gap, start=x, highs_options=_highs_options(stage))
             extra.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
         else:
-            sol = raise_bound(solve(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap, start=x,
-                                    highs_options=_highs_options(stage)), least, mip_gap)
+            sol = raise_bound(_solve_stage(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap,
+                                           start=x, highs_options=_highs_options(stage)), least, mip_gap)
         took = time.perf_counter() - t0
         seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,

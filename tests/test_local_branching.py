@@ -1,0 +1,136 @@
+"""Local branching (:func:`tuoyu_geo.solvers.local_branching`), by hand.
+
+Instance: maximise ``5a + 4b + 3c`` with ``2a + 2b + 2c ≤ 4`` (at most two of three binaries).  The
+optimum is ``a + b`` = 9.  From the plan ``c`` (value 3):
+
+* one flip reaches ``a + c`` (8), ``b + c`` (7) and ``∅`` (0) — best 8;
+* two flips add ``a`` (5) and ``b`` (4) — still 8; ``a + b`` (9) is three flips away (a, b on, c off);
+* from ``a + c``, one flip reaches ``a`` (5) and ``c`` (3) — nothing better than 8 (``a + b + c`` breaks
+  the row); ``a + b`` is two flips away.
+
+So a one-flip search from ``c`` stops at 8, and only the last whole solve finds 9.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from tuoyu_geo import settings, solvers
+from tuoyu_geo.solvers import MILP, Status
+
+
+def _knapsack() -> MILP:
+    m = MILP()
+    m.add_vars(3, lb=0, ub=1, integer=True)
+    m.add_row(np.arange(3), np.array([2.0, 2.0, 2.0]), hi=4.0)
+    m.set_objective(np.array([5.0, 4.0, 3.0]), -1)
+    return m
+
+
+C_ONLY = np.array([0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize(("k", "best"), [(1, 8.0), (2, 8.0), (3, 9.0)])
+def test_neighbourhood_by_hand(solver, k, best):
+    """The plans within ``k`` flips of ``c``: the best is 8 with one or two flips, 9 with three."""
+    near = solvers.neighbourhood(_knapsack(), C_ONLY, k)
+    sol = solvers.solve(near, solver=solver, time_limit_s=10, start=C_ONLY)
+    assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(best)
+    assert np.count_nonzero(np.round(sol.x) != C_ONLY) <= k
+
+
+def _stalling(monkeypatch, bound: float, stalls: tuple = (1,)) -> list:
+    """``solvers.solve`` whose calls numbered in ``stalls`` stop at their start (as CBC on a stalled
+    stage), with ``bound``; returns the list of the models it was called with."""
+    real, calls = solvers.solve, []
+
+    def fake(model, **kw):
+        calls.append(model)
+        sol = real(model, **kw)
+        if len(calls) in stalls:
+            x = np.asarray(kw["start"], float)
+            return dataclasses.replace(sol, x=x, objective=float(model.arrays()[0] @ x), bound=bound,
+                                       status=Status.TIME_LIMIT, gap=math.inf)
+        return sol
+
+    monkeypatch.setattr(solvers, "solve", fake)
+    return calls
+
+
+def test_search_then_whole_solve(monkeypatch):
+    """Stalled first solve at ``c`` (3, bound 12): the one-flip search moves to ``a + c`` (8) and stops;
+    the last whole solve, started there, proves 9; the bound is the better (lower) of 12 and 9."""
+    calls = _stalling(monkeypatch, bound=12.0)
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=30, mip_gap=1e-4, start=C_ONLY, k=1)
+    assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(9.0) and sol.bound == pytest.approx(9.0)
+    # first whole solve, a neighbourhood that improves (8), one that does not, the last whole solve
+    assert [c.n_rows for c in calls] == [1, 2, 2, 1]
+
+
+def _flip_rows_hi(calls) -> list:
+    """The right-hand side of each neighbourhood's flip row (``k − |on|``)."""
+    return [float(c.arrays()[6][-1]) for c in calls if c.n_rows == 2]
+
+
+def test_neighbourhood_halved_when_not_searched_through(monkeypatch):
+    """k = 2 from ``c``: that neighbourhood stops at its start (time limit), so it is searched again
+    with k = 1 — 8 — and from ``a + c`` with k = 1, where nothing is better; the last solve proves 9.
+    Flip rows ``k − |on|``: 2 − 1, 1 − 1, 1 − 2."""
+    calls = _stalling(monkeypatch, bound=12.0, stalls=(1, 2))
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=30, mip_gap=1e-4, start=C_ONLY, k=2)
+    assert _flip_rows_hi(calls) == [1.0, 0.0, -1.0]
+    assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(9.0)
+
+
+def test_first_bound_kept_when_the_last_solve_is_not_proven(monkeypatch):
+    """A last solve stopped with a weaker bound (20) leaves the first one's (12): the gap is with 12."""
+    calls = _stalling(monkeypatch, bound=12.0)
+    inner = solvers.solve
+
+    def last_stalls(model, **kw):
+        sol = inner(model, **kw)
+        if len(calls) == 4:
+            return dataclasses.replace(sol, bound=20.0, status=Status.TIME_LIMIT, gap=_gap(sol.objective, 20.0))
+        return sol
+
+    monkeypatch.setattr(solvers, "solve", last_stalls)
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=30, mip_gap=1e-4, start=C_ONLY, k=1)
+    assert sol.status == Status.TIME_LIMIT and sol.objective == pytest.approx(9.0)
+    assert sol.bound == pytest.approx(12.0) and sol.gap == pytest.approx(3.0 / 9.0)
+
+
+def _gap(obj, bound):
+    return abs(obj - bound) / abs(obj)
+
+
+def test_proven_first_solve_is_the_answer(monkeypatch):
+    """A first solve that ends proven is returned as it is: no neighbourhood, no second solve."""
+    calls = []
+    real = solvers.solve
+
+    def spy(model, **kw):
+        calls.append(model)
+        return real(model, **kw)
+
+    monkeypatch.setattr(solvers, "solve", spy)
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=30, mip_gap=1e-4, start=C_ONLY, k=1)
+    assert sol.objective == pytest.approx(9.0) and len(calls) == 1
+
+
+@pytest.mark.parametrize(("flag", "solver", "used"), [("cbc", "cbc", True), ("cbc", "highs", False),
+                                                      (True, "highs", True), (False, "cbc", False)])
+def test_stage_switch(monkeypatch, flag, solver, used):
+    """``settings.PLAN_MILP["local_branching"]``: ``"cbc"`` uses it with CBC only."""
+    from tuoyu_geo.plan import solve as plan_solve
+
+    seen = []
+    monkeypatch.setitem(settings.PLAN_MILP, "local_branching", flag)
+    monkeypatch.setattr(plan_solve, "local_branching", lambda *a, **k: seen.append("lb") or "lb")
+    monkeypatch.setattr(plan_solve, "solve", lambda *a, **k: seen.append("solve") or "solve")
+    plan_solve._solve_stage(_knapsack(), solver=solver, time_limit_s=10, mip_gap=1e-4, start=C_ONLY)
+    assert seen == (["lb"] if used else ["solve"])
