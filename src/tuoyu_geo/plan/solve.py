@@ -120,7 +120,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         trial.fix_upper(out)
         ok = start is not None and not (np.asarray(start)[out] > 0.5).any()
         sol = _solve_stage(trial, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start if ok else None,
-                    highs_options=highs_options)
+                           highs_options=highs_options)
         tries += 1
         if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
             # every plan outside the restricted model is worse than u: its bound holds for the stage
