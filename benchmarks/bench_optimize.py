@@ -68,7 +68,7 @@ PLAN_VARIANTS = (("default", {}), ("budget 3000 万元", {"budget_wan": 3000}),
 #: before the one-column "open" per site and year and the merged coverage rows; "no-dp": the defaults
 #: without the dynamic-programming bound of the shortfall stage (``bound_fixing``); "no-counts": the
 #: defaults before the per-街道 site counts (``street_counts`` off, ``year_budget_cuts`` on); "no-lb": the
-#: defaults without local branching (``local_branching`` off: CBC solves each stage in one run); "after": the defaults
+#: defaults without local branching (``local_branching`` off: each stage in one solve); "after": the defaults
 MODELS = {"before": ("per_year", dict.fromkeys(("disaggregate", "served_rows", "site_counts", "complete_start",
                                                "budget_cuts", "floor_cuts", "cap_coefficients", "site_vars",
                                                "merge_reach"), False)),

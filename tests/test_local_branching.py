@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tuoyu_geo import settings, solvers
-from tuoyu_geo.solvers import MILP, Status
+from tuoyu_geo.solvers import MILP, Solution, Status
 
 
 def _knapsack() -> MILP:
@@ -72,6 +72,18 @@ def test_search_then_whole_solve(monkeypatch):
     assert [c.n_rows for c in calls] == [1, 2, 2, 1]
 
 
+def test_first_solve_handed_in(monkeypatch):
+    """``first`` (a stalled solve already run: ``c``, 3, bound 12) is not solved again: the search and
+    the last whole solve only — 8, then 9 proven."""
+    calls = _stalling(monkeypatch, bound=0.0, stalls=())
+    first = Solution(x=C_ONLY, objective=3.0, bound=12.0, status=Status.TIME_LIMIT, gap=3.0, seconds=0.5,
+                     solver="highs")
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=30, mip_gap=1e-4, start=C_ONLY, k=1,
+                                  first=first)
+    assert [c.n_rows for c in calls] == [2, 2, 1]
+    assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(9.0)
+
+
 def _flip_rows_hi(calls) -> list:
     """The right-hand side of each neighbourhood's flip row (``k − |on|``)."""
     return [float(c.arrays()[6][-1]) for c in calls if c.n_rows == 2]
@@ -104,6 +116,17 @@ def test_first_bound_kept_when_the_last_solve_is_not_proven(monkeypatch):
     assert sol.bound == pytest.approx(12.0) and sol.gap == pytest.approx(3.0 / 9.0)
 
 
+def test_polish_keeps_the_first_bound(monkeypatch):
+    """``resolve=False`` (HiGHS's polish): the stalled first solve at ``c`` (3, bound 12) is polished to
+    ``a + c`` (8) by the one-flip search, and no whole solve follows: 8 against the bound 12, gap 4/8."""
+    calls = _stalling(monkeypatch, bound=12.0)
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=30, mip_gap=1e-4, start=C_ONLY, k=1,
+                                  resolve=False)
+    assert [c.n_rows for c in calls] == [1, 2, 2]
+    assert sol.status == Status.TIME_LIMIT and sol.objective == pytest.approx(8.0)
+    assert sol.bound == pytest.approx(12.0) and sol.gap == pytest.approx(0.5)
+
+
 def _gap(obj, bound):
     return abs(obj - bound) / abs(obj)
 
@@ -122,15 +145,43 @@ def test_proven_first_solve_is_the_answer(monkeypatch):
     assert sol.objective == pytest.approx(9.0) and len(calls) == 1
 
 
-@pytest.mark.parametrize(("flag", "solver", "used"), [("cbc", "cbc", True), ("cbc", "highs", False),
-                                                      (True, "highs", True), (False, "cbc", False)])
-def test_stage_switch(monkeypatch, flag, solver, used):
-    """``settings.PLAN_MILP["local_branching"]``: ``"cbc"`` uses it with CBC only."""
+@pytest.mark.parametrize(("flag", "solver", "stage", "used"), [
+    ("cbc", "cbc", "cost", "resolve"), ("cbc", "highs", "coverage", None), (False, "cbc", "cost", None),
+    ("auto", "cbc", "shortfall", "resolve"), ("auto", "highs", "coverage", "polish"),
+    ("auto", "highs", "residential", "polish"), ("auto", "highs", "cost", None), ("auto", "highs", "shortfall", None),
+    (True, "highs", "cost", "polish")])
+def test_stage_switch(monkeypatch, flag, solver, stage, used):
+    """``settings.PLAN_MILP["local_branching"]``: ``"cbc"`` with CBC only; ``"auto"`` also with HiGHS in
+    ``settings.LOCAL_BRANCHING_HIGHS_STAGES``.  A stage that uses it is first solved for a third of its
+    10 s (CBC, then a second whole solve) or for ``1 − LOCAL_BRANCHING_POLISH_SHARE`` of it (HiGHS, which
+    then only polishes); one that does not, for all 10 s.  Here every first solve stops unproven."""
     from tuoyu_geo.plan import solve as plan_solve
 
-    seen = []
+    solves, searches = [], []
+    stalled = Solution(x=C_ONLY, objective=3.0, bound=12.0, status=Status.TIME_LIMIT, gap=3.0, seconds=1.0,
+                       solver=solver)
     monkeypatch.setitem(settings.PLAN_MILP, "local_branching", flag)
-    monkeypatch.setattr(plan_solve, "local_branching", lambda *a, **k: seen.append("lb") or "lb")
-    monkeypatch.setattr(plan_solve, "solve", lambda *a, **k: seen.append("solve") or "solve")
-    plan_solve._solve_stage(_knapsack(), solver=solver, time_limit_s=10, mip_gap=1e-4, start=C_ONLY)
-    assert seen == (["lb"] if used else ["solve"])
+    monkeypatch.setattr(plan_solve, "local_branching", lambda *a, **k: searches.append(k))
+    monkeypatch.setattr(plan_solve, "solve", lambda *a, **k: solves.append(k["time_limit_s"]) or stalled)
+    plan_solve._solve_stage(_knapsack(), solver=solver, time_limit_s=10, mip_gap=1e-4, start=C_ONLY, stage=stage)
+    if used is None:
+        assert solves == [10] and searches == []
+        return
+    first = 1 / 3 if used == "resolve" else 1 - settings.LOCAL_BRANCHING_POLISH_SHARE
+    assert solves == [pytest.approx(10 * first)] and len(searches) == 1
+    k = searches[0]
+    assert k["first"] is stalled and k["resolve"] is (used == "resolve") and k["first_share"] == pytest.approx(first)
+    if used == "polish":
+        assert k["search_share"] == pytest.approx(settings.LOCAL_BRANCHING_POLISH_SHARE)
+
+
+def test_stage_proven_in_its_first_part_is_not_searched(monkeypatch):
+    """A first solve that proves the stage is the stage's answer: no search."""
+    from tuoyu_geo.plan import solve as plan_solve
+
+    searches = []
+    monkeypatch.setitem(settings.PLAN_MILP, "local_branching", True)
+    monkeypatch.setattr(plan_solve, "local_branching", lambda *a, **k: searches.append(k))
+    sol = plan_solve._solve_stage(_knapsack(), solver="highs", time_limit_s=10, mip_gap=1e-4, start=C_ONLY,
+                                  stage="coverage")
+    assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(9.0) and searches == []

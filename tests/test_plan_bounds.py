@@ -272,10 +272,12 @@ def test_too_much_work_skips_the_bound(fx, monkeypatch):  # noqa: F811
 def test_every_stage_gets_the_plan_highs_options(fx, monkeypatch):  # noqa: F811
     """``settings.PLAN_HIGHS_OPTIONS`` reaches every solve of a plan (restricted ones included), and a
     stage's own options (``PLAN_HIGHS_STAGE_OPTIONS``) that stage only: here RINS off in the coverage
-    stage, the plan's only maximisation."""
+    stage, the plan's only maximisation.  (The 配建 and coverage stages reach HiGHS through
+    ``solvers.local_branching``, which calls ``solvers.solve``: both are watched.)"""
     import tuoyu_geo.plan.solve as S
+    import tuoyu_geo.solvers as V
 
-    seen, orig = [], S.solve
+    seen, orig = [], V.solve
 
     def spy(milp, **kw):
         seen.append((milp.sense, kw.get("highs_options")))
@@ -285,6 +287,7 @@ def test_every_stage_gets_the_plan_highs_options(fx, monkeypatch):  # noqa: F811
     monkeypatch.setattr(settings, "PLAN_HIGHS_OPTIONS", base)
     monkeypatch.setattr(settings, "PLAN_HIGHS_STAGE_OPTIONS", {"coverage": {"mip_heuristic_run_rins": False}})
     monkeypatch.setattr(S, "solve", spy)
+    monkeypatch.setattr(V, "solve", spy)
     area, acc = fx
     plan_sites(area, acc, POL, budget_wan=60)
     # (the cost stage needs no solve here: test_cost_stage_proven_by_the_least_cost)

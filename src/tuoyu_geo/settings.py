@@ -87,13 +87,18 @@ PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "
                                     "cap_coefficients": True, "value_cuts": False, "merge_demand": "highs",
                                     "site_vars": True, "merge_reach": True, "cpsat_start": False,
                                     "bound_fixing": True, "street_counts": "auto", "year_budget_cuts": False,
-                                    "local_branching": "cbc"}
-#: ``local_branching`` — a stage not proven in the first third of its time searches the plans within
-#: ``LOCAL_BRANCHING_FLIPS`` binary flips of its best (:func:`tuoyu_geo.solvers.local_branching`), then
-#: solves the whole stage again from the best plan found; True, False or ``"cbc"`` (with CBC only).
-#: Measured (benchmarks/README.md): CBC's bundled default cost stage stalled at 9,424.5 万元 (bound
-#: 9,422.7) for 59 s; with it, 9,426 after 20 s → 9,423.5 in one 0.8 s neighbourhood → proven (HiGHS's
-#: value) in 26 s.  HiGHS, whose own sub-MIP heuristics find these plans, does not use it.
+                                    "local_branching": "auto"}
+#: ``local_branching`` — searching the plans within ``LOCAL_BRANCHING_FLIPS`` binary flips of a stage's best
+#: (:func:`tuoyu_geo.solvers.local_branching`); True, False, ``"cbc"`` or ``"auto"``:
+#: * with CBC (``"cbc"``, ``"auto"``): a stage not proven in the first third of its time is searched so,
+#:   then solved whole again from the best plan.  Measured (benchmarks/README.md): CBC's bundled default
+#:   cost stage stalled at 9,424.5 万元 (bound 9,422.7) for 59 s; with it, 9,426 after 20 s → 9,423.5 in
+#:   one 0.8 s neighbourhood → proven (HiGHS's value) in 26 s;
+#: * with HiGHS (``"auto"``, in ``LOCAL_BRANCHING_HIGHS_STAGES``): a stage not proven in the first
+#:   ``1 − LOCAL_BRANCHING_POLISH_SHARE`` of its time spends the rest polishing HiGHS's plan (its bound
+#:   stands; a restart would lose its tree).  HiGHS held the 3-year plan's coverage stage at its start
+#:   for 231 s, where one 4-flip neighbourhood gains 333 children in 1.4 s; stages proven in time (every
+#:   bundled plan but the 3-year one, at 60 s and at 30 s) never reach it.
 #: ``street_counts`` — one integer count of open sites per 街道, cost kind (fixed cost, cost per place)
 #: and year (:meth:`tuoyu_geo.plan.model.PlanModel.add_site_counts` with ``by_street``), with
 #: ``"auto"`` below ``SITE_COUNTS_MAX_CANDIDATES`` allowed candidates.  Measured on the bundled area
@@ -109,6 +114,10 @@ PLAN_MILP: dict[str, bool | str] = {"disaggregate": True, "served_rows": True, "
 BOUND_FIX_SLACK: float = 1e-3
 #: binary flips around the incumbent in one local-branching neighbourhood (``PLAN_MILP["local_branching"]``)
 LOCAL_BRANCHING_FLIPS: int = 4
+#: with ``PLAN_MILP["local_branching"] = "auto"``: the stages where HiGHS uses it too
+LOCAL_BRANCHING_HIGHS_STAGES: tuple[str, ...] = ("residential", "coverage")
+#: HiGHS in those stages: the share of the stage's time left to polish its plan by local branching
+LOCAL_BRANCHING_POLISH_SHARE: float = 0.25
 #: with ``floor_cuts = "auto"``: on from this many allowed candidates (measured: on the 5,000-candidate
 #: city they take the cost stage from a 34 % gap to 0.6 % in 120 s; on the 162-candidate bundled area
 #: they keep the capacity-aware plan from being proven optimal within 60 s)

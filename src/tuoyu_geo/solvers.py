@@ -238,26 +238,31 @@ def neighbourhood(model: MILP, x: np.ndarray, k: int) -> MILP | None:
 
 def local_branching(model: MILP, *, solver: str, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
                     k: int = 4, first_share: float = 1 / 3, search_share: float = 1 / 3,
-                    neighbourhood_s: float = 10.0, highs_options: Mapping[str, Any] | None = None) -> Solution:
+                    neighbourhood_s: float = 10.0, highs_options: Mapping[str, Any] | None = None,
+                    resolve: bool = True, first: Solution | None = None) -> Solution:
     """Solve ``model`` in three steps, for a solver whose own search stalls on a plan close to the best
     (CBC on the bundled cost stages): the whole model for ``first_share`` of the time; then, while the
     plan improves and ``search_share`` of the time is not spent, the plans within ``k`` binary flips of
     the incumbent (local branching, Fischetti & Lodi, *Math. Program.* 98, 2003: one row
     ``Σ_{x̄_j=1} (1 − x_j) + Σ_{x̄_j=0} x_j ≤ k``), each for at most ``neighbourhood_s`` — a
-    neighbourhood not searched through in that time is halved; then the whole model again from the
-    best plan, for the rest of the time.
+    neighbourhood not searched through in that time is halved; then (``resolve``) the whole model
+    again from the best plan, for the rest of the time.  Without ``resolve`` the search only polishes
+    the plan of the first solve, whose bound stands.
 
     The bound is the better of the two whole-model solves' (a neighbourhood's bound holds for the
     neighbourhood only), and the plan the best found; it is proven optimal when that gap is within
     ``mip_gap``.  Without a time limit, or when the first solve ends (optimal, infeasible, no plan),
-    it is that solve's answer.
+    it is that solve's answer.  ``first``: that first solve, already run (its ``seconds`` count as spent).
     """
     if time_limit_s is None or not math.isfinite(time_limit_s):
         return solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
                      highs_options=highs_options)
     t0 = time.perf_counter()
-    first = solve(model, solver=solver, time_limit_s=max(1.0, first_share * time_limit_s), mip_gap=mip_gap,
-                  start=start, highs_options=highs_options)
+    if first is None:
+        first = solve(model, solver=solver, time_limit_s=max(1.0, first_share * time_limit_s), mip_gap=mip_gap,
+                      start=start, highs_options=highs_options)
+    else:
+        t0 -= first.seconds
     if first.x is None or first.status != Status.TIME_LIMIT:
         return first
     best, obj, sense = first.x, first.objective, model.sense
@@ -276,8 +281,12 @@ def local_branching(model: MILP, *, solver: str, time_limit_s: float, mip_gap: f
             k //= 2  # not searched through: a smaller neighbourhood
         else:
             break  # no better plan within k flips (or none found in the smallest)
-    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
-    last = solve(model, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=best, highs_options=highs_options)
+    if resolve:
+        left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+        last = solve(model, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=best,
+                     highs_options=highs_options)
+    else:
+        last = dataclasses.replace(first, x=None, status=Status.TIME_LIMIT)
     if last.x is not None and sense * (last.objective - obj) <= 0:
         best, obj = last.x, last.objective
     bounds = [b for b in (first.bound, last.bound) if math.isfinite(b)]

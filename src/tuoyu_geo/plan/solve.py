@@ -83,15 +83,34 @@ def _hold(model: PlanModel, stage: str, cols: np.ndarray, coef: np.ndarray, sens
 
 
 def _solve_stage(milp: MILP, *, solver: str, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
-                 highs_options: dict | None = None) -> Solution:
-    """One whole stage: :func:`tuoyu_geo.solvers.solve`, or with ``settings.PLAN_MILP["local_branching"]``
-    (True, or ``"cbc"`` with CBC) :func:`tuoyu_geo.solvers.local_branching`."""
+                 highs_options: dict | None = None, stage: str = "") -> Solution:
+    """One whole stage: :func:`tuoyu_geo.solvers.solve`, followed by :func:`tuoyu_geo.solvers.local_branching`
+    where ``settings.PLAN_MILP["local_branching"]`` asks for it — True (always), ``"cbc"`` (with CBC),
+    ``"auto"`` (with CBC, and with HiGHS in the stages ``settings.LOCAL_BRANCHING_HIGHS_STAGES``) — and the
+    solve stopped at its time without a proof: CBC's after a third of the time (then the search, then a
+    second whole solve), HiGHS's with ``settings.LOCAL_BRANCHING_POLISH_SHARE`` of the time left to
+    polish its plan."""
+    if not _use_local_branching(solver, stage):
+        return solve(milp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
+                     highs_options=highs_options)
+    cbc = str(solver).lower() == "cbc"
+    # HiGHS: its own search for most of the time (a restart would lose its tree), then polish its plan
+    first_share = 1 / 3 if cbc else 1 - settings.LOCAL_BRANCHING_POLISH_SHARE
+    first = solve(milp, solver=solver, time_limit_s=max(1.0, first_share * time_limit_s), mip_gap=mip_gap,
+                  start=start, highs_options=highs_options)
+    if first.x is None or first.status != Status.TIME_LIMIT:
+        return first
+    return local_branching(milp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
+                           k=settings.LOCAL_BRANCHING_FLIPS, highs_options=highs_options, first=first,
+                           first_share=first_share, search_share=1 / 3 if cbc else 1 - first_share,
+                           resolve=cbc)
+
+
+def _use_local_branching(solver: str, stage: str) -> bool:
     flag = settings.PLAN_MILP.get("local_branching", False)
-    if flag is True or (flag == "cbc" and str(solver).lower() == "cbc"):
-        return local_branching(milp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
-                               k=settings.LOCAL_BRANCHING_FLIPS, highs_options=highs_options)
-    return solve(milp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
-                 highs_options=highs_options)
+    cbc = str(solver).lower() == "cbc"
+    return flag is True or (flag in ("cbc", "auto") and cbc) or (
+        flag == "auto" and stage in settings.LOCAL_BRANCHING_HIGHS_STAGES)
 
 
 def _highs_options(stage: str) -> dict:
@@ -120,7 +139,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
         trial.fix_upper(out)
         ok = start is not None and not (np.asarray(start)[out] > 0.5).any()
         sol = _solve_stage(trial, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start if ok else None,
-                           highs_options=highs_options)
+                           highs_options=highs_options, stage=bound.stage)
         tries += 1
         if sol.x is not None and sol.objective <= u + 1e-9 * max(1.0, abs(u)):
             # every plan outside the restricted model is worse than u: its bound holds for the stage
@@ -133,7 +152,7 @@ def _solve_within_bound(milp: MILP, bound: ShortfallBound, *, solver: str, time_
             break
     left = max(1.0, time_limit_s - (time.perf_counter() - t0))
     return raise_bound(_solve_stage(milp, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=start,
-                                    highs_options=highs_options), bound.lower, mip_gap), tries
+                                    highs_options=highs_options, stage=bound.stage), bound.lower, mip_gap), tries
 
 
 def _use_cpsat(model: PlanModel) -> bool:
@@ -212,7 +231,7 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
             extra.update(dp_bound=round(bound.lower, 6), restricted_solves=tries)
         else:
             sol = raise_bound(_solve_stage(model.milp, solver=solver, time_limit_s=remaining, mip_gap=mip_gap,
-                                           start=x, highs_options=_highs_options(stage)), least, mip_gap)
+                                           start=x, highs_options=_highs_options(stage), stage=stage), least, mip_gap)
         took = time.perf_counter() - t0
         seconds += took
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
