@@ -185,3 +185,36 @@ def test_stage_proven_in_its_first_part_is_not_searched(monkeypatch):
     sol = plan_solve._solve_stage(_knapsack(), solver="highs", time_limit_s=10, mip_gap=1e-4, start=C_ONLY,
                                   stage="coverage")
     assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(9.0) and searches == []
+
+
+def test_stalled_coverage_stage_in_a_plan(monkeypatch):
+    """The hand area of ``test_plan.py`` (most coverage 230 infants: K1, K2, K3).  Its coverage stage's
+    first solve is made to stop, unproven, at its start, with the solver's own bound (230).  The stage
+    is then polished (HiGHS, ``"auto"``): its record counts the neighbourhoods, and since the plan meets
+    the bound the stage ends proven; the plan covers 230 and costs 90 万元, as by hand.  (Here every
+    plan the earlier stages leave covers 230; the search's gains are tested on the knapsack above.)"""
+    from test_plan import POL, hand_area
+
+    from tuoyu_geo.access import compute_access
+    from tuoyu_geo.plan import plan_sites
+    from tuoyu_geo.plan import solve as plan_solve
+
+    real, stalled = plan_solve.solve, []
+
+    def stall_coverage(milp, **kw):
+        sol = real(milp, **kw)
+        if milp.sense == -1 and not stalled:  # the coverage stage, the plan's only maximisation
+            x = np.asarray(kw["start"], float)
+            stalled.append(float(milp.arrays()[0] @ x))
+            return dataclasses.replace(sol, x=x, objective=stalled[0], status=Status.TIME_LIMIT, gap=math.inf)
+        return sol
+
+    monkeypatch.setitem(settings.PLAN_MILP, "local_branching", "auto")
+    monkeypatch.setattr(plan_solve, "solve", stall_coverage)
+    area = hand_area()
+    plan = plan_sites(area, compute_access(area, POL), POL, street_puhui_share=False)
+    cover = next(s for s in plan.stages if s["stage"] == "coverage")
+    assert stalled and cover["neighbourhoods"] >= 1
+    assert cover["status"] == "optimal" and cover["bound"] == pytest.approx(230)
+    assert plan.objective_values["coverage"] == pytest.approx(230)
+    assert plan.objective_values["cost"] == pytest.approx(90)

@@ -175,6 +175,8 @@ class Solution:
     gap: float
     seconds: float
     solver: str
+    #: local-branching neighbourhoods searched (:func:`local_branching`); 0 for a plain solve
+    searched: int = 0
 
 
 def _gap(obj: float, bound: float) -> float:
@@ -296,7 +298,7 @@ def local_branching(model: MILP, *, solver: str, time_limit_s: float, mip_gap: f
     log.info("local branching: %d neighbourhood(s) (last of %d flips), %s → %s, bound %s", searched, k,
              first.objective, obj, bound)
     return Solution(x=np.asarray(best, float), objective=obj, bound=bound, status=status, gap=gap,
-                    seconds=time.perf_counter() - t0, solver=first.solver)
+                    seconds=time.perf_counter() - t0, solver=first.solver, searched=searched)
 
 
 def proven_start(model: MILP, start: np.ndarray | None, lower: float, mip_gap: float) -> Solution | None:

@@ -234,6 +234,8 @@ def solve_lexicographic(model: PlanModel, *, solver: str, time_limit_s: float, m
                                            start=x, highs_options=_highs_options(stage), stage=stage), least, mip_gap)
         took = time.perf_counter() - t0
         seconds += took
+        if sol.searched:
+            extra["neighbourhoods"] = sol.searched  # local branching (settings.PLAN_MILP["local_branching"])
         details.append({"stage": stage, "status": str(sol.status), "objective": sol.objective,
                         "bound": sol.bound, "gap": sol.gap,
                         "seconds": round(took + extra.get("cpsat_seconds", 0.0), 3), **extra})
