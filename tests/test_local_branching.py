@@ -84,6 +84,18 @@ def test_first_solve_handed_in(monkeypatch):
     assert sol.status == Status.OPTIMAL and sol.objective == pytest.approx(9.0)
 
 
+def test_no_time_limit_no_search(monkeypatch):
+    """Without a time limit there is nothing to split: the first solve is the answer, whether run here
+    (one solve, proven 9) or handed in (returned as it is, no solve)."""
+    calls = _stalling(monkeypatch, bound=0.0, stalls=())
+    sol = solvers.local_branching(_knapsack(), solver="highs", time_limit_s=None, mip_gap=1e-4, start=C_ONLY, k=1)
+    assert sol.objective == pytest.approx(9.0) and len(calls) == 1
+    first = Solution(x=C_ONLY, objective=3.0, bound=12.0, status=Status.TIME_LIMIT, gap=3.0, seconds=0.5,
+                     solver="highs")
+    assert solvers.local_branching(_knapsack(), solver="highs", time_limit_s=None, mip_gap=1e-4, start=C_ONLY,
+                                   first=first) is first and len(calls) == 1
+
+
 def _flip_rows_hi(calls) -> list:
     """The right-hand side of each neighbourhood's flip row (``k − |on|``)."""
     return [float(c.arrays()[6][-1]) for c in calls if c.n_rows == 2]

@@ -253,19 +253,17 @@ def local_branching(model: MILP, *, solver: str, time_limit_s: float, mip_gap: f
 
     The bound is the better of the two whole-model solves' (a neighbourhood's bound holds for the
     neighbourhood only), and the plan the best found; it is proven optimal when that gap is within
-    ``mip_gap``.  Without a time limit, or when the first solve ends (optimal, infeasible, no plan),
-    it is that solve's answer.  ``first``: that first solve, already run (its ``seconds`` count as spent).
+    ``mip_gap``.  Without a time limit (the first solve then has no limit either), or when the first
+    solve ends (optimal, infeasible, no plan), it is that solve's answer.  ``first``: that first solve, already run (its ``seconds`` count as spent).
     """
-    if time_limit_s is None or not math.isfinite(time_limit_s):
-        return solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start,
-                     highs_options=highs_options)
+    timed = time_limit_s is not None and math.isfinite(time_limit_s)
     t0 = time.perf_counter()
     if first is None:
-        first = solve(model, solver=solver, time_limit_s=max(1.0, first_share * time_limit_s), mip_gap=mip_gap,
-                      start=start, highs_options=highs_options)
+        first = solve(model, solver=solver, time_limit_s=max(1.0, first_share * time_limit_s) if timed else None,
+                      mip_gap=mip_gap, start=start, highs_options=highs_options)
     else:
         t0 -= first.seconds
-    if first.x is None or first.status != Status.TIME_LIMIT:
+    if not timed or first.x is None or first.status != Status.TIME_LIMIT:
         return first
     best, obj, sense = first.x, first.objective, model.sense
     searched = 0
@@ -283,18 +281,19 @@ def local_branching(model: MILP, *, solver: str, time_limit_s: float, mip_gap: f
             k //= 2  # not searched through: a smaller neighbourhood
         else:
             break  # no better plan within k flips (or none found in the smallest)
+    bounds, proven = [first.bound], False
     if resolve:
         left = max(1.0, time_limit_s - (time.perf_counter() - t0))
         last = solve(model, solver=solver, time_limit_s=left, mip_gap=mip_gap, start=best,
                      highs_options=highs_options)
-    else:
-        last = dataclasses.replace(first, x=None, status=Status.TIME_LIMIT)
-    if last.x is not None and sense * (last.objective - obj) <= 0:
-        best, obj = last.x, last.objective
-    bounds = [b for b in (first.bound, last.bound) if math.isfinite(b)]
-    bound = (max(bounds) if sense == 1 else min(bounds)) if bounds else first.bound
+        if last.x is not None and sense * (last.objective - obj) <= 0:
+            best, obj = last.x, last.objective
+        bounds.append(last.bound)
+        proven = last.status == Status.OPTIMAL
+    finite = [b for b in bounds if math.isfinite(b)]
+    bound = (max(finite) if sense == 1 else min(finite)) if finite else first.bound
     gap = _gap(obj, bound)
-    status = Status.OPTIMAL if last.status == Status.OPTIMAL or gap <= mip_gap else Status.TIME_LIMIT
+    status = Status.OPTIMAL if proven or gap <= mip_gap else Status.TIME_LIMIT
     log.info("local branching: %d neighbourhood(s) (last of %d flips), %s → %s, bound %s", searched, k,
              first.objective, obj, bound)
     return Solution(x=np.asarray(best, float), objective=obj, bound=bound, status=status, gap=gap,

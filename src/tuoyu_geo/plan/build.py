@@ -105,13 +105,11 @@ def build_model(area, access, policy, options: PlanOptions, streets: pd.DataFram
         raise InfeasiblePlanError([u.as_tuple() for u in unmet], fix=fixes)
     for rule in RULES:
         rule.build(model)
-    counts = settings.PLAN_MILP.get("site_counts", "auto")
-    if counts is True or (counts == "auto" and int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES):
-        model.add_site_counts()
-    per_street = settings.PLAN_MILP.get("street_counts", "auto")
-    if per_street is True or (per_street == "auto"
-                              and int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES):
-        model.add_site_counts(by_street=True)
+    below = int(model.allowed.sum()) < settings.SITE_COUNTS_MAX_CANDIDATES
+    for switch, by_street in (("site_counts", False), ("street_counts", True)):
+        flag = settings.PLAN_MILP.get(switch, "auto")
+        if flag is True or (flag == "auto" and below):
+            model.add_site_counts(by_street=by_street)
     if settings.PLAN_MILP.get("value_cuts", False) and (options.budget_wan is not None
                                                         or options.budget_per_year_wan is not None):
         model.add_value_cuts()  # only money makes the places-for-cost trade-off matter
