@@ -16,7 +16,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tuoyu_geo"
 
 #: (layer name, module prefixes in import order inside the layer)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("_errors", "_version", "_display", "settings", "crs", "policy", "demand", "writer", "solvers")),
+    ("core", ("_errors", "_version", "_display", "settings", "crs", "policy", "demand", "writer", "_highs_worker",
+              "solvers")),
     ("area", ("area",)),
     ("network", ("network",)),
     ("loading", ("loading", "datasets")),

@@ -10,6 +10,7 @@ every formulation and every switch gives the hand optima of ``test_plan.py`` (se
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -144,6 +145,10 @@ def test_optimality_line_in_planner_units(fx):  # noqa: F811
         {"stage": "coverage", "status": "time_limit", "objective": 900.0, "bound": 950.0, "gap": 0.05},
         {"stage": "cost", "status": "time_limit", "objective": 100.0, "bound": 92.0, "gap": 0.08}))
     assert "at most 50.0 infants" in cov.optimality
+    # a stage stopped without a bound (a HiGHS worker stopped at its deadline): no distance is claimed
+    stopped = dataclasses.replace(plan, stages=(
+        {"stage": "cost", "status": "time_limit", "objective": 100.0, "bound": -math.inf, "gap": math.inf},))
+    assert "'cost' ended without a bound" in stopped.optimality and "at most" not in stopped.optimality
 
 
 def test_cumulative_open_never_closes(fx):  # noqa: F811

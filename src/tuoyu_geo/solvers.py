@@ -28,14 +28,19 @@ line, CBC as one record) and a one-line result per solve at INFO, e.g.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import logging
 import math
 import os
+import pickle
 import re
+import select
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +52,7 @@ import scipy.sparse as sp
 
 from . import settings
 from ._errors import SolverError
+from ._highs_worker import HEADER, run_job
 
 log = logging.getLogger(__name__)
 
@@ -424,18 +430,23 @@ def cpsat_plan(model: MILP, *, time_limit_s: float, mip_gap: float = settings.MI
     return x
 
 
-def _new_highs(highspy):
+def _quiet_highs(highspy):
     """A Highs object, built with file descriptor 1 pointed at /dev/null: the constructor prints its
     banner to stdout before any option (``output_flag``) can be set."""
     sys.stdout.flush()
     saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 1)
-        h = highspy.Highs()
+        return highspy.Highs()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+def _new_highs(highspy):
+    """A quiet Highs object (:func:`_quiet_highs`) whose log goes to this module's logger at DEBUG."""
+    h = _quiet_highs(highspy)
     if log.isEnabledFor(logging.DEBUG):
         # the solver's own log, line by line, to this module's logger (never to stdout)
         h.setOptionValue("output_flag", True)
@@ -480,42 +491,157 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None, opt
         import highspy
     except ImportError as e:  # pragma: no cover - environment dependent
         raise SolverError(f"HiGHS (highspy) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
-    lp, c, is_mip, A = _highs_lp(highspy, model)
-    t0 = time.perf_counter()
-    h = _new_highs(highspy)
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("mip_abs_gap", 1e-9)
+    c, lb, ub, integer, A, lo, hi = model.arrays()
+    A = A.tocsc()
+    opts: dict[str, Any] = {"mip_rel_gap": float(mip_gap), "mip_abs_gap": 1e-9}
     if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(time_limit_s))
+        opts["time_limit"] = float(time_limit_s)
     if threads:
-        h.setOptionValue("threads", int(threads))
-    for key, value in (options or {}).items():
-        h.setOptionValue(key, value)
-    h.passModel(lp)
-    if start is not None:
-        hs = highspy.HighsSolution()
-        hs.col_value = list(np.asarray(start, float))
-        hs.value_valid = True
-        h.setSolution(hs)
-    h.run()
+        opts["threads"] = int(threads)
+    opts.update(options or {})
+    job = {"c": c * model.sense, "lb": lb, "ub": ub, "lo": lo, "hi": hi, "integer": integer, "shape": A.shape,
+           "indptr": A.indptr, "indices": A.indices, "data": A.data, "options": opts,
+           "start": None if start is None else np.asarray(start, float), "log": log.isEnabledFor(logging.DEBUG)}
+    t0 = time.perf_counter()
+    if integer.any() and time_limit_s is not None and _use_worker():
+        answer = _worker().run(job, deadline_s=time_limit_s + settings.HIGHS_WORKER_GRACE_S
+                               + 0.1 * time_limit_s)
+        for line in answer.get("log", ()) if answer else ():
+            log.debug("HiGHS: %s", line)
+    else:
+        answer = run_job(highspy, job, _quiet_highs,
+                         (lambda line: log.debug("HiGHS: %s", line)) if job["log"] else None)
     secs = time.perf_counter() - t0
-    info = h.getInfo()
-    status = _highs_status(highspy, h.getModelStatus())
-    has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    x = np.asarray(h.getSolution().col_value, float) if has_sol else None
+    if answer is None:
+        return _stopped(model, start, time_limit_s, secs)
+    status = _highs_status(highspy, getattr(highspy.HighsModelStatus, answer["status"]))
+    has_sol, x = answer["has_solution"], answer["x"]
     obj = float(c @ x) if has_sol else math.nan
-    if has_sol and start is not None and abs(obj * model.sense - info.objective_function_value) > 1e-6 * max(1.0, abs(obj)):
+    if has_sol and start is not None and abs(obj * model.sense - answer["objective"]) > 1e-6 * max(1.0, abs(obj)):
         # HiGHS 1.16 can report the optimum but hand back the MIP start as its solution (seen when
         # presolve removes the whole model): solve again without the start
         log.warning("HiGHS returned a solution (objective %s) that is not its optimum (%s); solving again "
-                    "without the MIP start", obj, info.objective_function_value * model.sense)
+                    "without the MIP start", obj, answer["objective"] * model.sense)
         return _solve_highs(model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, start=None,
                             options=options)
-    bound = float(info.mip_dual_bound) * model.sense if is_mip else obj
+    bound = answer["dual_bound"] * model.sense if answer["is_mip"] else obj
     gap = _gap(obj, bound) if has_sol else math.inf
     log.info("HiGHS: %s obj=%s bound=%s gap=%.2e in %.2f s (%d×%d, %d nz)", status, obj, bound,
              gap, secs, A.shape[0], A.shape[1], A.nnz)
     return Solution(x=x, objective=obj, bound=bound, status=status, gap=gap, seconds=secs, solver="highs")
+
+
+def _stopped(model: MILP, start: np.ndarray | None, time_limit_s: float, secs: float) -> Solution:
+    """A HiGHS run stopped at its deadline (:class:`_HighsWorker`): not proven, no bound; its plan is the
+    MIP start when that meets the model, else none."""
+    log.warning("HiGHS had not stopped %.0f s after its %.0f s time limit; its process was stopped (HiGHS 1.16 "
+                "can loop in its presolve), and %s", secs - time_limit_s, time_limit_s,
+                "the MIP start is returned, not proven" if start is not None else "no solution is returned")
+    x = None if start is None else np.asarray(start, float)
+    if x is not None and model.violation(x) > _FEASIBLE_TOL:
+        x = None
+    obj = float(model.arrays()[0] @ x) if x is not None else math.nan
+    # no bound: −∞ for a minimisation, +∞ for a maximisation
+    return Solution(x=x, objective=obj, bound=-math.inf * model.sense, status=Status.TIME_LIMIT, gap=math.inf,
+                    seconds=secs, solver="highs")
+
+
+def _use_worker() -> bool:
+    """Whether HiGHS MIP solves run in a worker process (``settings.HIGHS_WORKER``: True, False or "auto"
+    = on POSIX, where a pipe can be waited on with a deadline, and not inside a daemonic process, which
+    may not start children — e.g. a Dask worker)."""
+    flag = settings.HIGHS_WORKER
+    if flag == "auto":
+        import multiprocessing
+
+        return os.name == "posix" and bool(sys.executable) and not multiprocessing.current_process().daemon
+    return bool(flag)
+
+
+class _HighsWorker:
+    """A ``python -I _highs_worker.py`` process that solves one job at a time (:func:`run_job`), started on
+    first use and reused; stopped and restarted when it does not answer by a job's deadline."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_highs_worker.py")
+        return subprocess.Popen([sys.executable, "-I", script],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def run(self, job: dict, *, deadline_s: float) -> dict | None:
+        """The worker's answer to ``job``, or None when it has not answered within ``deadline_s`` (it is
+        then stopped).  Raises SolverError when the worker fails or ends."""
+        if self.proc is None or self.proc.poll() is not None:
+            try:
+                self.proc = self._start()
+            except OSError as e:
+                raise SolverError(f"could not start the HiGHS worker process ({e})\n  fix: set "
+                                  "tuoyu_geo.settings.HIGHS_WORKER = False to solve in this process") from e
+        t_end = time.monotonic() + deadline_s
+        data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.proc.stdin.write(HEADER.pack(len(data)) + data)
+            self.proc.stdin.flush()
+            head = self._read(HEADER.size, t_end)
+            body = None if head is None else self._read(HEADER.unpack(head)[0], t_end)
+        except (BrokenPipeError, EOFError) as e:
+            code = self.stop()
+            raise SolverError(f"the HiGHS worker process ended (exit code {code}) during a solve\n  fix: set "
+                              "tuoyu_geo.settings.HIGHS_WORKER = False to solve in this process") from e
+        if body is None:  # past the deadline
+            self.stop()
+            return None
+        answer = pickle.loads(body)
+        if "error" in answer:
+            raise SolverError(f"HiGHS failed: {answer['error'].strip().splitlines()[-1]}\n  fix: {_FIX_INSTALL}")
+        return answer
+
+    def _read(self, n: int, t_end: float) -> bytes | None:
+        """``n`` bytes from the worker, or None at ``t_end``; EOFError when it closes its end."""
+        fd, out = self.proc.stdout.fileno(), b""
+        while len(out) < n:
+            left = t_end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, min(n - len(out), 1 << 20))
+            if not chunk:
+                raise EOFError
+            out += chunk
+        return out
+
+    def stop(self) -> int | None:
+        """Stop the worker (if running); returns its exit code."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        with contextlib.suppress(OSError):
+            proc.kill()
+        code = proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                f.close()
+        return code
+
+
+_WORKERS = threading.local()
+_ALL_WORKERS: list[_HighsWorker] = []
+
+
+def _worker() -> _HighsWorker:
+    """This thread's HiGHS worker (one per thread: solves from several threads run side by side)."""
+    w = getattr(_WORKERS, "worker", None)
+    if w is None:
+        w = _WORKERS.worker = _HighsWorker()
+        _ALL_WORKERS.append(w)
+    return w
+
+
+@atexit.register
+def _stop_workers() -> None:
+    for w in _ALL_WORKERS:
+        w.stop()
 
 
 _CBC_RESULT = re.compile(r"Result - (.+)")

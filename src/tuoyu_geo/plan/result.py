@@ -134,6 +134,9 @@ class SitePlan:
             unit, what = _STAGE_UNITS.get(name, ("", name))
             if self.options.capacity_aware and name == "coverage":
                 unit, what = "children", "the children placed within reach"
+            if not math.isfinite(diff):
+                return (f"not proven optimal: stage '{name}' ended without a bound, so how far {what} may be from "
+                        "the best possible is not known (raise the time limit, --time-limit / time_limit_s)")
             return (f"not proven optimal: {what} may be at most {diff:,.1f} {unit} from the best possible "
                     f"(stage '{name}', gap {float(st['gap']):.1e}; a longer time limit, --time-limit / "
                     "time_limit_s, may close it)")
