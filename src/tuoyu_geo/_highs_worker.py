@@ -1,9 +1,9 @@
 """One HiGHS solve from plain arrays, in this process or in a worker process.
 
 :func:`run_job` is what :func:`tuoyu_geo.solvers.solve` runs for HiGHS.  With
-``settings.HIGHS_WORKER`` it runs in a separate process, this file run as a script
-(``python -I _highs_worker.py``): it reads jobs from stdin and writes answers to stdout, each a pickle
-preceded by its length (8 bytes, big-endian), until stdin closes.  It imports numpy and highspy only —
+``settings.HIGHS_WORKER`` it runs in a separate process, this file run as a script with the parent's
+``sys.path``: it reads jobs from stdin and writes answers to stdout, each a pickle preceded by its
+length (8 bytes, big-endian), until stdin closes.  It imports numpy and highspy only —
 not tuoyu_geo, whose import takes seconds — so starting one costs a fraction of a second.
 
 Why a process: HiGHS 1.16 can loop for ever in its presolve (``HPresolve::strengthenInequalities``,

@@ -38,7 +38,7 @@ MIP_GAP: float = 1e-4
 #: and the interior-point solver (IPX) takes about a quarter of dual simplex's time on the
 #: 5,000 × 1,500 benchmark city; the plan's models solve faster with the default (benchmarks/README.md)
 COVERING_HIGHS_OPTIONS: dict = {"mip_lp_solver": "ipx"}
-#: HiGHS MIP solves with a time limit run in a worker process (``python -I _highs_worker.py``, one per
+#: HiGHS MIP solves with a time limit run in a worker process (``_highs_worker.py``, one per
 #: thread, started on first use and reused), stopped when it has not answered ``HIGHS_WORKER_GRACE_S``
 #: + 10 % after its time limit: HiGHS 1.16 can loop for ever in its presolve, past its time limit and
 #: ``cancelSolve`` (``tests/data/highs_hang.npz``).  True, False (in this process) or ``"auto"``: on POSIX,

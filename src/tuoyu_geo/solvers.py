@@ -559,15 +559,19 @@ def _use_worker() -> bool:
 
 
 class _HighsWorker:
-    """A ``python -I _highs_worker.py`` process that solves one job at a time (:func:`run_job`), started on
+    """A ``_highs_worker.py`` process that solves one job at a time (:func:`run_job`), started on
     first use and reused; stopped and restarted when it does not answer by a job's deadline."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
+        # the worker imports what this process imports (its sys.path: user site, PYTHONPATH, editable
+        # installs), without the working directory or the worker's own folder, whose modules
+        # (tuoyu_geo's) must not shadow others
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_highs_worker.py")
-        return subprocess.Popen([sys.executable, "-I", script],
+        boot = "import runpy, sys; sys.path[:] = sys.argv[2:]; runpy.run_path(sys.argv[1], run_name='__main__')"
+        return subprocess.Popen([sys.executable, "-c", boot, script, *[p for p in sys.path if p]],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def run(self, job: dict, *, deadline_s: float) -> dict | None:
