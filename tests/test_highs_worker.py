@@ -150,3 +150,23 @@ def test_no_worker_in_a_daemonic_process_or_without_a_time_limit(monkeypatch):
     monkeypatch.setattr(settings, "HIGHS_WORKER", True)
     monkeypatch.setattr(solvers._HighsWorker, "run", lambda *a, **k: pytest.fail("no worker without a time limit"))
     assert solvers.solve(_knapsack(), solver="highs").objective == pytest.approx(9.0)
+
+
+def test_a_threads_worker_ends_with_the_thread(monkeypatch):
+    """One worker per thread; when the thread ends, its worker process is stopped."""
+    monkeypatch.setattr(settings, "HIGHS_WORKER", True)
+    seen = []
+
+    def solve_and_keep():
+        sol = solvers.solve(_knapsack(), solver="highs", time_limit_s=10)
+        seen.append(solvers._worker().proc)
+        return sol
+
+    sol, _ = _in_thread(solve_and_keep, 30)
+    assert sol.objective == pytest.approx(9.0)
+    import gc
+
+    gc.collect()
+    proc = seen[0]
+    proc.wait(timeout=10)  # stopped: the thread's worker is gone
+    assert proc.returncode is not None

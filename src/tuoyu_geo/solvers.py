@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -615,6 +616,9 @@ class _HighsWorker:
             out += chunk
         return out
 
+    def __del__(self) -> None:
+        self.stop()
+
     def stop(self) -> int | None:
         """Stop the worker (if running); returns its exit code."""
         proc, self.proc = self.proc, None
@@ -630,7 +634,8 @@ class _HighsWorker:
 
 
 _WORKERS = threading.local()
-_ALL_WORKERS: list[_HighsWorker] = []
+#: every live worker (weakly: a thread's worker is stopped when the thread ends, :meth:`_HighsWorker.__del__`)
+_ALL_WORKERS: weakref.WeakSet = weakref.WeakSet()
 
 
 def _worker() -> _HighsWorker:
@@ -638,13 +643,13 @@ def _worker() -> _HighsWorker:
     w = getattr(_WORKERS, "worker", None)
     if w is None:
         w = _WORKERS.worker = _HighsWorker()
-        _ALL_WORKERS.append(w)
+        _ALL_WORKERS.add(w)
     return w
 
 
 @atexit.register
 def _stop_workers() -> None:
-    for w in _ALL_WORKERS:
+    for w in list(_ALL_WORKERS):
         w.stop()
 
 
