@@ -213,3 +213,28 @@ def test_batch_cli_bad_options_exit_2(tmp_path, argv):
     with pytest.raises(SystemExit) as e:
         main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), *argv])
     assert e.value.code == 2 and not (tmp_path / "out").exists()
+
+
+
+def test_allocation_is_never_worse_than_a_naive_split(tmp_path):
+    """Two districts, 300 万元, frontier steps 0 and 200 万元: every district plan of 200 万元 or less
+    leaves 2 街道 达标, and the gap split (300 万元 to D001) makes D001's third 街道 达标.  With the
+    frontier steps alone the allocation cannot reach that (at most 200 万元 per district: 4 街道); the
+    naive splits' plans are frontier points too, so the lexicographic optimum (most 街道 达标, then most
+    infants) is at least each split's: 5."""
+    base = synth.write_area(tmp_path / "base", network=True)
+    prov = make_province(tmp_path / "prov", districts=2, seed=7, base=base, budget_wan=300)
+    with cluster_client(n_workers=2, processes=False) as client:
+        r = run_batch(prov, out_dir=None, client=client, budget_steps_wan=(0.0, 200.0), naive=True, progress=False)
+    ok = [n for n in r.plans if r.plans[n].ok]
+    assert ok == ["D001", "D002"]
+
+    def totals(plans):
+        return (sum(plans[n].point.streets_met for n in ok), sum(plans[n].point.infants_newly_covered for n in ok))
+
+    best = totals(r.plans)
+    assert totals(r.naive["gap"])[0] == 5
+    for rule, plans in r.naive.items():
+        s, v = totals(plans)
+        assert best[0] > s or (best[0] == s and best[1] >= v - 1e-6), (rule, best, (s, v))
+    assert best[0] == 5 and r.allocation.spent_wan <= 300 + 1e-9

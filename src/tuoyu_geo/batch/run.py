@@ -3,12 +3,12 @@
 1. Every district is one task (:func:`~tuoyu_geo.batch.district.assess_district`): load, assess,
    frontier (the plan at every budget step).  A failed district is reported by name with its error
    (``ProvinceResult.failed``) and skipped; the others go on.
-2. With a province budget, the budget is split by :func:`~tuoyu_geo.batch.allocate.allocate`
-   (exact multiple-choice knapsack over the frontiers, in the client) and compared with the naive
-   splits (population, gap).
+2. With a province budget, the naive splits (population, gap) are planned first (not written), and
+   their plans join the frontiers: their budgets fall between the frontier steps.  The budget is then
+   split by :func:`~tuoyu_geo.batch.allocate.allocate` (exact multiple-choice knapsack over the
+   frontiers, in the client), which can therefore choose each naive split and is never worse than one.
 3. Every district's plan is solved at its allocated budget, and its scorecards, exports and map are
-   written to ``<out>/districts/<name>/`` (one task each; all-or-nothing per district); the naive
-   splits' plans are solved too (not written).
+   written to ``<out>/districts/<name>/`` (one task each; all-or-nothing per district).
 4. The provincial summary (:mod:`tuoyu_geo.batch.outputs`) is built from the districts that fully
    succeeded only.
 """
@@ -179,6 +179,28 @@ def _frontiers(outcomes: Mapping[str, DistrictOutcome]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def _plan_all(cl: Any, jobs: Mapping[str, Any], tasks: Sequence[tuple], formats: Sequence[str],
+              progress: bool) -> dict[str | None, dict[str, DistrictPlan]]:
+    """Plan every ``(split, district, budget, out_dir)`` task on the cluster; split → district → plan."""
+    futs = [cl.submit(plan_district, jobs[n], b, out_dir=o, formats=tuple(formats), pure=False,
+                      key=f"plan-{r or 'allocated'}-{n}-{time.time_ns()}") for r, n, b, o in tasks]
+    done = _gather(cl, futs, [n for _, n, _, _ in tasks], lambda n, e: DistrictPlan(n, float("nan"), False, e),
+                   progress)
+    out: dict[str | None, dict[str, DistrictPlan]] = {r: {} for r, *_ in tasks}
+    for (r, n, _, _), p in zip(tasks, done, strict=True):
+        out[r][n] = p
+    return out
+
+
+def _with_points(frontiers: pd.DataFrame, plans: Mapping[str, Mapping[str, DistrictPlan]]) -> pd.DataFrame:
+    """The frontiers with the plans' points added (those solved, at their budgets)."""
+    rows = [{"district": n, **vars(p.point)} for split in plans.values() for n, p in split.items()
+            if p.ok and p.point is not None]
+    if not rows:
+        return frontiers
+    return pd.concat([frontiers, pd.DataFrame(rows, columns=frontiers.columns)], ignore_index=True)
+
+
 def _weights(outcomes: Mapping[str, DistrictOutcome], rule: str) -> dict[str, float]:
     col = "population" if rule == "population" else "place_gap"
     return {n: float(o.streets[col].sum()) for n, o in outcomes.items()}
@@ -269,27 +291,23 @@ def run_batch(province_dir: str | Path, *, out_dir: str | Path | None = None, sc
                             file=str(prov.folder), fix="fix the districts named above (tuoyu-geo validate <folder>)")
         frontiers = _frontiers(ok)
         allocation, budgets = None, {n: None for n in ok}
-        naive_budgets: dict[str, dict[str, float]] = {}
+        naive_plans: dict[str, dict[str, DistrictPlan]] = {}
+        t1 = time.perf_counter()
         if prov.budget_wan is not None:
             _check_forced(ok, prov.budget_wan)
+            if naive:
+                # the naive splits first: their budgets fall between the frontier steps, and their plans
+                # join the frontier, so the allocation can choose each split and is never worse than one
+                naive_budgets = {r: naive_split(_weights(ok, r), prov.budget_wan) for r in NAIVE_RULES}
+                naive_plans = _plan_all(cl, jobs, [(r, n, b, None) for r, split in naive_budgets.items()
+                                                   for n, b in split.items()], formats, progress)
+                frontiers = _with_points(frontiers, naive_plans)
             allocation = allocate(frontiers, prov.budget_wan)
             budgets = {n: float(allocation.choice.loc[n, "budget_wan"]) for n in ok}
-            if naive:
-                naive_budgets = {r: naive_split(_weights(ok, r), prov.budget_wan) for r in NAIVE_RULES}
-        t1 = time.perf_counter()
         out = Path(out_dir) if out_dir is not None else None
-        tasks = [(None, n, budgets[n], out / "districts" / n if out is not None else None) for n in ok]
-        tasks += [(r, n, b, None) for r, split in naive_budgets.items() for n, b in split.items()]
-        futs = [cl.submit(plan_district, jobs[n], b, out_dir=o, formats=tuple(formats), pure=False,
-                          key=f"plan-{r or 'allocated'}-{n}-{time.time_ns()}") for r, n, b, o in tasks]
-        done = _gather(cl, futs, [n for _, n, _, _ in tasks],
-                       lambda n, e: DistrictPlan(n, float("nan"), False, e), progress)
+        plans = _plan_all(cl, jobs, [(None, n, budgets[n], out / "districts" / n if out is not None else None)
+                                     for n in ok], formats, progress)[None]
         timings["plans_s"] = round(time.perf_counter() - t1, 3)
-    plans = {n: p for (r, n, _, _), p in zip(tasks, done, strict=True) if r is None}
-    naive_plans: dict[str, dict[str, DistrictPlan]] = {}
-    for (r, n, _, _), p in zip(tasks, done, strict=True):
-        if r is not None:
-            naive_plans.setdefault(r, {})[n] = p
     failed = {n: o.error or "no frontier point" for n, o in outcomes.items() if n not in ok}
     failed.update({n: p.error for n, p in plans.items() if not p.ok})
     from .outputs import summarise, write_outputs
