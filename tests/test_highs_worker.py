@@ -170,3 +170,29 @@ def test_a_threads_worker_ends_with_the_thread(monkeypatch):
     proc = seen[0]
     proc.wait(timeout=10)  # stopped: the thread's worker is gone
     assert proc.returncode is not None
+
+
+def test_an_interrupted_exchange_stops_the_worker(monkeypatch):
+    """Ctrl-C while waiting for the worker: the worker is stopped, so its late answer cannot be read as
+    the next job's; the next solve starts a fresh worker and gets the hand optimum."""
+    monkeypatch.setattr(settings, "HIGHS_WORKER", True)
+    w = solvers._HighsWorker()
+
+    def interrupted(self, n, t_end):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(solvers._HighsWorker, "_read", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            w.run({"c": np.zeros(1)}, deadline_s=5)
+        assert w.proc is None
+    job_sol = solvers.solve(_knapsack(), solver="highs", time_limit_s=10)
+    assert job_sol.objective == pytest.approx(9.0)
+
+
+def test_a_highs_error_in_the_worker_names_the_fixes(monkeypatch):
+    monkeypatch.setattr(settings, "HIGHS_WORKER", True)
+    w = solvers._HighsWorker()
+    with pytest.raises(SolverError, match=r"HiGHS failed: KeyError.*\n  fix: try solver='cbc'"):
+        w.run({"c": np.zeros(1)}, deadline_s=30)  # a job without its arrays
+    w.stop()

@@ -595,12 +595,16 @@ class _HighsWorker:
             code = self.stop()
             raise SolverError(f"the HiGHS worker process ended (exit code {code}) during a solve\n  fix: set "
                               "tuoyu_geo.settings.HIGHS_WORKER = False to solve in this process") from e
+        except BaseException:
+            self.stop()  # interrupted (e.g. Ctrl-C) mid-exchange: its answer must not reach the next job
+            raise
         if body is None:  # past the deadline
             self.stop()
             return None
         answer = pickle.loads(body)
         if "error" in answer:
-            raise SolverError(f"HiGHS failed: {answer['error'].strip().splitlines()[-1]}\n  fix: {_FIX_INSTALL}")
+            raise SolverError(f"HiGHS failed: {answer['error'].strip().splitlines()[-1]}\n  fix: try solver='cbc' "
+                              "(--solver cbc), or set tuoyu_geo.settings.HIGHS_WORKER = False to see the error here")
         return answer
 
     def _read(self, n: int, t_end: float) -> bytes | None:

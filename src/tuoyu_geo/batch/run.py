@@ -6,7 +6,8 @@
 2. With a province budget, the naive splits (population, gap) are planned first (not written), and
    their plans join the frontiers: their budgets fall between the frontier steps.  The budget is then
    split by :func:`~tuoyu_geo.batch.allocate.allocate` (exact multiple-choice knapsack over the
-   frontiers, in the client), which can therefore choose each naive split and is never worse than one.
+   frontiers, in the client), which can therefore choose each naive split and is never worse than one
+   (by the points' values: a plan cut off by its time limit may differ when solved again in step 3).
 3. Every district's plan is solved at its allocated budget, and its scorecards, exports and map are
    written to ``<out>/districts/<name>/`` (one task each; all-or-nothing per district).
 4. The provincial summary (:mod:`tuoyu_geo.batch.outputs`) is built from the districts that fully
