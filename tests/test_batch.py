@@ -238,3 +238,9 @@ def test_allocation_is_never_worse_than_a_naive_split(tmp_path):
         s, v = totals(plans)
         assert best[0] > s or (best[0] == s and best[1] >= v - 1e-6), (rule, best, (s, v))
     assert best[0] == 5 and r.allocation.spent_wan <= 300 + 1e-9
+    # the split points are in the frontier table, each district's points by budget
+    for n in ok:
+        budgets = r.frontiers.loc[r.frontiers["district"] == n, "budget_wan"].tolist()
+        assert budgets == sorted(budgets) and {0.0, 200.0} <= set(budgets)
+        assert {r.naive[rule][n].budget_wan for rule in r.naive} <= set(budgets)
+    assert list(dict.fromkeys(r.frontiers["district"])) == ["D001", "D002"]

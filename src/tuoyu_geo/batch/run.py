@@ -194,12 +194,16 @@ def _plan_all(cl: Any, jobs: Mapping[str, Any], tasks: Sequence[tuple], formats:
 
 
 def _with_points(frontiers: pd.DataFrame, plans: Mapping[str, Mapping[str, DistrictPlan]]) -> pd.DataFrame:
-    """The frontiers with the plans' points added (those solved, at their budgets)."""
+    """The frontiers with the plans' points added (those solved, at their budgets), each district's
+    points by budget."""
     rows = [{"district": n, **vars(p.point)} for split in plans.values() for n, p in split.items()
             if p.ok and p.point is not None]
     if not rows:
         return frontiers
-    return pd.concat([frontiers, pd.DataFrame(rows, columns=frontiers.columns)], ignore_index=True)
+    out = pd.concat([frontiers, pd.DataFrame(rows, columns=frontiers.columns)], ignore_index=True)
+    order = {d: i for i, d in enumerate(dict.fromkeys(out["district"]))}  # the districts' own order
+    return out.sort_values(["district", "budget_wan"], key=lambda c: c.map(order) if c.name == "district" else c,
+                           kind="stable", ignore_index=True)
 
 
 def _weights(outcomes: Mapping[str, DistrictOutcome], rule: str) -> dict[str, float]:
