@@ -361,20 +361,11 @@ def complete_start(model: MILP, start: np.ndarray) -> np.ndarray:
     start = np.asarray(start, float)
     c, lb, ub, integer, A, lo, hi = model.arrays()
     fixed = np.round(start)
-    lp_model = MILP(sense=model.sense)
-    lp_model.n_cols, lp_model.n_rows = model.n_cols, model.n_rows
-    lp_model.lb, lp_model.ub = [np.where(integer, fixed, lb)], [np.where(integer, fixed, ub)]
-    lp_model.cost, lp_model.integer = [c], [np.zeros(len(c), bool)]
-    coo = A.tocoo()
-    lp_model.rows_i, lp_model.rows_j, lp_model.rows_v = [coo.row], [coo.col], [coo.data]
-    lp_model.row_lo, lp_model.row_hi = [lo], [hi]
-    lp, *_ = _highs_lp(highspy, lp_model)
-    h = _new_highs(highspy)
-    h.passModel(lp)
-    h.run()
-    if _highs_status(highspy, h.getModelStatus()) != Status.OPTIMAL:
+    lp = (c, np.where(integer, fixed, lb), np.where(integer, fixed, ub), np.zeros(len(c), bool), A, lo, hi)
+    answer = _run_here(highspy, _highs_job(lp, model.sense, {}))
+    if _highs_status(highspy, getattr(highspy.HighsModelStatus, answer["status"])) != Status.OPTIMAL:
         return start
-    x = np.asarray(h.getSolution().col_value, float)
+    x = np.asarray(answer["x"], float)
     x[integer] = fixed[integer]
     return x
 
@@ -445,35 +436,19 @@ def _quiet_highs(highspy):
         os.close(devnull)
 
 
-def _new_highs(highspy):
-    """A quiet Highs object (:func:`_quiet_highs`) whose log goes to this module's logger at DEBUG."""
-    h = _quiet_highs(highspy)
-    if log.isEnabledFor(logging.DEBUG):
-        # the solver's own log, line by line, to this module's logger (never to stdout)
-        h.setOptionValue("output_flag", True)
-        h.setOptionValue("log_to_console", False)
-        h.cbLogging.subscribe(lambda e: log.debug("HiGHS: %s", str(e.message).rstrip()))
-    else:
-        h.setOptionValue("output_flag", False)
-    return h
+def _highs_job(arrays: tuple, sense: int, options: Mapping[str, Any], start: np.ndarray | None = None) -> dict:
+    """A :func:`run_job` job of the arrays ``(c, lb, ub, integer, A, lo, hi)`` of a model of ``sense``
+    (column-wise matrix, always minimising)."""
+    c, lb, ub, integer, A, lo, hi = arrays
+    A = A.tocsc()
+    return {"c": c * sense, "lb": lb, "ub": ub, "lo": lo, "hi": hi, "integer": integer, "shape": A.shape,
+            "indptr": A.indptr, "indices": A.indices, "data": A.data, "options": dict(options),
+            "start": None if start is None else np.asarray(start, float), "log": log.isEnabledFor(logging.DEBUG)}
 
 
-def _highs_lp(highspy, model: MILP):
-    """The model as a ``highspy.HighsLp`` (column-wise matrix, always minimising)."""
-    c, lb, ub, integer, A, lo, hi = model.arrays()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = int(A.shape[1]), int(A.shape[0])
-    lp.col_cost_ = c * model.sense
-    lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_ = lb, ub, lo, hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-    if integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
-                           for f in integer]
-    return lp, c, bool(integer.any()), A
+def _run_here(highspy, job: dict) -> dict:
+    """:func:`run_job` in this process, HiGHS's log to this module's logger at DEBUG (never to stdout)."""
+    return run_job(highspy, job, _quiet_highs, (lambda line: log.debug("HiGHS: %s", line)) if job["log"] else None)
 
 
 def _highs_status(highspy, ms) -> Status:
@@ -492,17 +467,15 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None, opt
         import highspy
     except ImportError as e:  # pragma: no cover - environment dependent
         raise SolverError(f"HiGHS (highspy) is not installed: {e}\n  fix: {_FIX_INSTALL}") from e
-    c, lb, ub, integer, A, lo, hi = model.arrays()
-    A = A.tocsc()
+    arrays = model.arrays()
+    c, integer, A = arrays[0], arrays[3], arrays[4]
     opts: dict[str, Any] = {"mip_rel_gap": float(mip_gap), "mip_abs_gap": 1e-9}
     if time_limit_s is not None:
         opts["time_limit"] = float(time_limit_s)
     if threads:
         opts["threads"] = int(threads)
     opts.update(options or {})
-    job = {"c": c * model.sense, "lb": lb, "ub": ub, "lo": lo, "hi": hi, "integer": integer, "shape": A.shape,
-           "indptr": A.indptr, "indices": A.indices, "data": A.data, "options": opts,
-           "start": None if start is None else np.asarray(start, float), "log": log.isEnabledFor(logging.DEBUG)}
+    job = _highs_job(arrays, model.sense, opts, start)
     t0 = time.perf_counter()
     if integer.any() and time_limit_s is not None and _use_worker():
         answer = _worker().run(job, deadline_s=time_limit_s + settings.HIGHS_WORKER_GRACE_S
@@ -510,8 +483,7 @@ def _solve_highs(model: MILP, *, time_limit_s, mip_gap, threads, start=None, opt
         for line in answer.get("log", ()) if answer else ():
             log.debug("HiGHS: %s", line)
     else:
-        answer = run_job(highspy, job, _quiet_highs,
-                         (lambda line: log.debug("HiGHS: %s", line)) if job["log"] else None)
+        answer = _run_here(highspy, job)
     secs = time.perf_counter() - t0
     if answer is None:
         return _stopped(model, start, time_limit_s, secs)
