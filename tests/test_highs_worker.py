@@ -135,7 +135,7 @@ def test_a_worker_that_dies_is_a_solver_error(monkeypatch):
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     monkeypatch.setattr(solvers._HighsWorker, "_start", dying)
-    with pytest.raises(SolverError, match=r"exit code 3.*\n  fix: set tuoyu_geo.settings.HIGHS_WORKER = False"):
+    with pytest.raises(SolverError, match=r"exit code 3.*\n  fix: retry with --solver cbc .*set tuoyu_geo.settings.HIGHS_WORKER = False"):
         _in_thread(lambda: solvers.solve(_knapsack(), solver="highs", time_limit_s=5.0), 30)
 
 

@@ -531,6 +531,11 @@ def _use_worker() -> bool:
     return bool(flag)
 
 
+#: what to do when the worker cannot run: something the CLI user can do, then the Python switch
+_FIX_WORKER = ("retry with --solver cbc (solver='cbc'), or in Python set tuoyu_geo.settings.HIGHS_WORKER = False "
+               "to solve HiGHS in this process")
+
+
 class _HighsWorker:
     """A ``_highs_worker.py`` process that solves one job at a time (:func:`run_job`), started on
     first use and reused; stopped and restarted when it does not answer by a job's deadline."""
@@ -554,8 +559,7 @@ class _HighsWorker:
             try:
                 self.proc = self._start()
             except OSError as e:
-                raise SolverError(f"could not start the HiGHS worker process ({e})\n  fix: set "
-                                  "tuoyu_geo.settings.HIGHS_WORKER = False to solve in this process") from e
+                raise SolverError(f"could not start the HiGHS worker process ({e})\n  fix: {_FIX_WORKER}") from e
         t_end = time.monotonic() + deadline_s
         data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         try:
@@ -565,8 +569,8 @@ class _HighsWorker:
             body = None if head is None else self._read(HEADER.unpack(head)[0], t_end)
         except (BrokenPipeError, EOFError) as e:
             code = self.stop()
-            raise SolverError(f"the HiGHS worker process ended (exit code {code}) during a solve\n  fix: set "
-                              "tuoyu_geo.settings.HIGHS_WORKER = False to solve in this process") from e
+            raise SolverError(f"the HiGHS worker process ended (exit code {code}) during a solve\n  fix: {_FIX_WORKER}"
+                              ) from e
         except BaseException:
             self.stop()  # interrupted (e.g. Ctrl-C) mid-exchange: its answer must not reach the next job
             raise
